@@ -1,0 +1,72 @@
+"""Fixed vocabularies as validated constant classes (after audformat's ``define``).
+
+Example:
+    >>> Emotion.ANGER
+    'anger'
+    >>> Emotion.validate("sadness")
+    'sadness'
+"""
+
+from __future__ import annotations
+
+
+class _Vocabulary:
+    """A constant class whose upper-case attributes form a closed set of strings."""
+
+    @classmethod
+    def values(cls) -> list[str]:
+        return [v for k, v in vars(cls).items() if k.isupper() and isinstance(v, str)]
+
+    @classmethod
+    def validate(cls, value: str) -> str:
+        """Return ``value`` if it belongs to the vocabulary, else raise ``ValueError``."""
+        if value not in cls.values():
+            raise ValueError(f"{value!r} is not a valid {cls.__name__}; known: {cls.values()}")
+        return value
+
+
+class Emotion(_Vocabulary):
+    """Harmonised emotion categories shared by every corpus."""
+
+    ANGER = "anger"
+    BOREDOM = "boredom"
+    CALM = "calm"
+    CONTEMPT = "contempt"
+    DISGUST = "disgust"
+    FEAR = "fear"
+    FRUSTRATION = "frustration"
+    HAPPINESS = "happiness"
+    NEUTRAL = "neutral"
+    OTHER = "other"
+    SADNESS = "sadness"
+    SURPRISE = "surprise"
+    # Russell quadrants used by music emotion sets (4Q): valence/arousal sign pairs.
+    Q1 = "q1"
+    Q2 = "q2"
+    Q3 = "q3"
+    Q4 = "q4"
+
+
+class Domain(_Vocabulary):
+    SPEECH = "speech"
+    MUSIC = "music"
+
+
+class SplitKind(_Vocabulary):
+    LOSO = "loso"
+    SPEAKER_KFOLD = "speaker_kfold"
+    LOSESSO = "leave_one_session_out"
+    PREDEFINED = "predefined"
+    CROSS_CORPUS = "cross_corpus"
+
+
+class Pooling(_Vocabulary):
+    MEAN = "mean"
+    STD = "std"
+    MEAN_STD = "mean_std"
+
+
+class Normalization(_Vocabulary):
+    NONE = "none"
+    GLOBAL = "global"
+    SPEAKER = "speaker"

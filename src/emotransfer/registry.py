@@ -1,0 +1,76 @@
+"""One table per component kind: ``name -> "module:Class"``, imported only when built.
+
+A new corpus, upstream, head or split is one line here plus its own file. Out-of-tree
+plug-ins are reached with a ``class_path`` such as ``"my_pkg.module:MyCorpus"``.
+
+Example:
+    >>> "emodb" in names("corpus")
+    True
+    >>> build("head", "svm", C=1.0).C
+    1.0
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+TABLES: dict[str, dict[str, str]] = {
+    "corpus": {
+        "csv": "emotransfer.data.corpora.csv:CsvCorpus",
+        "emodb": "emotransfer.data.corpora.emodb:EmoDB",
+        "ravdess": "emotransfer.data.corpora.ravdess:RAVDESS",
+        "crema_d": "emotransfer.data.corpora.crema_d:CremaD",
+        "tess": "emotransfer.data.corpora.tess:TESS",
+        "savee": "emotransfer.data.corpora.savee:SAVEE",
+        "emovo": "emotransfer.data.corpora.emovo:EMOVO",
+        "shemo": "emotransfer.data.corpora.shemo:ShEMO",
+        "urdu": "emotransfer.data.corpora.urdu:URDU",
+        "iemocap": "emotransfer.data.corpora.iemocap:IEMOCAP",
+        "msp_podcast": "emotransfer.data.corpora.msp_podcast:MSPPodcast",
+        "synthetic": "emotransfer.data.corpora.synthetic:SyntheticCorpus",
+    },
+    "upstream": {
+        "egemaps": "emotransfer.features.opensmile:EGeMAPS",
+        "compare": "emotransfer.features.opensmile:ComParE",
+        "opensmile": "emotransfer.features.opensmile:OpenSmile",
+        "logmel": "emotransfer.features.logmel:LogMel",
+    },
+    "head": {
+        "logreg": "emotransfer.models.heads:LogisticRegressionHead",
+        "svm": "emotransfer.models.heads:SVMHead",
+        "mlp": "emotransfer.models.heads:MLPHead",
+    },
+}
+
+
+def names(kind: str) -> list[str]:
+    """Known names of one component kind."""
+    return sorted(_table(kind))
+
+
+def resolve(kind: str, name: str) -> type:
+    """Import and return the class registered as ``name`` (or a ``module:Class`` path)."""
+    path = name if ":" in name else _table(kind).get(name)
+    if path is None:
+        raise KeyError(f"unknown {kind} {name!r}; known: {', '.join(names(kind))}")
+    module_name, _, class_name = path.partition(":")
+    try:
+        return getattr(importlib.import_module(module_name), class_name)
+    except (ImportError, AttributeError) as error:
+        raise ImportError(f"cannot load {kind} {name!r} from {path!r}: {error}") from error
+
+
+def build(kind: str, name: str, **params: Any) -> Any:
+    """Build a component by name with keyword parameters."""
+    cls = resolve(kind, name)
+    try:
+        return cls(**params)
+    except TypeError as error:
+        raise TypeError(f"bad parameters for {kind} {name!r}: {error}") from error
+
+
+def _table(kind: str) -> dict[str, str]:
+    if kind not in TABLES:
+        raise KeyError(f"unknown component kind {kind!r}; known: {', '.join(sorted(TABLES))}")
+    return TABLES[kind]
