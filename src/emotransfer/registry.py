@@ -39,7 +39,7 @@ TABLES: dict[str, dict[str, str]] = {
     "head": {
         "logreg": "emotransfer.models.heads:LogisticRegressionHead",
         "svm": "emotransfer.models.heads:SVMHead",
-        "mlp": "emotransfer.models.heads:MLPHead",
+        "mlp": "emotransfer.models.mlp:MLPHead",
     },
 }
 

@@ -1,0 +1,93 @@
+"""Command line: ``emotransfer run | corpora | demo``.
+
+Example:
+    >>> main(["corpora"])  # doctest: +ELLIPSIS
+    csv ...
+    0
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from importlib import resources
+from pathlib import Path
+
+from emotransfer import registry
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return args.handler(args)
+    except (ValueError, FileNotFoundError, KeyError, ImportError, TypeError) as error:
+        message = error.args[0] if isinstance(error, KeyError) and error.args else error
+        print(f"emotransfer: error: {message}", file=sys.stderr)
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="emotransfer", description="Transfer learning for speech and music emotion."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="run an experiment from a YAML config")
+    run.add_argument("config", help="experiment YAML")
+    run.add_argument("-o", "--override", action="append", default=[], metavar="KEY=VALUE",
+                     help="override a config value, e.g. -o split.kind=loso (repeatable)")  # fmt: skip
+    run.add_argument("--run-dir", help="run folder (default: output_dir/name)")
+    run.add_argument("--quiet", action="store_true", help="no progress bars")
+    run.set_defaults(handler=_run)
+    corpora = commands.add_parser("corpora", help="list the corpus adapters")
+    corpora.set_defaults(handler=_corpora)
+    demo = commands.add_parser("demo", help="full experiment on a generated corpus, offline")
+    demo.add_argument("-o", "--override", action="append", default=[], metavar="KEY=VALUE")
+    demo.add_argument("--quiet", action="store_true")
+    demo.set_defaults(handler=_demo)
+    return parser
+
+
+def _run(args: argparse.Namespace) -> int:
+    from emotransfer.config import load_config
+
+    config = load_config(args.config, overrides=args.override)
+    return _execute(config, args.run_dir, not args.quiet)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from emotransfer.config import load_config
+
+    with resources.as_file(resources.files("emotransfer") / "configs" / "demo.yaml") as path:
+        config = load_config(path, overrides=args.override)
+    return _execute(config, None, not args.quiet)
+
+
+def _execute(config: object, run_dir: str | None, progress: bool) -> int:
+    from emotransfer.experiment import run
+
+    logging.getLogger("emotransfer").setLevel(logging.INFO)
+    result = run(config, run_dir=run_dir, progress=progress)
+    summary = result.metrics["summary"]
+    line = "  ".join(
+        f"{name.upper()} {v['value']:.3f}"
+        + (f" [{v['ci_low']:.3f}, {v['ci_high']:.3f}]" if v["ci_low"] is not None else "")
+        for name, v in summary.items()
+    )
+    print(f"{config.name}: {line}")  # type: ignore[attr-defined]
+    print(f"run folder: {result.run_dir}\nreport: {Path(result.run_dir) / 'report.html'}")
+    return 0
+
+
+def _corpora(args: argparse.Namespace) -> int:
+    for name in registry.names("corpus"):
+        cls = registry.resolve("corpus", name)
+        first = (cls.__doc__ or "").strip().splitlines()
+        print(f"{name:<12} {first[0] if first else ''}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,188 @@
+"""Experiment schema, YAML load/save and ``a.b=c`` overrides.
+
+Every section is a pydantic model that forbids unknown keys, so a typo in a config fails
+with a message naming the key. Components receive plain values from here as arguments.
+
+Example:
+    >>> config = load_config(None, overrides=["data.corpora=[{name: synthetic, root: /tmp/x}]",
+    ...                                       "split.kind=loso"])
+    >>> config.split.kind
+    'loso'
+    >>> load_config(None, overrides=["split.kind=random"])
+    Traceback (most recent call last):
+    ...
+    emotransfer.config.ConfigError: split.kind: Value error, 'random' is not a valid SplitKind; known: ['loso', 'speaker_kfold', 'leave_one_session_out', 'predefined', 'cross_corpus']
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from emotransfer.define import Normalization, SplitKind
+
+
+class ConfigError(ValueError):
+    """A config that cannot be used; the message names the key and the problem."""
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class CorpusConfig(Section):
+    name: str = Field(description="adapter name from `emotransfer corpora`, or module:Class")
+    root: str = Field(description="corpus folder, absolute or relative to the working dir")
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class LabelConfig(Section):
+    classes: list[str] = Field(default_factory=list, description="empty = all labels")
+    merge: dict[str, str] = Field(default_factory=dict)
+    other: str = Field("drop", description="'drop' or a class to merge other labels into")
+
+
+class AudioConfig(Section):
+    sample_rate: int = Field(16000, gt=0)
+    min_duration: float = Field(0.1, ge=0)
+    max_duration: float = Field(600.0, gt=0)
+    on_error: Literal["raise", "skip"] = "raise"
+
+
+class DataConfig(Section):
+    corpora: list[CorpusConfig] = Field(default_factory=list)
+    labels: LabelConfig = Field(default_factory=LabelConfig)
+    audio: AudioConfig = Field(default_factory=AudioConfig)
+
+
+class SplitConfig(Section):
+    kind: str = SplitKind.LOSO
+    folds: int = Field(5, ge=2, description="speaker_kfold: number of folds")
+    column: str = Field("split", description="predefined: the manifest column to read")
+    train_values: list[str] = Field(default_factory=lambda: ["train"])
+    test_values: list[str] = Field(default_factory=lambda: ["test"])
+    train_corpora: list[str] = Field(default_factory=list)
+    test_corpora: list[str] = Field(default_factory=list)
+    allow_leakage: bool = False
+
+    @field_validator("kind")
+    @classmethod
+    def _kind(cls, value: str) -> str:
+        return SplitKind.validate(value)
+
+
+class FeatureConfig(Section):
+    upstream: str = "egemaps"
+    params: dict[str, Any] = Field(default_factory=dict)
+    layer: int = Field(-1, description="hidden state index; -1 = last")
+    pooling: Literal["mean", "std", "mean_std"] = "mean_std"
+    normalization: str = Normalization.SPEAKER
+    workers: int = Field(2, ge=1)
+
+    @field_validator("normalization")
+    @classmethod
+    def _normalization(cls, value: str) -> str:
+        return Normalization.validate(value)
+
+
+class HeadConfig(Section):
+    name: str = "svm"
+    params: dict[str, Any] = Field(default_factory=dict)
+    grid: dict[str, list[Any]] = Field(default_factory=dict, description="empty = head default")
+    inner_folds: int = Field(3, ge=2, description="speaker groups for inner validation")
+
+
+class EvaluationConfig(Section):
+    bootstrap: int = Field(1000, ge=0)
+    confidence: float = Field(0.95, gt=0, lt=1)
+
+
+class ExperimentConfig(Section):
+    name: str = "experiment"
+    seed: int = 0
+    output_dir: str = "runs"
+    cache_dir: str | None = Field(None, description="default: $EMOTRANSFER_CACHE or ~/.cache")
+    data: DataConfig = Field(default_factory=DataConfig)
+    split: SplitConfig = Field(default_factory=SplitConfig)
+    features: FeatureConfig = Field(default_factory=FeatureConfig)
+    head: HeadConfig = Field(default_factory=HeadConfig)
+    evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+    def digest(self) -> str:
+        """A short hash of the resolved config (used to validate resumed results)."""
+        text = json.dumps(self.to_dict(), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def load_config(
+    path: str | Path | None, *, overrides: list[str] | tuple[str, ...] = ()
+) -> ExperimentConfig:
+    """Read a YAML file (or start from defaults), apply ``a.b=c`` overrides, validate.
+
+    Raises:
+        ConfigError: unreadable YAML, an unknown key or a bad value (the message names it).
+    """
+    raw: dict[str, Any] = {}
+    if path is not None:
+        try:
+            raw = yaml.safe_load(Path(path).read_text()) or {}
+        except (OSError, yaml.YAMLError) as error:
+            raise ConfigError(f"{path}: cannot read config: {error}") from error
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{path}: a config must be a mapping, got {type(raw).__name__}")
+    for override in overrides:
+        apply_override(raw, override)
+    try:
+        return ExperimentConfig.model_validate(raw)
+    except ValidationError as error:
+        raise ConfigError(_describe(error, path)) from None
+
+
+def apply_override(raw: dict[str, Any], override: str) -> None:
+    """Set ``a.b.c=value`` in a nested dict; the value is parsed as YAML; list items by index."""
+    key, sep, text = override.partition("=")
+    if not sep or not key:
+        raise ConfigError(f"override {override!r} must look like key=value")
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise ConfigError(f"override {override!r}: bad value: {error}") from error
+    parts = key.strip().split(".")
+    node: Any = raw
+    for part in parts[:-1]:
+        if isinstance(node, list):
+            node = node[_index(part, node, key)]
+        else:
+            node = node.setdefault(part, {})
+    if isinstance(node, list):
+        node[_index(parts[-1], node, key)] = value
+    else:
+        node[parts[-1]] = value
+
+
+def save_config(config: ExperimentConfig, path: str | Path) -> None:
+    Path(path).write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
+
+
+def _index(part: str, node: list[Any], key: str) -> int:
+    if not part.isdigit() or int(part) >= len(node):
+        raise ConfigError(f"override {key!r}: {part!r} is not an index of a list of {len(node)}")
+    return int(part)
+
+
+def _describe(error: ValidationError, path: str | Path | None) -> str:
+    where = f"{path}: " if path else ""
+    lines = []
+    for item in error.errors():
+        key = ".".join(str(p) for p in item["loc"])
+        message = "unknown key" if item["type"] == "extra_forbidden" else item["msg"]
+        lines.append(f"{key}: {message}")
+    return where + "; ".join(lines)

@@ -1,0 +1,237 @@
+"""Run one experiment from its config and write the run folder.
+
+config -> corpora -> manifest -> labels -> (audio -> upstream -> cache) -> pooled features
+-> speaker-independent folds (audited) -> tuned head per fold -> predictions -> metrics ->
+run folder (config.yaml, versions.json, metrics.json, predictions.csv, plots, report.html).
+
+Each finished fold is saved under ``folds/`` with the config digest, so a killed run
+resumes at the first unfinished fold, and the feature cache resumes extraction.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import logging
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from emotransfer import registry
+from emotransfer.config import ExperimentConfig, save_config
+from emotransfer.data.labels import LabelSpec
+from emotransfer.data.load import load_corpora, select_labels
+from emotransfer.data.splits import Fold, audit_folds, make_folds, speaker_keys
+from emotransfer.evaluation.metrics import classification_report
+from emotransfer.features.cache import FeatureCache, default_cache_dir
+from emotransfer.features.extract import extract_features
+from emotransfer.io import package_versions, write_json, write_text
+from emotransfer.models.normalize import speaker_standardize
+from emotransfer.models.pooling import pool_frames
+from emotransfer.training.frozen import FoldResult, fold_summary, run_fold
+
+log = logging.getLogger("emotransfer")
+
+
+class BadAudioError(ValueError):
+    """Some files could not be used; ``problems`` lists every one with its reason."""
+
+    def __init__(self, problems: list[dict[str, str]]) -> None:
+        shown = "\n  ".join(f"{p['file']}: {p['problem']}" for p in problems[:50])
+        more = f"\n  ... and {len(problems) - 50} more" if len(problems) > 50 else ""
+        super().__init__(
+            f"{len(problems)} bad audio file(s) (set data.audio.on_error=skip to skip them):"
+            f"\n  {shown}{more}"
+        )
+        self.problems = problems
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    metrics: dict[str, Any]
+
+
+def run(
+    config: ExperimentConfig, *, run_dir: str | Path | None = None, progress: bool = True
+) -> RunResult:
+    """Run ``config`` end to end; returns the run folder and its metrics."""
+    began = time.perf_counter()
+    folder = Path(run_dir) if run_dir else Path(config.output_dir) / config.name
+    folder.mkdir(parents=True, exist_ok=True)
+    save_config(config, folder / "config.yaml")
+    write_json(folder / "versions.json", package_versions())
+    np.random.seed(config.seed)
+
+    table, labels_info, skipped = _manifest(config)
+    features, table, extraction = _features(config, table, skipped, progress)
+    classes = sorted(table["emotion"].unique())
+    labels = table["emotion"].map({c: i for i, c in enumerate(classes)}).to_numpy()
+    split = config.split
+    folds = make_folds(table, kind=split.kind, folds=split.folds, seed=config.seed,
+                       column=split.column, train_values=split.train_values,
+                       test_values=split.test_values, train_corpora=split.train_corpora,
+                       test_corpora=split.test_corpora)  # fmt: skip
+    audit = audit_folds(table, folds, kind=split.kind, allow_leakage=split.allow_leakage)
+    trained = time.perf_counter()
+    results = _train(config, folder, features, labels, speaker_keys(table), folds, progress)
+    training_s = time.perf_counter() - trained
+
+    predictions = _predictions(table, results, classes, labels)
+    write_text(folder / "predictions.csv", predictions.to_csv(index=False))
+    order = np.concatenate([r.test for r in results])
+    guess = np.concatenate([r.predicted for r in results])
+    evaluation = config.evaluation
+    metrics = {
+        "experiment": config.name,
+        "created": datetime.datetime.now().isoformat(timespec="seconds"),
+        "seed": config.seed,
+        "classes": classes,
+        **classification_report(labels[order], guess, classes, bootstrap=evaluation.bootstrap,
+                                 confidence=evaluation.confidence, seed=config.seed),
+        "folds": [fold_summary(r, f, labels, len(classes)) for r, f in zip(results, folds)],
+        "audit": audit,
+        "labels": labels_info,
+        "data": {"corpora": [c.name for c in config.data.corpora], "n_files": len(table),
+                 "n_speakers": int(len(np.unique(speaker_keys(table)))),
+                 "skipped_files": skipped},
+        "features": {"upstream": config.features.upstream, "dim": int(features.shape[1]),
+                     "layer": config.features.layer, "pooling": config.features.pooling,
+                     "normalization": config.features.normalization,
+                     "cache_hits": extraction.hits, "cache_misses": extraction.misses,
+                     "cache_dir": str(_cache_root(config))},
+        "head": {"name": config.head.name, "params": config.head.params,
+                 "grid": _grid(config), "inner_cv": f"speaker-grouped {config.head.inner_folds}"
+                 "-fold on each training fold"},
+        "timing": {"features_s": round(extraction.seconds, 3),
+                   "training_s": round(training_s, 3),
+                   "total_s": round(time.perf_counter() - began, 3)},
+    }  # fmt: skip
+    write_json(folder / "metrics.json", metrics)
+    from emotransfer.reporting.html import write_report
+
+    write_report(folder)
+    return RunResult(folder, metrics)
+
+
+def _manifest(config: ExperimentConfig) -> tuple[pd.DataFrame, dict, list]:
+    audio = config.data.audio
+    corpora = [c.model_dump() for c in config.data.corpora]
+    table, skipped = load_corpora(corpora, on_missing=audio.on_error)
+    labels = config.data.labels
+    spec = LabelSpec(classes=labels.classes, merge=labels.merge, other=labels.other)
+    table, info = select_labels(table, spec)
+    return table, info, skipped
+
+
+def _cache_root(config: ExperimentConfig) -> Path:
+    return Path(config.cache_dir) if config.cache_dir else default_cache_dir()
+
+
+def _features(
+    config: ExperimentConfig, table: pd.DataFrame, skipped: list, progress: bool
+) -> tuple[np.ndarray, pd.DataFrame, Any]:
+    settings = config.features
+    audio = config.data.audio
+    upstream = registry.build(
+        "upstream", settings.upstream, sample_rate=audio.sample_rate, **settings.params
+    )
+    cache = FeatureCache(root=_cache_root(config), identity=upstream.identity())
+    options = {"sample_rate": audio.sample_rate, "min_duration": audio.min_duration,
+               "max_duration": audio.max_duration}  # fmt: skip
+    extraction = extract_features(
+        table, upstream, cache=cache, audio_options=options, workers=settings.workers,
+        progress=progress,
+    )  # fmt: skip
+    if extraction.errors and audio.on_error == "raise":
+        raise BadAudioError(extraction.errors)
+    skipped.extend(extraction.errors)
+    keep = [i for i, array in enumerate(extraction.arrays) if array is not None]
+    table = table.iloc[keep].reset_index(drop=True)
+    pooled = [pool_frames(extraction.arrays[i], settings.pooling) for i in keep]
+    features = np.stack([p[settings.layer] for p in pooled]).astype(np.float64)
+    if settings.normalization == "speaker":
+        features = speaker_standardize(features, speaker_keys(table))
+    return features, table, extraction
+
+
+def _grid(config: ExperimentConfig) -> dict[str, list[Any]]:
+    if config.head.grid:
+        return config.head.grid
+    return dict(registry.resolve("head", config.head.name).default_grid)
+
+
+def _train(
+    config: ExperimentConfig,
+    folder: Path,
+    features: np.ndarray,
+    labels: np.ndarray,
+    groups: np.ndarray,
+    folds: list[Fold],
+    progress: bool,
+) -> list[FoldResult]:
+    head = registry.build("head", config.head.name, **config.head.params)
+    grid, digest = _grid(config), config.digest()
+    results = []
+    bar = tqdm(folds, desc="folds", unit="fold", disable=not progress)
+    for number, fold in enumerate(bar, start=1):
+        saved = folder / "folds" / f"{_safe(fold.name)}.json"
+        result = _resume(saved, digest, fold)
+        if result is None:
+            result = run_fold(head, grid, features, labels, groups, fold,
+                              inner_folds=config.head.inner_folds, seed=config.seed)  # fmt: skip
+            write_json(saved, {"digest": digest, "test": result.test, "predicted": result.predicted,
+                               "probabilities": result.probabilities,
+                               "best_params": result.best_params,
+                               "inner_scores": result.inner_scores})  # fmt: skip
+        summary = fold_summary(result, fold, labels, int(labels.max()) + 1)
+        message = (f"fold {number}/{len(folds)} {fold.name} (held out: "
+                   f"{', '.join(fold.held_out)}): UAR {summary['uar']:.3f} {result.best_params}")  # fmt: skip
+        log.info(message)
+        if progress:
+            tqdm.write(message)
+        results.append(result)
+    return results
+
+
+def _resume(saved: Path, digest: str, fold: Fold) -> FoldResult | None:
+    if not saved.is_file():
+        return None
+    try:
+        data = json.loads(saved.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+    if data.get("digest") != digest or data.get("test") != fold.test.tolist():
+        return None
+    probabilities = data["probabilities"]
+    return FoldResult(fold.name, fold.test, np.asarray(data["predicted"]),
+                      None if probabilities is None else np.asarray(probabilities),
+                      data["best_params"], data["inner_scores"])  # fmt: skip
+
+
+def _predictions(
+    table: pd.DataFrame, results: list[FoldResult], classes: list[str], labels: np.ndarray
+) -> pd.DataFrame:
+    parts = []
+    for result in results:
+        rows = table.iloc[result.test]
+        part = pd.DataFrame({"file": rows["file"].to_numpy(), "start": rows["start"].to_numpy(),
+                             "end": rows["end"].to_numpy(), "corpus": rows["corpus"].to_numpy(),
+                             "speaker": rows["speaker"].to_numpy(), "fold": result.name,
+                             "true": [classes[i] for i in labels[result.test]],
+                             "predicted": [classes[i] for i in result.predicted]})  # fmt: skip
+        if result.probabilities is not None:
+            for i, name in enumerate(classes):
+                part[f"prob_{name}"] = result.probabilities[:, i]
+        parts.append(part)
+    return pd.concat(parts, ignore_index=True)
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.=-]+", "_", name)

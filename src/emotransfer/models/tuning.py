@@ -1,0 +1,59 @@
+"""Hyper-parameter choice by speaker-grouped validation inside the training fold.
+
+The outer test speakers never take part: the grid is scored on inner splits of the training
+speakers only, then the best point is refitted on the whole training fold.
+
+Example:
+    >>> rng = np.random.default_rng(0)
+    >>> features = np.r_[rng.normal(-1, 1, (40, 4)), rng.normal(1, 1, (40, 4))]
+    >>> labels = np.r_[np.zeros(40, int), np.ones(40, int)]
+    >>> groups = np.tile(np.arange(8), 10)
+    >>> best, scores = select_params(SVMHead(), {"C": [0.01, 1.0]}, features, labels, groups,
+    ...                              folds=4, seed=0)
+    >>> sorted(best)
+    ['C']
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import numpy as np
+
+from emotransfer.data.splits import inner_splits
+from emotransfer.evaluation.metrics import uar
+from emotransfer.models.heads import Head, SVMHead  # noqa: F401 (doctest)
+from emotransfer.models.normalize import Standardizer
+
+
+def grid_points(grid: dict[str, list[Any]]) -> list[dict[str, Any]]:
+    """All combinations of a ``{name: [values]}`` grid, in the given order."""
+    names = list(grid)
+    return [dict(zip(names, values)) for values in itertools.product(*grid.values())]
+
+
+def select_params(
+    head: Head,
+    grid: dict[str, list[Any]],
+    features: np.ndarray,
+    labels: np.ndarray,
+    groups: np.ndarray,
+    *,
+    folds: int,
+    seed: int,
+) -> tuple[dict[str, Any], list[float]]:
+    """The grid point with the best mean inner UAR (first wins ties), and every point's score."""
+    points = grid_points(grid)
+    if len(points) <= 1:
+        return (points[0] if points else {}), []
+    num_classes = int(labels.max()) + 1
+    totals = np.zeros(len(points))
+    for train, valid in inner_splits(groups, labels, folds=folds, seed=seed):
+        scaler = Standardizer().fit(features[train])
+        fitted = head.fit_many(scaler.transform(features[train]), labels[train], points)
+        valid_features = scaler.transform(features[valid])
+        for i, model in enumerate(fitted):
+            totals[i] += uar(labels[valid], model.predict(valid_features), num_classes)
+    scores = (totals / max(1, min(folds, len(np.unique(groups))))).tolist()
+    return points[int(np.argmax(scores))], scores

@@ -1,0 +1,69 @@
+"""Training on frozen (cached, pooled) features: tune, fit, predict one outer fold."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from sklearn.base import clone
+
+from emotransfer.data.splits import Fold
+from emotransfer.evaluation.metrics import uar, weighted_accuracy
+from emotransfer.models.heads import Head
+from emotransfer.models.normalize import Standardizer
+from emotransfer.models.tuning import select_params
+
+
+@dataclass
+class FoldResult:
+    """Predictions for the fold's test rows and what was chosen on its training rows."""
+
+    name: str
+    test: np.ndarray
+    predicted: np.ndarray
+    probabilities: np.ndarray | None
+    best_params: dict[str, Any] = field(default_factory=dict)
+    inner_scores: list[float] = field(default_factory=list)
+
+
+def run_fold(
+    head: Head,
+    grid: dict[str, list[Any]],
+    features: np.ndarray,
+    labels: np.ndarray,
+    groups: np.ndarray,
+    fold: Fold,
+    *,
+    inner_folds: int,
+    seed: int,
+) -> FoldResult:
+    """Choose parameters on inner speaker splits of ``fold.train``, refit, predict ``fold.test``.
+
+    Args:
+        features: ``(N, D)`` pooled features of all rows.
+        labels: ``(N,)`` class indices.
+        groups: ``(N,)`` speaker keys, for inner speaker-independent validation.
+    """
+    train_features, train_labels = features[fold.train], labels[fold.train]
+    best, scores = select_params(
+        head, grid, train_features, train_labels, groups[fold.train], folds=inner_folds, seed=seed
+    )
+    scaler = Standardizer().fit(train_features)
+    model = clone(head).set_params(**best).fit(scaler.transform(train_features), train_labels)
+    test_features = scaler.transform(features[fold.test])
+    probabilities = None
+    if hasattr(model, "predict_proba"):
+        probabilities = model.predict_proba(test_features)
+        if probabilities.shape[1] != int(labels.max()) + 1:
+            probabilities = None  # a class was missing from this training fold
+    predicted = model.predict(test_features)
+    return FoldResult(fold.name, fold.test, np.asarray(predicted), probabilities, best, scores)
+
+
+def fold_summary(result: FoldResult, fold: Fold, labels: np.ndarray, num_classes: int) -> dict:
+    truth = labels[result.test]
+    return {"fold": fold.name, "held_out": fold.held_out, "n_train": int(len(fold.train)),
+            "n_test": int(len(fold.test)), "uar": uar(truth, result.predicted, num_classes),
+            "wa": weighted_accuracy(truth, result.predicted), "best_params": result.best_params,
+            "inner_scores": result.inner_scores}  # fmt: skip

@@ -1,0 +1,71 @@
+import math
+
+import pytest
+
+from emotransfer.data.corpora.csv import CsvCorpus
+
+SPEECH = (
+    "file,corpus,language,speaker,gender,emotion,duration_s,text_id\n"
+    "audio/03a01Fa.wav,emodb,de,03,m,happiness,1.898,a01\n"
+    "audio/08a01Wa.wav,emodb,de,08,f,Angry,,01\n"
+)
+MUSIC = (
+    "file,corpus,language,speaker,gender,emotion,valence,arousal,duration_s,song_id,title,pquad\n"
+    "audio/MT01.wav,,,Charlie Poole,,q3,,,10.0,MT01,Bulldog,0.66\n"
+    "audio/MT02.wav,,,Gipsy Kings,,Q1,,,10.0,MT02,Flamencos,\n"
+)
+
+
+def write_csv(root, text, name="metadata.csv"):
+    (root / name).write_text(text)
+    return root
+
+
+def test_speech_csv(make_wavs, tmp_path, files_exist):
+    root = write_csv(make_wavs("audio/03a01Fa.wav", "audio/08a01Wa.wav"), SPEECH)
+    table = CsvCorpus(root=root).load()
+    assert len(table) == 2
+    assert table["speaker"].tolist() == ["03", "08"]
+    assert table["emotion"].tolist() == ["happiness", "anger"]
+    assert table["text_id"].tolist() == ["a01", "01"]
+    assert table["duration_s"][0] == 1.898 and math.isnan(table["duration_s"][1])
+    assert set(table["corpus"]) == {"emodb"} and set(table["domain"]) == {"speech"}
+    assert table["file"][0] == str(root / "audio/03a01Fa.wav")
+    assert files_exist(table)
+
+
+def test_music_csv_keeps_extras(make_wavs, tmp_path, files_exist):
+    root = write_csv(make_wavs("audio/MT01.wav", "audio/MT02.wav", root=tmp_path / "mer4q"), MUSIC)
+    table = CsvCorpus(root=root).load()
+    assert set(table["domain"]) == {"music"}
+    assert set(table["corpus"]) == {"mer4q"}
+    assert table["emotion"].tolist() == ["q3", "q1"]
+    assert table["title"].tolist() == ["Bulldog", "Flamencos"]
+    assert table["song_id"].tolist() == ["MT01", "MT02"]
+    assert table["pquad"][0] == 0.66 and math.isnan(table["pquad"][1])
+    assert table["valence"].isna().all()
+    assert files_exist(table)
+
+
+def test_domain_column_and_argument(make_wavs, tmp_path):
+    root = make_wavs("audio/a.wav", "audio/b.wav")
+    write_csv(root, "file,emotion,domain\naudio/a.wav,q1,speech\naudio/b.wav,q2,\n")
+    assert CsvCorpus(root=root).load()["domain"].tolist() == ["speech", "music"]
+    write_csv(root, "file,emotion\naudio/a.wav,q1\n", name="other.csv")
+    assert CsvCorpus(root=root, file="other.csv", domain="speech").load()["domain"][0] == "speech"
+
+
+def test_missing_column_names_csv(make_wavs):
+    root = write_csv(make_wavs("audio/a.wav"), "file,speaker\naudio/a.wav,s1\n")
+    with pytest.raises(ValueError, match=r"metadata\.csv.*'emotion'"):
+        CsvCorpus(root=root).load()
+
+
+def test_missing_files(tmp_path):
+    with pytest.raises(FileNotFoundError, match="absent"):
+        CsvCorpus(root=tmp_path / "absent").load()
+    with pytest.raises(FileNotFoundError, match="metadata.csv"):
+        CsvCorpus(root=tmp_path).load()
+    write_csv(tmp_path, "file,emotion\naudio/gone.wav,anger\n")
+    with pytest.raises(FileNotFoundError, match="gone.wav"):
+        CsvCorpus(root=tmp_path).load()
