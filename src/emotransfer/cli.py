@@ -2,7 +2,7 @@
 
 Example:
     >>> main(["corpora"])  # doctest: +ELLIPSIS
-    csv ...
+    crema_d ...
     0
 """
 
@@ -36,8 +36,14 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="run an experiment from a YAML config")
     run.add_argument("config", help="experiment YAML")
-    run.add_argument("-o", "--override", action="append", default=[], metavar="KEY=VALUE",
-                     help="override a config value, e.g. -o split.kind=loso (repeatable)")  # fmt: skip
+    run.add_argument(
+        "-o",
+        "--override",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config value, e.g. -o split.kind=loso (repeatable)",
+    )
     run.add_argument("--run-dir", help="run folder (default: output_dir/name)")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
     run.set_defaults(handler=_run)

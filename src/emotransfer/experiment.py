@@ -74,10 +74,17 @@ def run(
     classes = sorted(table["emotion"].unique())
     labels = table["emotion"].map({c: i for i, c in enumerate(classes)}).to_numpy()
     split = config.split
-    folds = make_folds(table, kind=split.kind, folds=split.folds, seed=config.seed,
-                       column=split.column, train_values=split.train_values,
-                       test_values=split.test_values, train_corpora=split.train_corpora,
-                       test_corpora=split.test_corpora)  # fmt: skip
+    folds = make_folds(
+        table,
+        kind=split.kind,
+        folds=split.folds,
+        seed=config.seed,
+        column=split.column,
+        train_values=split.train_values,
+        test_values=split.test_values,
+        train_corpora=split.train_corpora,
+        test_corpora=split.test_corpora,
+    )
     audit = audit_folds(table, folds, kind=split.kind, allow_leakage=split.allow_leakage)
     trained = time.perf_counter()
     results = _train(config, folder, features, labels, speaker_keys(table), folds, progress)
@@ -93,26 +100,45 @@ def run(
         "created": datetime.datetime.now().isoformat(timespec="seconds"),
         "seed": config.seed,
         "classes": classes,
-        **classification_report(labels[order], guess, classes, bootstrap=evaluation.bootstrap,
-                                 confidence=evaluation.confidence, seed=config.seed),
+        **classification_report(
+            labels[order],
+            guess,
+            classes,
+            bootstrap=evaluation.bootstrap,
+            confidence=evaluation.confidence,
+            seed=config.seed,
+        ),
         "folds": [fold_summary(r, f, labels, len(classes)) for r, f in zip(results, folds)],
         "audit": audit,
         "labels": labels_info,
-        "data": {"corpora": [c.name for c in config.data.corpora], "n_files": len(table),
-                 "n_speakers": int(len(np.unique(speaker_keys(table)))),
-                 "skipped_files": skipped},
-        "features": {"upstream": config.features.upstream, "dim": int(features.shape[1]),
-                     "layer": config.features.layer, "pooling": config.features.pooling,
-                     "normalization": config.features.normalization,
-                     "cache_hits": extraction.hits, "cache_misses": extraction.misses,
-                     "cache_dir": str(_cache_root(config))},
-        "head": {"name": config.head.name, "params": config.head.params,
-                 "grid": _grid(config), "inner_cv": f"speaker-grouped {config.head.inner_folds}"
-                 "-fold on each training fold"},
-        "timing": {"features_s": round(extraction.seconds, 3),
-                   "training_s": round(training_s, 3),
-                   "total_s": round(time.perf_counter() - began, 3)},
-    }  # fmt: skip
+        "data": {
+            "corpora": [c.name for c in config.data.corpora],
+            "n_files": len(table),
+            "n_speakers": int(len(np.unique(speaker_keys(table)))),
+            "skipped_files": skipped,
+        },
+        "features": {
+            "upstream": config.features.upstream,
+            "dim": int(features.shape[1]),
+            "layer": config.features.layer,
+            "pooling": config.features.pooling,
+            "normalization": config.features.normalization,
+            "cache_hits": extraction.hits,
+            "cache_misses": extraction.misses,
+            "cache_dir": str(_cache_root(config)),
+        },
+        "head": {
+            "name": config.head.name,
+            "params": config.head.params,
+            "grid": _grid(config),
+            "inner_cv": f"speaker-grouped {config.head.inner_folds}-fold on each training fold",
+        },
+        "timing": {
+            "features_s": round(extraction.seconds, 3),
+            "training_s": round(training_s, 3),
+            "total_s": round(time.perf_counter() - began, 3),
+        },
+    }
     write_json(folder / "metrics.json", metrics)
     from emotransfer.reporting.html import write_report
 
@@ -143,12 +169,19 @@ def _features(
         "upstream", settings.upstream, sample_rate=audio.sample_rate, **settings.params
     )
     cache = FeatureCache(root=_cache_root(config), identity=upstream.identity())
-    options = {"sample_rate": audio.sample_rate, "min_duration": audio.min_duration,
-               "max_duration": audio.max_duration}  # fmt: skip
+    options = {
+        "sample_rate": audio.sample_rate,
+        "min_duration": audio.min_duration,
+        "max_duration": audio.max_duration,
+    }
     extraction = extract_features(
-        table, upstream, cache=cache, audio_options=options, workers=settings.workers,
+        table,
+        upstream,
+        cache=cache,
+        audio_options=options,
+        workers=settings.workers,
         progress=progress,
-    )  # fmt: skip
+    )
     if extraction.errors and audio.on_error == "raise":
         raise BadAudioError(extraction.errors)
     skipped.extend(extraction.errors)
@@ -184,15 +217,32 @@ def _train(
         saved = folder / "folds" / f"{_safe(fold.name)}.json"
         result = _resume(saved, digest, fold)
         if result is None:
-            result = run_fold(head, grid, features, labels, groups, fold,
-                              inner_folds=config.head.inner_folds, seed=config.seed)  # fmt: skip
-            write_json(saved, {"digest": digest, "test": result.test, "predicted": result.predicted,
-                               "probabilities": result.probabilities,
-                               "best_params": result.best_params,
-                               "inner_scores": result.inner_scores})  # fmt: skip
+            result = run_fold(
+                head,
+                grid,
+                features,
+                labels,
+                groups,
+                fold,
+                inner_folds=config.head.inner_folds,
+                seed=config.seed,
+            )
+            write_json(
+                saved,
+                {
+                    "digest": digest,
+                    "test": result.test,
+                    "predicted": result.predicted,
+                    "probabilities": result.probabilities,
+                    "best_params": result.best_params,
+                    "inner_scores": result.inner_scores,
+                },
+            )
         summary = fold_summary(result, fold, labels, int(labels.max()) + 1)
-        message = (f"fold {number}/{len(folds)} {fold.name} (held out: "
-                   f"{', '.join(fold.held_out)}): UAR {summary['uar']:.3f} {result.best_params}")  # fmt: skip
+        message = (
+            f"fold {number}/{len(folds)} {fold.name} (held out: "
+            f"{', '.join(fold.held_out)}): UAR {summary['uar']:.3f} {result.best_params}"
+        )
         log.info(message)
         if progress:
             tqdm.write(message)
@@ -210,9 +260,14 @@ def _resume(saved: Path, digest: str, fold: Fold) -> FoldResult | None:
     if data.get("digest") != digest or data.get("test") != fold.test.tolist():
         return None
     probabilities = data["probabilities"]
-    return FoldResult(fold.name, fold.test, np.asarray(data["predicted"]),
-                      None if probabilities is None else np.asarray(probabilities),
-                      data["best_params"], data["inner_scores"])  # fmt: skip
+    return FoldResult(
+        fold.name,
+        fold.test,
+        np.asarray(data["predicted"]),
+        None if probabilities is None else np.asarray(probabilities),
+        data["best_params"],
+        data["inner_scores"],
+    )
 
 
 def _predictions(
@@ -221,11 +276,18 @@ def _predictions(
     parts = []
     for result in results:
         rows = table.iloc[result.test]
-        part = pd.DataFrame({"file": rows["file"].to_numpy(), "start": rows["start"].to_numpy(),
-                             "end": rows["end"].to_numpy(), "corpus": rows["corpus"].to_numpy(),
-                             "speaker": rows["speaker"].to_numpy(), "fold": result.name,
-                             "true": [classes[i] for i in labels[result.test]],
-                             "predicted": [classes[i] for i in result.predicted]})  # fmt: skip
+        part = pd.DataFrame(
+            {
+                "file": rows["file"].to_numpy(),
+                "start": rows["start"].to_numpy(),
+                "end": rows["end"].to_numpy(),
+                "corpus": rows["corpus"].to_numpy(),
+                "speaker": rows["speaker"].to_numpy(),
+                "fold": result.name,
+                "true": [classes[i] for i in labels[result.test]],
+                "predicted": [classes[i] for i in result.predicted],
+            }
+        )
         if result.probabilities is not None:
             for i, name in enumerate(classes):
                 part[f"prob_{name}"] = result.probabilities[:, i]

@@ -69,9 +69,7 @@ def load_audio(
         raise AudioError(path, f"segment start {start} s is past the end ({info.duration:.2f} s)")
     frames = (info.frames if last is None else min(last, info.frames)) - first
     if frames / native > max_duration:
-        raise AudioError(
-            path, f"too long: {frames / native:.1f} s > max_duration {max_duration} s"
-        )
+        raise AudioError(path, f"too long: {frames / native:.1f} s > max_duration {max_duration} s")
     try:
         signal, _ = soundfile.read(
             str(path), start=first, stop=last, dtype="float32", always_2d=True

@@ -21,10 +21,14 @@ def load_corpora(corpora: list[dict], *, on_missing: str = "raise") -> tuple[pd.
         FileNotFoundError: missing files (listed) and ``on_missing="raise"``.
     """
     if not corpora:
-        raise ValueError("data.corpora is empty: name at least one corpus (see `emotransfer corpora`)")
+        raise ValueError(
+            "data.corpora is empty: name at least one corpus (see `emotransfer corpora`)"
+        )
     tables = []
     for entry in corpora:
-        corpus = registry.build("corpus", entry["name"], root=entry["root"], **entry.get("params", {}))
+        corpus = registry.build(
+            "corpus", entry["name"], root=entry["root"], **entry.get("params", {})
+        )
         table = corpus.load()
         if table.empty:
             raise ValueError(f"corpus {entry['name']!r} at {entry['root']}: no rows")

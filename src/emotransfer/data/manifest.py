@@ -65,7 +65,7 @@ def check_files_exist(table: pd.DataFrame, *, source: str) -> None:
         shown = "\n  ".join(missing[:20])
         more = f"\n  ... and {len(missing) - 20} more" if len(missing) > 20 else ""
         raise FileNotFoundError(
-            f"{source}: {len(missing)} file(s) listed in the manifest do not exist:\n  {shown}{more}"
+            f"{source}: {len(missing)} file(s) in the manifest do not exist:\n  {shown}{more}"
         )
 
 

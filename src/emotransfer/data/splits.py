@@ -111,8 +111,14 @@ def audit_folds(
     note = "no speaker appears in both train and test in any fold"
     if overlap:
         note = "LEAKAGE ALLOWED BY CONFIG: some speakers appear in train and test"
-    return {"split": kind, "folds": len(folds), "speaker_overlap": overlap,
-            "leakage_allowed": allow_leakage, "ok": not overlap, "note": note}  # fmt: skip
+    return {
+        "split": kind,
+        "folds": len(folds),
+        "speaker_overlap": overlap,
+        "leakage_allowed": allow_leakage,
+        "ok": not overlap,
+        "note": note,
+    }
 
 
 def _leave_one_out(
@@ -126,9 +132,7 @@ def _leave_one_out(
     for value in values:
         test = np.flatnonzero(groups == value)
         shown = value.split("/", 1)[1] if strip_corpus and single_corpus else value
-        result.append(
-            Fold(f"{label}={shown}", np.flatnonzero(groups != value), test, [value])
-        )
+        result.append(Fold(f"{label}={shown}", np.flatnonzero(groups != value), test, [value]))
     return result
 
 
@@ -166,10 +170,13 @@ def _cross_corpus(
     corpora = table["corpus"].astype(str)
     for name in [*train_corpora, *test_corpora]:
         if name not in set(corpora):
-            raise ValueError(f"cross_corpus: corpus {name!r} is not loaded; have {sorted(set(corpora))}")
+            raise ValueError(
+                f"cross_corpus: corpus {name!r} is not loaded; have {sorted(set(corpora))}"
+            )
     if not train_corpora or not test_corpora:
         raise ValueError("cross_corpus needs split.train_corpora and split.test_corpora")
     train = np.flatnonzero(corpora.isin(train_corpora))
     test = np.flatnonzero(corpora.isin(test_corpora))
-    return Fold(f"{'+'.join(train_corpora)}->{'+'.join(test_corpora)}", train, test,
-                list(test_corpora))  # fmt: skip
+    return Fold(
+        f"{'+'.join(train_corpora)}->{'+'.join(test_corpora)}", train, test, list(test_corpora)
+    )

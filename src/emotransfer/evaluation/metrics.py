@@ -80,24 +80,28 @@ def classification_report(
     matrix = confusion(truth, guess, count)
     samples = _bootstrap_matrices(truth, guess, count, bootstrap, seed)
     summary = {
-        name: _interval(function(matrix), function(samples) if samples is not None else None,
-                        confidence)
+        name: _interval(
+            function(matrix), function(samples) if samples is not None else None, confidence
+        )
         for name, function in (("uar", _uar), ("wa", _wa), ("macro_f1", _macro_f1))
-    }  # fmt: skip
+    }
     recalls = _recalls(matrix)
     sampled = _recalls(samples) if samples is not None else None
     per_class = {
         label: _interval(recalls[i], sampled[:, i] if sampled is not None else None, confidence)
         for i, label in enumerate(classes)
     }
-    return {"summary": summary, "per_class_recall": per_class,
-            "confusion_matrix": matrix.tolist()}  # fmt: skip
+    return {"summary": summary, "per_class_recall": per_class, "confusion_matrix": matrix.tolist()}
 
 
 def ccc_report(
-    truth: np.ndarray, guess: np.ndarray, *, bootstrap: int = 1000, confidence: float = 0.95,
+    truth: np.ndarray,
+    guess: np.ndarray,
+    *,
+    bootstrap: int = 1000,
+    confidence: float = 0.95,
     seed: int = 0,
-) -> dict[str, float | None]:  # fmt: skip
+) -> dict[str, float | None]:
     """CCC with a bootstrap interval."""
     rng = np.random.default_rng(seed)
     values = [ccc(truth[i], guess[i]) for i in rng.integers(0, len(truth), (bootstrap, len(truth)))]

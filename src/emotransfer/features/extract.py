@@ -77,8 +77,7 @@ def extract_features(
     todo = [i for i, array in enumerate(arrays) if array is None]
     result = Extraction(arrays=arrays, hits=len(keys) - len(todo), misses=len(todo))
     jobs = [
-        (i, table["file"].iat[i], table["start"].iat[i], table["end"].iat[i], keys[i])
-        for i in todo
+        (i, table["file"].iat[i], table["start"].iat[i], table["end"].iat[i], keys[i]) for i in todo
     ]
     bar = tqdm(total=len(jobs), desc="features", unit="file", disable=not progress or not jobs)
     for index, array, problem in _run(jobs, upstream, cache, audio_options, workers):
@@ -103,9 +102,11 @@ def _run(
     method = "spawn" if "torch" in sys.modules else "fork"
     context = multiprocessing.get_context(method)
     with ProcessPoolExecutor(
-        max_workers=workers, mp_context=context, initializer=_init,
+        max_workers=workers,
+        mp_context=context,
+        initializer=_init,
         initargs=(upstream, cache, options),
-    ) as pool:  # fmt: skip
+    ) as pool:
         yield from pool.map(_work, jobs, chunksize=max(1, min(16, len(jobs) // (workers * 8))))
 
 

@@ -54,9 +54,15 @@ class LogMel:
         return mel[None]
 
     def identity(self) -> dict[str, Any]:
-        return {"upstream": "logmel", "num_mels": self.num_mels, "window_ms": self.window_ms,
-                "hop_ms": self.hop_ms, "fmin": self.fmin, "fmax": self.fmax,
-                "sample_rate": self.sample_rate}  # fmt: skip
+        return {
+            "upstream": "logmel",
+            "num_mels": self.num_mels,
+            "window_ms": self.window_ms,
+            "hop_ms": self.hop_ms,
+            "fmin": self.fmin,
+            "fmax": self.fmax,
+            "sample_rate": self.sample_rate,
+        }
 
 
 @cache

@@ -51,9 +51,13 @@ class OpenSmile:
         return list(_smile(self.feature_set, self.feature_level).feature_names)
 
     def identity(self) -> dict[str, Any]:
-        return {"upstream": "opensmile", "feature_set": self.feature_set,
-                "feature_level": self.feature_level, "sample_rate": self.sample_rate,
-                "opensmile": opensmile.__version__}  # fmt: skip
+        return {
+            "upstream": "opensmile",
+            "feature_set": self.feature_set,
+            "feature_level": self.feature_level,
+            "sample_rate": self.sample_rate,
+            "opensmile": opensmile.__version__,
+        }
 
 
 class EGeMAPS(OpenSmile):

@@ -63,7 +63,13 @@ def run_fold(
 
 def fold_summary(result: FoldResult, fold: Fold, labels: np.ndarray, num_classes: int) -> dict:
     truth = labels[result.test]
-    return {"fold": fold.name, "held_out": fold.held_out, "n_train": int(len(fold.train)),
-            "n_test": int(len(fold.test)), "uar": uar(truth, result.predicted, num_classes),
-            "wa": weighted_accuracy(truth, result.predicted), "best_params": result.best_params,
-            "inner_scores": result.inner_scores}  # fmt: skip
+    return {
+        "fold": fold.name,
+        "held_out": fold.held_out,
+        "n_train": int(len(fold.train)),
+        "n_test": int(len(fold.test)),
+        "uar": uar(truth, result.predicted, num_classes),
+        "wa": weighted_accuracy(truth, result.predicted),
+        "best_params": result.best_params,
+        "inner_scores": result.inner_scores,
+    }

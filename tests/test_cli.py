@@ -1,0 +1,37 @@
+from emotransfer.cli import main
+
+
+def test_corpora_lists_every_adapter(capsys):
+    assert main(["corpora"]) == 0
+    out = capsys.readouterr().out
+    for name in ["emodb", "ravdess", "crema_d", "tess", "savee", "emovo", "shemo", "urdu",
+                 "iemocap", "msp_podcast", "csv", "synthetic"]:  # fmt: skip
+        assert name in out
+
+
+def test_bad_config_key_is_named(tmp_path, capsys):
+    config = tmp_path / "c.yaml"
+    config.write_text("name: x\nhead: {nam: svm}\n")
+    assert main(["run", str(config)]) == 2
+    assert "head.nam: unknown key" in capsys.readouterr().err
+
+
+def test_bad_override_value_is_named(tmp_path, capsys):
+    config = tmp_path / "c.yaml"
+    config.write_text("name: x\n")
+    assert main(["run", str(config), "-o", "split.kind=random"]) == 2
+    assert "split.kind" in capsys.readouterr().err
+
+
+def test_run_from_the_command_line(tmp_path, synthetic_root, capsys):
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        f"name: cli\noutput_dir: {tmp_path}/runs\ncache_dir: {tmp_path}/cache\n"
+        f"data:\n  corpora:\n    - {{name: synthetic, root: {synthetic_root},"
+        " params: {num_speakers: 4, utterances_per_emotion: 4}}\n"
+        "features: {workers: 1}\nevaluation: {bootstrap: 100}\nhead: {grid: {C: [0.1]}}\n"
+    )
+    assert main(["run", str(config), "--quiet", "-o", "seed=3"]) == 0
+    out = capsys.readouterr().out
+    assert "cli: UAR" in out and (tmp_path / "runs" / "cli" / "report.html").is_file()
+    assert "seed: 3" in (tmp_path / "runs" / "cli" / "config.yaml").read_text()

@@ -1,0 +1,132 @@
+import json
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile
+
+import emotransfer.experiment as experiment
+from emotransfer.config import load_config
+from emotransfer.data.splits import LeakageError
+
+
+def make_config(tmp_path, root, *overrides):
+    base = [
+        f"output_dir={tmp_path / 'runs'}",
+        f"cache_dir={tmp_path / 'cache'}",
+        f"data.corpora=[{{name: synthetic, root: {root}, "
+        "params: {num_speakers: 4, utterances_per_emotion: 4}}]",
+        "features.workers=1",
+        "evaluation.bootstrap=200",
+        "head.grid={C: [0.01, 1.0]}",
+    ]
+    return load_config(None, overrides=[*base, *overrides])
+
+
+def test_run_writes_a_complete_run_folder(tmp_path, synthetic_root):
+    result = experiment.run(make_config(tmp_path, synthetic_root, "name=demo"), progress=False)
+    folder = result.run_dir
+    for name in ["config.yaml", "versions.json", "metrics.json", "predictions.csv",
+                 "report.html", "confusion_matrix.png", "per_class_recall.png", "folds.png"]:  # fmt: skip
+        assert (folder / name).is_file(), name
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert metrics["classes"] == ["anger", "happiness", "neutral", "sadness"]
+    uar = metrics["summary"]["uar"]
+    assert uar["value"] > 0.5  # chance is 0.25: the synthetic emotions are learnable
+    assert uar["ci_low"] <= uar["value"] <= uar["ci_high"]
+    assert [f["held_out"] for f in metrics["folds"]] == [[f"synthetic/s0{i}"] for i in range(1, 5)]
+    assert metrics["audit"]["ok"] and metrics["audit"]["speaker_overlap"] == {}
+    predictions = pd.read_csv(folder / "predictions.csv")
+    assert len(predictions) == 64 and set(predictions["fold"]) == {
+        f"speaker=s0{i}" for i in range(1, 5)
+    }
+    for fold, rows in predictions.groupby("fold"):
+        assert rows["speaker"].nunique() == 1 and fold.endswith(rows["speaker"].iloc[0])
+    assert json.loads((folder / "versions.json").read_text())["emotransfer"]
+
+
+def test_same_seed_same_results(tmp_path, synthetic_root):
+    first = experiment.run(make_config(tmp_path, synthetic_root, "name=a"), progress=False)
+    second = experiment.run(make_config(tmp_path, synthetic_root, "name=b"), progress=False)
+    assert first.metrics["summary"] == second.metrics["summary"]
+    assert second.metrics["features"]["cache_hits"] == 64  # reused across experiments
+
+
+def test_killed_run_resumes_at_the_unfinished_fold(tmp_path, synthetic_root, monkeypatch):
+    config = make_config(tmp_path, synthetic_root, "name=resume")
+    complete = experiment.run(config, progress=False)
+    (complete.run_dir / "folds" / "speaker=s03.json").unlink()
+    (complete.run_dir / "metrics.json").unlink()
+    calls = []
+    original = experiment.run_fold
+    monkeypatch.setattr(
+        experiment, "run_fold", lambda *a, **k: calls.append(1) or original(*a, **k)
+    )
+    resumed = experiment.run(config, progress=False)
+    assert len(calls) == 1
+    assert resumed.metrics["summary"] == complete.metrics["summary"]
+
+
+def test_changed_config_does_not_reuse_fold_results(tmp_path, synthetic_root, monkeypatch):
+    experiment.run(make_config(tmp_path, synthetic_root, "name=x"), progress=False)
+    calls = []
+    original = experiment.run_fold
+    monkeypatch.setattr(
+        experiment, "run_fold", lambda *a, **k: calls.append(1) or original(*a, **k)
+    )
+    experiment.run(make_config(tmp_path, synthetic_root, "name=x", "head.name=logreg",
+                               "head.grid={}"), progress=False)  # fmt: skip
+    assert len(calls) == 4
+
+
+def bad_csv_corpus(tmp_path, synthetic_table):
+    root = tmp_path / "corpus"
+    (root / "audio").mkdir(parents=True)
+    rows = synthetic_table.groupby("speaker").head(8).copy()
+    for path in rows["file"]:
+        shutil.copy(path, root / "audio")
+    rows["file"] = "audio/" + rows["file"].map(lambda f: f.rsplit("/", 1)[1])
+    (root / "audio" / "corrupt.wav").write_bytes(b"RIFF not really a wave file")
+    soundfile.write(root / "audio" / "silent.wav", np.zeros(16000), 16000)
+    extra = rows.iloc[:2].copy()
+    extra["file"] = ["audio/corrupt.wav", "audio/silent.wav"]
+    pd.concat([rows, extra]).to_csv(root / "metadata.csv", index=False)
+    return root
+
+
+def test_bad_audio_stops_the_run_with_the_full_list(tmp_path, synthetic_table):
+    root = bad_csv_corpus(tmp_path, synthetic_table)
+    config = make_config(tmp_path, root, f"data.corpora=[{{name: csv, root: {root}}}]")
+    with pytest.raises(experiment.BadAudioError) as caught:
+        experiment.run(config, progress=False)
+    message = str(caught.value)
+    assert "corrupt.wav: cannot decode" in message and "silent.wav: silent" in message
+    assert len(caught.value.problems) == 2
+
+
+def test_bad_audio_is_skipped_and_recorded_when_asked(tmp_path, synthetic_table):
+    root = bad_csv_corpus(tmp_path, synthetic_table)
+    config = make_config(tmp_path, root, f"data.corpora=[{{name: csv, root: {root}}}]",
+                         "data.audio.on_error=skip")  # fmt: skip
+    result = experiment.run(config, progress=False)
+    skipped = {s["file"].rsplit("/", 1)[1] for s in result.metrics["data"]["skipped_files"]}
+    assert skipped == {"corrupt.wav", "silent.wav"}
+    assert result.metrics["data"]["n_files"] == 32
+
+
+def test_leaking_predefined_split_is_refused_unless_allowed(tmp_path, synthetic_table):
+    root = tmp_path / "split_corpus"
+    root.mkdir()
+    table = synthetic_table.copy()
+    table["split"] = np.where(np.arange(len(table)) % 4 == 0, "test", "train")
+    table.to_csv(root / "metadata.csv", index=False)
+    corpus = f"data.corpora=[{{name: csv, root: {root}}}]"
+    with pytest.raises(LeakageError, match="speaker leakage"):
+        experiment.run(make_config(tmp_path, root, corpus, "split.kind=predefined"), progress=False)
+    allowed = make_config(
+        tmp_path, root, corpus, "split.kind=predefined", "split.allow_leakage=true"
+    )
+    result = experiment.run(allowed, progress=False)
+    assert result.metrics["audit"]["ok"] is False and result.metrics["audit"]["leakage_allowed"]
+    assert "LEAKAGE" in (result.run_dir / "report.html").read_text().upper()
