@@ -77,7 +77,7 @@ def _write_same_key(root, value):
 
 
 def test_concurrent_writers_of_one_key(tmp_path):
-    context = multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("fork")  # the writers use numpy only
     writers = [context.Process(target=_write_same_key, args=(tmp_path, v)) for v in (1.0, 2.0)]
     for writer in writers:
         writer.start()

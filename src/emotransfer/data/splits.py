@@ -39,7 +39,9 @@ class Fold:
 
 def speaker_keys(table: pd.DataFrame) -> np.ndarray:
     """``corpus/speaker`` per row; rows without a speaker raise ``ValueError``."""
-    missing = table["speaker"].astype(str).str.strip().isin(["", "nan", "None"])
+    speaker = table["speaker"]
+    # pandas >= 3 keeps NaN/None as missing through astype(str), so test isna() too
+    missing = speaker.isna() | speaker.astype(str).str.strip().isin(["", "nan", "None"])
     if missing.any():
         example = table.loc[missing, "file"].iloc[0] if "file" in table else "?"
         raise ValueError(

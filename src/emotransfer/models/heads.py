@@ -41,6 +41,11 @@ class Head(BaseEstimator):
         """One fitted copy per parameter set; heads override it to share work across points."""
         return [clone(self).set_params(**point).fit(features, labels) for point in grid_points]
 
+    @staticmethod
+    def predict_many(fitted: list[Head], features: np.ndarray) -> list[np.ndarray]:
+        """Predictions of several heads from one ``fit_many`` call on the same rows."""
+        return [head.predict(features) for head in fitted]
+
 
 class SVMHead(Head):
     """Support vector machine (libsvm) on a kernel matrix computed with BLAS.
@@ -55,7 +60,7 @@ class SVMHead(Head):
         class_weight: ``"balanced"`` weights classes inversely to their frequency.
     """
 
-    default_grid: ClassVar[dict[str, list[Any]]] = {"C": [1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0]}
+    default_grid: ClassVar[dict[str, list[Any]]] = {"C": [1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0]}
 
     def __init__(
         self,
@@ -94,17 +99,33 @@ class SVMHead(Head):
     def predict(self, features: np.ndarray) -> np.ndarray:
         return self.svc_.predict(self._kernel(np.asarray(features, dtype=np.float64)))
 
+    @staticmethod
+    def predict_many(fitted: list[Head], features: np.ndarray) -> list[np.ndarray]:
+        # Heads from one fit_many share their training rows: one kernel per (kernel, gamma).
+        features = np.asarray(features, dtype=np.float64)
+        kernels: dict[tuple, np.ndarray] = {}
+        result = []
+        for head in fitted:
+            key = (id(head.support_features_), head.kernel, head.gamma_)
+            if key not in kernels:
+                kernels[key] = head._kernel(features)
+            result.append(head.svc_.predict(kernels[key]))
+        return result
+
     def decision_function(self, features: np.ndarray) -> np.ndarray:
         return self.svc_.decision_function(self._kernel(np.asarray(features, dtype=np.float64)))
 
     def _gamma(self, features: np.ndarray) -> float:
+        if self.kernel == "linear":
+            return 0.0
         if self.gamma == "scale":
             return 1.0 / (features.shape[1] * max(float(features.var()), 1e-12))
         return float(self.gamma)
 
     def _kernel(self, features: np.ndarray) -> np.ndarray:
+        # float32 products are 3-4x faster and exact enough for standardised features.
         support = self.support_features_
-        product = features @ support.T
+        product = (features.astype(np.float32) @ support.astype(np.float32).T).astype(np.float64)
         if self.kernel == "linear":
             return product
         if self.kernel != "rbf":

@@ -52,8 +52,8 @@ def select_params(
     for train, valid in inner_splits(groups, labels, folds=folds, seed=seed):
         scaler = Standardizer().fit(features[train])
         fitted = head.fit_many(scaler.transform(features[train]), labels[train], points)
-        valid_features = scaler.transform(features[valid])
-        for i, model in enumerate(fitted):
-            totals[i] += uar(labels[valid], model.predict(valid_features), num_classes)
+        predictions = head.predict_many(fitted, scaler.transform(features[valid]))
+        for i, predicted in enumerate(predictions):
+            totals[i] += uar(labels[valid], predicted, num_classes)
     scores = (totals / max(1, min(folds, len(np.unique(groups))))).tolist()
     return points[int(np.argmax(scores))], scores
