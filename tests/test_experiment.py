@@ -130,3 +130,14 @@ def test_leaking_predefined_split_is_refused_unless_allowed(tmp_path, synthetic_
     result = experiment.run(allowed, progress=False)
     assert result.metrics["audit"]["ok"] is False and result.metrics["audit"]["leakage_allowed"]
     assert "LEAKAGE" in (result.run_dir / "report.html").read_text().upper()
+
+
+def test_dimensional_targets_are_regressed_and_scored_with_ccc(tmp_path, synthetic_root):
+    config = make_config(tmp_path, synthetic_root, "name=dims",
+                         "evaluation.dimensions=[arousal, valence]")  # fmt: skip
+    result = experiment.run(config, progress=False)
+    arousal = result.metrics["dimensional"]["arousal"]
+    assert arousal["n"] == 64 and arousal["ccc"]["value"] > 0.5
+    predictions = pd.read_csv(result.run_dir / "predictions.csv")
+    assert predictions["pred_arousal"].notna().all()
+    assert "CCC" in (result.run_dir / "report.html").read_text()

@@ -100,6 +100,9 @@ class HeadConfig(Section):
 class EvaluationConfig(Section):
     bootstrap: int = Field(1000, ge=0)
     confidence: float = Field(0.95, gt=0, lt=1)
+    dimensions: list[Literal["arousal", "valence", "dominance"]] = Field(
+        default_factory=list, description="also regress these (ridge) and report CCC"
+    )
 
 
 class ExperimentConfig(Section):
@@ -162,6 +165,8 @@ def apply_override(raw: dict[str, Any], override: str) -> None:
             node = node[_index(part, node, key)]
         else:
             node = node.setdefault(part, {})
+        if not isinstance(node, dict | list):
+            raise ConfigError(f"override {key!r}: {part!r} holds a value, not a section")
     if isinstance(node, list):
         node[_index(parts[-1], node, key)] = value
     else:

@@ -28,13 +28,14 @@ from emotransfer.config import ExperimentConfig, save_config
 from emotransfer.data.labels import LabelSpec
 from emotransfer.data.load import load_corpora, select_labels
 from emotransfer.data.splits import Fold, audit_folds, make_folds, speaker_keys
-from emotransfer.evaluation.metrics import classification_report
+from emotransfer.evaluation.metrics import ccc_report, classification_report
 from emotransfer.features.cache import FeatureCache, default_cache_dir
 from emotransfer.features.extract import extract_features
 from emotransfer.io import package_versions, write_json, write_text
 from emotransfer.models.normalize import speaker_standardize
 from emotransfer.models.pooling import pool_frames
 from emotransfer.training.frozen import FoldResult, fold_summary, run_fold
+from emotransfer.training.regression import DEFAULT_ALPHAS, run_regression_fold
 
 log = logging.getLogger("emotransfer")
 
@@ -139,6 +140,9 @@ def run(
             "total_s": round(time.perf_counter() - began, 3),
         },
     }
+    if evaluation.dimensions:
+        metrics["dimensional"] = _dimensional(config, features, table, folds, predictions)
+        write_text(folder / "predictions.csv", predictions.to_csv(index=False))
     write_json(folder / "metrics.json", metrics)
     from emotransfer.reporting.html import write_report
 
@@ -268,6 +272,51 @@ def _resume(saved: Path, digest: str, fold: Fold) -> FoldResult | None:
         data["best_params"],
         data["inner_scores"],
     )
+
+
+def _dimensional(
+    config: ExperimentConfig,
+    features: np.ndarray,
+    table: pd.DataFrame,
+    folds: list[Fold],
+    predictions: pd.DataFrame,
+) -> dict[str, Any]:
+    """Ridge regression per requested dimension on the same folds; CCC with a CI."""
+    groups = speaker_keys(table)
+    position = {
+        (f.name, int(i)): n
+        for n, (f, i) in enumerate((fold, index) for fold in folds for index in fold.test)
+    }
+    result = {}
+    for dimension in config.evaluation.dimensions:
+        targets = table[dimension].to_numpy(dtype=float)
+        if np.isnan(targets).all():
+            raise ValueError(f"evaluation.dimensions: no row has a {dimension!r} value")
+        truth, guess, column = [], [], np.full(len(predictions), np.nan)
+        for fold in folds:
+            rows, predicted, _ = run_regression_fold(
+                features,
+                targets,
+                groups,
+                fold,
+                alphas=DEFAULT_ALPHAS,
+                inner_folds=config.head.inner_folds,
+                seed=config.seed,
+            )
+            truth.append(targets[rows])
+            guess.append(predicted)
+            for row, value in zip(rows, predicted):
+                column[position[(fold.name, int(row))]] = value
+        predictions[f"pred_{dimension}"] = column
+        report = ccc_report(
+            np.concatenate(truth),
+            np.concatenate(guess),
+            bootstrap=config.evaluation.bootstrap,
+            confidence=config.evaluation.confidence,
+            seed=config.seed,
+        )
+        result[dimension] = {"ccc": report, "n": int(sum(len(t) for t in truth))}
+    return result
 
 
 def _predictions(

@@ -76,7 +76,14 @@ class SVMHead(Head):
         self.class_weight = class_weight
 
     def fit(self, features: np.ndarray, labels: np.ndarray) -> SVMHead:
-        return self.fit_many(features, labels, [{}])[0]
+        # scikit-learn's contract: fit sets learned state on self (fit_many returns clones)
+        fitted = self.fit_many(features, labels, [{}])[0]
+        self.support_features_, self.gamma_, self.svc_ = (
+            fitted.support_features_,
+            fitted.gamma_,
+            fitted.svc_,
+        )
+        return self
 
     def fit_many(
         self, features: np.ndarray, labels: np.ndarray, grid_points: list[dict[str, Any]]
