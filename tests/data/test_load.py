@@ -95,7 +95,9 @@ def test_missing_files_raise_or_are_skipped(tmp_path, plugin):
 def test_empty_configuration_and_empty_corpus(tmp_path, plugin):
     with pytest.raises(ValueError, match="data.corpora is empty"):
         load_corpora([])
-    with pytest.raises(ValueError, match=r"corpus 'emotransfer_test_listed_corpus:ListedCorpus' at .*: no rows"):
+    with pytest.raises(
+        ValueError, match=r"corpus 'emotransfer_test_listed_corpus:ListedCorpus' at .*: no rows"
+    ):
         load_corpora([{"name": plugin, "root": str(tmp_path), "params": {"names": []}}])
 
 

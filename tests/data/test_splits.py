@@ -121,9 +121,7 @@ def test_predefined_split_errors():
 def test_cross_corpus():
     table = pd.concat([corpus_table("x"), corpus_table("y"), corpus_table("z")])
     table = table.reset_index(drop=True)
-    (fold,) = make_folds(
-        table, kind="cross_corpus", train_corpora=["x", "y"], test_corpora=["z"]
-    )
+    (fold,) = make_folds(table, kind="cross_corpus", train_corpora=["x", "y"], test_corpora=["z"])
     assert fold.name == "x+y->z" and fold.held_out == ["z"]
     assert set(table.loc[fold.train, "corpus"]) == {"x", "y"}
     assert set(table.loc[fold.test, "corpus"]) == {"z"}

@@ -1,3 +1,4 @@
+import multiprocessing
 import shutil
 
 import numpy as np
@@ -44,8 +45,9 @@ def test_features_and_counts(tones, tmp_path):
     first = run(tones[:3], tmp_path / "cache")
     assert (first.hits, first.misses, first.errors) == (0, 3, [])
     assert [a.shape for a in first.arrays] == [(1, 28, 16)] * 3
-    np.testing.assert_array_equal(first.arrays[1], LogMel(num_mels=16).extract(
-        sf.read(tones[1], dtype="float32")[0]))
+    np.testing.assert_array_equal(
+        first.arrays[1], LogMel(num_mels=16).extract(sf.read(tones[1], dtype="float32")[0])
+    )
     again = run(tones[:3], tmp_path / "cache")
     assert (again.hits, again.misses) == (3, 0)
     for cached, computed in zip(again.arrays, first.arrays):
@@ -95,9 +97,21 @@ def test_bad_files_are_listed_and_good_ones_extracted(tones, tmp_path):
     assert (rerun.hits, rerun.misses, len(rerun.errors)) == (2, 2, 2)
 
 
-def test_two_workers_match_one(tones, tmp_path):
+@pytest.fixture
+def pool_methods(monkeypatch):
+    """Start methods of the worker pools created during a test."""
+    methods = []
+    get_context = multiprocessing.get_context
+    monkeypatch.setattr(
+        multiprocessing, "get_context", lambda method: methods.append(method) or get_context(method)
+    )
+    return methods
+
+
+def test_two_workers_match_one(tones, tmp_path, pool_methods):
     serial = run(tones, tmp_path / "serial")
     parallel = run(tones, tmp_path / "parallel", workers=2)
+    assert len(pool_methods) == 1  # a real pool, not the in-process path
     assert (parallel.misses, parallel.errors) == (8, [])
     for one, two in zip(serial.arrays, parallel.arrays):
         np.testing.assert_array_equal(one, two)
@@ -113,3 +127,18 @@ def test_partial_pass_resumes(tones, tmp_path):
     assert (resumed.hits, resumed.misses) == (5, 3)
     assert all(array is not None for array in resumed.arrays)
     assert run(tones, tmp_path / "cache").hits == 8
+
+
+def test_few_files_run_in_process(tones, tmp_path, pool_methods):
+    assert run(tones[:7], tmp_path / "cache", workers=4).misses == 7
+    assert pool_methods == []
+
+
+def test_two_workers_after_torch_import(tones, tmp_path, pool_methods):
+    # with torch loaded, workers are spawned: upstream and cache must survive pickling
+    pytest.importorskip("torch")
+    serial = run(tones, tmp_path / "serial")
+    parallel = run(tones, tmp_path / "parallel", workers=2)
+    assert pool_methods == ["spawn"] and parallel.errors == []
+    for one, two in zip(serial.arrays, parallel.arrays):
+        np.testing.assert_array_equal(one, two)
