@@ -53,6 +53,48 @@ def run_ours(upstream: str, data: Path, work: Path, tag: str, *extra: str) -> di
     }
 
 
+def sklearn_reference(data: Path, cache: Path) -> dict:
+    """A hand-written scikit-learn script on the same cached ComParE features: global
+    StandardScaler + LinearSVC in a Pipeline, C tuned by inner leave-one-speaker-out
+    GridSearchCV, outer leave-one-speaker-out (the issue's 0.786 anchor, measured here)."""
+    import numpy as np
+    from sklearn.metrics import balanced_accuracy_score
+    from sklearn.model_selection import GridSearchCV, LeaveOneGroupOut, cross_val_predict
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import LinearSVC
+
+    from emotransfer.data.corpora.csv import CsvCorpus
+    from emotransfer.features.cache import FeatureCache
+    from emotransfer.features.extract import extract_features
+    from emotransfer.features.opensmile import ComParE
+
+    table = CsvCorpus(root=data).load()
+    upstream = ComParE()
+    store = FeatureCache(root=cache, identity=upstream.identity())
+    arrays = extract_features(table, upstream, cache=store, audio_options={}, progress=False)
+    features = np.stack([a[0, 0] for a in arrays.arrays])
+    began = time.perf_counter()
+    pipeline = make_pipeline(StandardScaler(), LinearSVC(class_weight="balanced", max_iter=5000))
+    grid = {"linearsvc__C": [1e-5, 1e-4, 1e-3, 1e-2, 1e-1]}
+    search = GridSearchCV(
+        pipeline, grid, cv=LeaveOneGroupOut(), scoring="balanced_accuracy", n_jobs=2
+    )
+    groups = table["speaker"].to_numpy()
+    predicted = cross_val_predict(
+        search,
+        features,
+        table["emotion"],
+        groups=groups,
+        cv=LeaveOneGroupOut(),
+        params={"groups": groups},
+    )
+    return {
+        "uar": float(balanced_accuracy_score(table["emotion"], predicted)),
+        "seconds": time.perf_counter() - began,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data" / "emodb")
@@ -77,6 +119,8 @@ def main() -> None:
                     feature_set=NKULULEKO_NAMES[upstream], data_dir=args.data,
                     work_dir=folder, python=python, fresh=fresh,
                 )  # fmt: skip
+        if upstream == "compare":
+            figures["sklearn_reference"] = sklearn_reference(args.data, work / "cache")
         results["features"][upstream] = figures
         report(upstream, figures)
     out = HERE / "results" / "emodb_baseline.json"
@@ -97,6 +141,12 @@ def report(upstream: str, figures: dict) -> None:
         f"wall time cold {cold['seconds']:.1f} s (features {cold['features_s']:.1f} s), "
         f"warm {warm['seconds']:.1f} s (target <= 10 s)"
     )
+    if "sklearn_reference" in figures:
+        reference = figures["sklearn_reference"]
+        print(
+            f"hand-written sklearn nested LOSO (global scaler, LinearSVC) UAR "
+            f"{reference['uar']:.3f}: ratio ours/reference {cold['uar'] / reference['uar']:.3f}"
+        )
     anchor_cold, anchor_warm = figures.get("nkululeko_cold"), figures.get("nkululeko_warm")
     if anchor_cold and anchor_warm:
         print(

@@ -35,6 +35,8 @@ TABLES: dict[str, dict[str, str]] = {
         "compare": "emotransfer.features.opensmile:ComParE",
         "opensmile": "emotransfer.features.opensmile:OpenSmile",
         "logmel": "emotransfer.features.logmel:LogMel",
+        "hf": "emotransfer.features.hf:HFEncoder",
+        "resemblyzer": "emotransfer.features.resemblyzer:Resemblyzer",
     },
     "head": {
         "logreg": "emotransfer.models.heads:LogisticRegressionHead",

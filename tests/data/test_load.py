@@ -75,9 +75,14 @@ def test_two_corpora_are_concatenated(tmp_path):
 
 def test_missing_files_are_listed(tmp_path):
     root = write_corpus(tmp_path / "emodb", absent=("audio/03a02Ta.wav", "audio/08a02Nc.wav"))
-    with pytest.raises(FileNotFoundError, match=r"2 file\(s\)") as caught:
+    with pytest.raises(FileNotFoundError, match=r"2 manifest file\(s\)") as caught:
         load_corpora([{"name": "csv", "root": str(root)}])
     assert "03a02Ta.wav" in str(caught.value) and "08a02Nc.wav" in str(caught.value)
+    table, skipped = load_corpora([{"name": "csv", "root": str(root)}], on_missing="skip")
+    assert len(table) == 2 and {s["file"].rsplit("/", 1)[1] for s in skipped} == {
+        "03a02Ta.wav",
+        "08a02Nc.wav",
+    }
 
 
 def test_missing_files_raise_or_are_skipped(tmp_path, plugin):

@@ -3,6 +3,7 @@ import math
 import pytest
 
 from emotransfer.data.corpora.csv import CsvCorpus
+from emotransfer.data.load import load_corpora
 
 SPEECH = (
     "file,corpus,language,speaker,gender,emotion,duration_s,text_id\n"
@@ -66,6 +67,8 @@ def test_missing_files(tmp_path):
         CsvCorpus(root=tmp_path / "absent").load()
     with pytest.raises(FileNotFoundError, match="metadata.csv"):
         CsvCorpus(root=tmp_path).load()
-    write_csv(tmp_path, "file,emotion\naudio/gone.wav,anger\n")
+    write_csv(tmp_path, "file,speaker,emotion\naudio/gone.wav,s1,anger\n")
+    # Rows whose audio is missing are kept: the experiment lists them all, or skips them.
+    assert CsvCorpus(root=tmp_path).load()["file"].iloc[0].endswith("gone.wav")
     with pytest.raises(FileNotFoundError, match="gone.wav"):
-        CsvCorpus(root=tmp_path).load()
+        load_corpora([{"name": "csv", "root": str(tmp_path)}])

@@ -2,6 +2,7 @@ import pytest
 
 from emotransfer.data.corpora.iemocap import FOUR_CLASS_SPEC, IEMOCAP
 from emotransfer.data.labels import apply_labels
+from emotransfer.data.load import load_corpora
 
 HEADER = "% [START_TIME - END_TIME] TURN_NAME EMOTION [V, A, D]\n\n"
 IMPRO = (
@@ -66,8 +67,9 @@ def test_bad_utterance_id_names_file(corpus_root):
 
 def test_missing_wav(corpus_root):
     (corpus_root / WAVS[0]).unlink()
+    assert IEMOCAP(root=corpus_root).load()["file"].str.endswith("_F000.wav").any()
     with pytest.raises(FileNotFoundError, match="Ses01F_impro01_F000.wav"):
-        IEMOCAP(root=corpus_root).load()
+        load_corpora([{"name": "iemocap", "root": str(corpus_root)}])
 
 
 def test_missing_root(tmp_path):

@@ -3,6 +3,7 @@ import math
 import pytest
 
 from emotransfer.data.corpora.msp_podcast import MSPPodcast
+from emotransfer.data.load import load_corpora
 
 LABELS = (
     "FileName,EmoClass,EmoAct,EmoVal,EmoDom,SpkrID,Gender,Split_Set\n"
@@ -51,8 +52,9 @@ def test_missing_column_names_csv(corpus_root):
 
 def test_missing_audio(corpus_root):
     (corpus_root / "Audios" / "MSP-PODCAST_0001_0008.wav").unlink()
+    assert MSPPodcast(root=corpus_root).load()["file"].str.endswith("0001_0008.wav").any()
     with pytest.raises(FileNotFoundError, match="MSP-PODCAST_0001_0008.wav"):
-        MSPPodcast(root=corpus_root).load()
+        load_corpora([{"name": "msp_podcast", "root": str(corpus_root)}])
 
 
 def test_missing_root_and_labels(tmp_path):

@@ -8,7 +8,7 @@ import pandas as pd
 
 from emotransfer.data.corpora._common import existing_root
 from emotransfer.data.labels import harmonise
-from emotransfer.data.manifest import TEXT_COLUMNS, check_files_exist, normalize_manifest
+from emotransfer.data.manifest import TEXT_COLUMNS, normalize_manifest
 from emotransfer.define import Domain, Emotion
 
 REQUIRED = ["file", "emotion"]
@@ -85,5 +85,4 @@ class CsvCorpus:
         if "domain" in table.columns:
             table["domain"] = table["domain"].replace("", domain).map(Domain.validate)
         table = normalize_manifest(table, corpus=root.name, domain=domain)
-        check_files_exist(table, source=str(root / self.file))
         return table

@@ -8,7 +8,6 @@ import pandas as pd
 
 from emotransfer.data.corpora._common import build_manifest, existing_root
 from emotransfer.data.labels import map_code
-from emotransfer.data.manifest import check_files_exist
 
 GENDER = {"male": "m", "female": "f"}
 REQUIRED = ["FileName", "EmoClass"]
@@ -78,5 +77,4 @@ class MSPPodcast:
             "split": text(labels, "Split_Set").str.lower(),
         })  # fmt: skip
         table = build_manifest(table, corpus="msp_podcast", language="en")
-        check_files_exist(table, source="msp_podcast")
         return table

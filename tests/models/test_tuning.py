@@ -1,0 +1,97 @@
+import numpy as np
+import pytest
+
+from emotransfer.models import tuning
+from emotransfer.models.heads import Head, LogisticRegressionHead, SVMHead
+from emotransfer.models.tuning import grid_points, select_params
+
+
+def correlated_noise_problem(seed=0, size=160, speakers=8):
+    """The signal hides in the difference of two features that share a large noise.
+
+    A heavily regularised linear model leans towards the class-mean direction, which is
+    swamped by the shared noise; a weakly regularised one finds the difference.
+    """
+    rng = np.random.default_rng(seed)
+    labels = np.arange(size) % 2
+    shared = rng.normal(0, 3, size)
+    signal = np.where(labels == 1, 0.5, -0.5)
+    features = np.c_[
+        signal + shared + rng.normal(0, 0.1, size),
+        shared + rng.normal(0, 0.1, size),
+        rng.normal(0, 1, (size, 3)),
+    ]
+    groups = np.repeat([f"c/s{i}" for i in range(speakers)], size // speakers)
+    return features, labels, groups
+
+
+def test_grid_points():
+    assert grid_points({"C": [1, 2], "kernel": ["linear", "rbf"]}) == [
+        {"C": 1, "kernel": "linear"},
+        {"C": 1, "kernel": "rbf"},
+        {"C": 2, "kernel": "linear"},
+        {"C": 2, "kernel": "rbf"},
+    ]
+    assert grid_points({}) == [{}]
+
+
+@pytest.mark.parametrize("head", [SVMHead(), LogisticRegressionHead()], ids=["svm", "logreg"])
+@pytest.mark.parametrize("values", [[1e-4, 10.0, 1e-2], [10.0, 1e-4], [1e-4, 1e-2, 10.0]])
+def test_picks_the_c_that_works(head, values):
+    features, labels, groups = correlated_noise_problem()
+    best, scores = select_params(head, {"C": values}, features, labels, groups, folds=4, seed=0)
+    assert best == {"C": 10.0}
+    assert len(scores) == len(values)
+    assert scores[values.index(10.0)] > 0.95
+    assert scores[values.index(1e-4)] < 0.75
+
+
+def test_first_point_wins_ties():
+    rng = np.random.default_rng(0)
+    labels = np.arange(80) % 2
+    features = np.c_[labels * 10.0 + rng.normal(0, 0.1, 80), rng.normal(0, 1, 80)]
+    groups = np.repeat(np.arange(4), 20)
+    best, scores = select_params(
+        SVMHead(), {"C": [1.0, 10.0]}, features, labels, groups, folds=2, seed=0
+    )
+    assert scores == [1.0, 1.0] and best == {"C": 1.0}
+
+
+class NeverFit(Head):
+    def fit_many(self, features, labels, grid_points):
+        raise AssertionError("a single grid point needs no validation")
+
+
+def test_single_point_is_returned_without_fitting():
+    features, labels, groups = correlated_noise_problem()
+    assert select_params(NeverFit(), {"C": [3.0]}, features, labels, groups, folds=3, seed=0) == (
+        {"C": 3.0},
+        [],
+    )
+    assert select_params(NeverFit(), {}, features, labels, groups, folds=3, seed=0) == ({}, [])
+
+
+def test_inner_folds_are_speaker_disjoint(monkeypatch):
+    features, labels, groups = correlated_noise_problem()
+    seen = []
+    original = tuning.inner_splits
+
+    def recording_splits(*args, **kwargs):
+        splits = original(*args, **kwargs)
+        seen.extend(splits)
+        return splits
+
+    monkeypatch.setattr(tuning, "inner_splits", recording_splits)
+    select_params(SVMHead(), {"C": [0.1, 1.0]}, features, labels, groups, folds=4, seed=1)
+    assert len(seen) == 4
+    for train, valid in seen:
+        assert not set(groups[train]) & set(groups[valid])
+    assert sorted(np.concatenate([valid for _, valid in seen])) == list(range(len(labels)))
+
+
+def test_scores_are_seeded():
+    features, labels, groups = correlated_noise_problem(seed=2)
+    grid = {"C": [0.01, 0.1, 1.0]}
+    first = select_params(LogisticRegressionHead(), grid, features, labels, groups, folds=3, seed=4)
+    again = select_params(LogisticRegressionHead(), grid, features, labels, groups, folds=3, seed=4)
+    assert first == again

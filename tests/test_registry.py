@@ -1,0 +1,62 @@
+import inspect
+
+import pytest
+
+from emotransfer import registry
+from emotransfer.features.logmel import LogMel
+from emotransfer.models.heads import SVMHead
+
+
+@pytest.mark.parametrize("kind", sorted(registry.TABLES))
+def test_every_registered_name_resolves_to_a_class(kind):
+    assert registry.names(kind) == sorted(registry.TABLES[kind])
+    for name in registry.names(kind):
+        cls = registry.resolve(kind, name)
+        assert inspect.isclass(cls), (kind, name)
+        module, _, attribute = registry.TABLES[kind][name].partition(":")
+        assert (cls.__module__, cls.__name__) == (module, attribute)
+
+
+def test_build_passes_parameters():
+    head = registry.build("head", "svm", C=0.5, kernel="rbf")
+    assert isinstance(head, SVMHead) and (head.C, head.kernel) == (0.5, "rbf")
+    upstream = registry.build("upstream", "logmel", num_mels=8)
+    assert isinstance(upstream, LogMel) and upstream.num_mels == 8
+
+
+def test_unknown_name_lists_known_names():
+    with pytest.raises(KeyError, match="unknown head 'forest'; known: logreg, mlp, svm"):
+        registry.resolve("head", "forest")
+    with pytest.raises(KeyError, match="unknown corpus 'emodbb'; known: .*emodb.*ravdess"):
+        registry.build("corpus", "emodbb", root="/x")
+
+
+def test_unknown_kind_lists_known_kinds():
+    with pytest.raises(KeyError, match="unknown component kind 'model'; known: corpus, head"):
+        registry.names("model")
+    with pytest.raises(KeyError, match="'model'"):
+        registry.build("model", "svm")
+
+
+def test_class_path():
+    assert registry.resolve("head", "emotransfer.models.heads:SVMHead") is SVMHead
+    built = registry.build("upstream", "emotransfer.features.logmel:LogMel", num_mels=4)
+    assert isinstance(built, LogMel) and built.num_mels == 4
+    # a class path reaches classes that are not registered at all
+    from collections import OrderedDict
+
+    assert registry.resolve("corpus", "collections:OrderedDict") is OrderedDict
+
+
+def test_bad_class_path_names_it():
+    with pytest.raises(ImportError, match="cannot load head 'no_such_pkg.mod:Head'"):
+        registry.resolve("head", "no_such_pkg.mod:Head")
+    with pytest.raises(ImportError, match="from 'emotransfer.models.heads:Forest'"):
+        registry.resolve("head", "emotransfer.models.heads:Forest")
+
+
+def test_bad_parameters_name_the_component():
+    with pytest.raises(TypeError, match="bad parameters for head 'svm'.*'depth'"):
+        registry.build("head", "svm", depth=3)
+    with pytest.raises(TypeError, match="bad parameters for upstream 'logmel'.*'mels'"):
+        registry.build("upstream", "logmel", mels=40)
