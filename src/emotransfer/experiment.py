@@ -33,7 +33,7 @@ from emotransfer.features.cache import FeatureCache, default_cache_dir
 from emotransfer.features.extract import extract_features
 from emotransfer.io import package_versions, write_json, write_text
 from emotransfer.models.normalize import speaker_standardize
-from emotransfer.models.pooling import pool_frames
+from emotransfer.models.pooling import pool_statistics
 from emotransfer.training.frozen import FoldResult, fold_summary, run_fold
 from emotransfer.training.regression import DEFAULT_ALPHAS, run_regression_fold
 
@@ -185,13 +185,14 @@ def _features(
         audio_options=options,
         workers=settings.workers,
         progress=progress,
+        level="pooled",
     )
     if extraction.errors and audio.on_error == "raise":
         raise BadAudioError(extraction.errors)
     skipped.extend(extraction.errors)
     keep = [i for i, array in enumerate(extraction.arrays) if array is not None]
     table = table.iloc[keep].reset_index(drop=True)
-    pooled = [pool_frames(extraction.arrays[i], settings.pooling) for i in keep]
+    pooled = [pool_statistics(extraction.arrays[i], settings.pooling) for i in keep]
     features = np.stack([p[settings.layer] for p in pooled]).astype(np.float64)
     if settings.normalization == "speaker":
         features = speaker_standardize(features, speaker_keys(table))

@@ -22,13 +22,13 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
-def voice(f0, seconds=2.0, seed=0, brightness=1.0):
-    """A harmonic 'voice': f0 with vibrato, harmonics falling off as 1 / k**brightness."""
+def voice(f0, seconds=2.0, seed=0):
+    """A harmonic 'voice': f0 (randomly detuned by up to 3 %) with vibrato."""
     rng = np.random.default_rng(seed)
     time = np.arange(int(seconds * RATE)) / RATE
     drift = rng.uniform(0.97, 1.03)
     phase = 2 * np.pi * f0 * drift * time + 2 * np.sin(2 * np.pi * rng.uniform(3, 6) * time)
-    wave = sum(np.sin(k * phase) / k**brightness for k in range(1, 15))
+    wave = sum(np.sin(k * phase) / k for k in range(1, 15))
     return (0.1 * wave + 0.003 * rng.standard_normal(time.size)).astype(np.float32)
 
 
