@@ -25,32 +25,15 @@ from tqdm.auto import tqdm
 
 from emotransfer import registry
 from emotransfer.config import ExperimentConfig, save_config
-from emotransfer.data.labels import LabelSpec
-from emotransfer.data.load import load_corpora, select_labels
 from emotransfer.data.splits import Fold, audit_folds, make_folds, speaker_keys
 from emotransfer.evaluation.metrics import ccc_report, classification_report
-from emotransfer.features.cache import FeatureCache, default_cache_dir
-from emotransfer.features.extract import extract_features
 from emotransfer.io import package_versions, write_json, write_text
-from emotransfer.models.normalize import speaker_standardize
-from emotransfer.models.pooling import pool_statistics
+from emotransfer.prepare import BadAudioError, cache_root, layer_features, prepare_manifest
 from emotransfer.training.frozen import FoldResult, fold_summary, run_fold
 from emotransfer.training.regression import DEFAULT_ALPHAS, run_regression_fold
 
 log = logging.getLogger("emotransfer")
-
-
-class BadAudioError(ValueError):
-    """Some files could not be used; ``problems`` lists every one with its reason."""
-
-    def __init__(self, problems: list[dict[str, str]]) -> None:
-        shown = "\n  ".join(f"{p['file']}: {p['problem']}" for p in problems[:50])
-        more = f"\n  ... and {len(problems) - 50} more" if len(problems) > 50 else ""
-        super().__init__(
-            f"{len(problems)} bad audio file(s) (set data.audio.on_error=skip to skip them):"
-            f"\n  {shown}{more}"
-        )
-        self.problems = problems
+__all__ = ["BadAudioError", "RunResult", "run"]
 
 
 @dataclass
@@ -70,7 +53,7 @@ def run(
     write_json(folder / "versions.json", package_versions())
     np.random.seed(config.seed)
 
-    table, labels_info, skipped = _manifest(config)
+    table, labels_info, skipped = prepare_manifest(config)
     features, table, extraction = _features(config, table, skipped, progress)
     classes = sorted(table["emotion"].unique())
     labels = table["emotion"].map({c: i for i, c in enumerate(classes)}).to_numpy()
@@ -126,7 +109,7 @@ def run(
             "normalization": config.features.normalization,
             "cache_hits": extraction.hits,
             "cache_misses": extraction.misses,
-            "cache_dir": str(_cache_root(config)),
+            "cache_dir": str(cache_root(config)),
         },
         "head": {
             "name": config.head.name,
@@ -150,53 +133,11 @@ def run(
     return RunResult(folder, metrics)
 
 
-def _manifest(config: ExperimentConfig) -> tuple[pd.DataFrame, dict, list]:
-    audio = config.data.audio
-    corpora = [c.model_dump() for c in config.data.corpora]
-    table, skipped = load_corpora(corpora, on_missing=audio.on_error)
-    labels = config.data.labels
-    spec = LabelSpec(classes=labels.classes, merge=labels.merge, other=labels.other)
-    table, info = select_labels(table, spec)
-    return table, info, skipped
-
-
-def _cache_root(config: ExperimentConfig) -> Path:
-    return Path(config.cache_dir) if config.cache_dir else default_cache_dir()
-
-
 def _features(
     config: ExperimentConfig, table: pd.DataFrame, skipped: list, progress: bool
 ) -> tuple[np.ndarray, pd.DataFrame, Any]:
-    settings = config.features
-    audio = config.data.audio
-    upstream = registry.build(
-        "upstream", settings.upstream, sample_rate=audio.sample_rate, **settings.params
-    )
-    cache = FeatureCache(root=_cache_root(config), identity=upstream.identity())
-    options = {
-        "sample_rate": audio.sample_rate,
-        "min_duration": audio.min_duration,
-        "max_duration": audio.max_duration,
-    }
-    extraction = extract_features(
-        table,
-        upstream,
-        cache=cache,
-        audio_options=options,
-        workers=settings.workers,
-        progress=progress,
-        level="pooled",
-    )
-    if extraction.errors and audio.on_error == "raise":
-        raise BadAudioError(extraction.errors)
-    skipped.extend(extraction.errors)
-    keep = [i for i, array in enumerate(extraction.arrays) if array is not None]
-    table = table.iloc[keep].reset_index(drop=True)
-    pooled = [pool_statistics(extraction.arrays[i], settings.pooling) for i in keep]
-    features = np.stack([p[settings.layer] for p in pooled]).astype(np.float64)
-    if settings.normalization == "speaker":
-        features = speaker_standardize(features, speaker_keys(table))
-    return features, table, extraction
+    features, table, extraction = layer_features(config, table, skipped, progress=progress)
+    return features[:, config.features.layer], table, extraction
 
 
 def _grid(config: ExperimentConfig) -> dict[str, list[Any]]:

@@ -41,6 +41,7 @@ TABLES: dict[str, dict[str, str]] = {
     "head": {
         "logreg": "emotransfer.models.heads:LogisticRegressionHead",
         "svm": "emotransfer.models.heads:SVMHead",
+        "ridge": "emotransfer.models.heads:RidgeHead",
         "mlp": "emotransfer.models.mlp:MLPHead",
     },
 }

@@ -174,3 +174,57 @@ class LogisticRegressionHead(Head):
 
     def predict_proba(self, features: np.ndarray) -> np.ndarray:
         return self.model_.predict_proba(features)
+
+
+class RidgeHead(Head):
+    """One-vs-all least-squares classifier (ridge) solved in closed form.
+
+    With ``N`` training rows the solution for every ``alpha`` comes from one eigendecomposition
+    of the ``N x N`` Gram matrix, so tuning ``alpha`` (and probing many layers) costs little.
+
+    Args:
+        alpha: L2 penalty.
+        class_weight: ``"balanced"`` weights rows inversely to their class frequency.
+    """
+
+    default_grid: ClassVar[dict[str, list[Any]]] = {"alpha": [1.0, 10.0, 100.0, 1e3, 1e4, 1e5]}
+
+    def __init__(self, *, alpha: float = 1.0, class_weight: str | None = "balanced") -> None:
+        self.alpha = alpha
+        self.class_weight = class_weight
+
+    def fit(self, features: np.ndarray, labels: np.ndarray) -> RidgeHead:
+        fitted = self.fit_many(features, labels, [{}])[0]
+        self.weights_, self.offset_ = fitted.weights_, fitted.offset_
+        return self
+
+    def fit_many(
+        self, features: np.ndarray, labels: np.ndarray, grid_points: list[dict[str, Any]]
+    ) -> list[Head]:
+        features = np.asarray(features, dtype=np.float64)
+        classes = int(labels.max()) + 1
+        targets = np.eye(classes)[labels]
+        weights = np.ones(len(labels))
+        if self.class_weight == "balanced":
+            counts = np.bincount(labels, minlength=classes)
+            weights = len(labels) / (classes * np.maximum(counts[labels], 1))
+        root = np.sqrt(weights)[:, None]
+        feature_mean = (weights[:, None] * features).sum(0) / weights.sum()
+        target_mean = (weights[:, None] * targets).sum(0) / weights.sum()
+        scaled = root * (features - feature_mean)
+        eigenvalues, eigenvectors = np.linalg.eigh(scaled @ scaled.T)
+        projected = eigenvectors.T @ (root * (targets - target_mean))
+        fitted = []
+        for point in grid_points:
+            head = clone(self).set_params(**point)
+            dual = eigenvectors @ (projected / (np.maximum(eigenvalues, 0) + head.alpha)[:, None])
+            head.weights_ = scaled.T @ dual
+            head.offset_ = target_mean - feature_mean @ head.weights_
+            fitted.append(head)
+        return fitted
+
+    def decision_function(self, features: np.ndarray) -> np.ndarray:
+        return np.asarray(features, dtype=np.float64) @ self.weights_ + self.offset_
+
+    def predict(self, features: np.ndarray) -> np.ndarray:
+        return self.decision_function(features).argmax(axis=1)

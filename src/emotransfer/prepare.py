@@ -1,0 +1,100 @@
+"""The shared front half of every experiment: config -> manifest -> cached pooled features.
+
+Used by :mod:`emotransfer.experiment` (one layer, one head) and by
+:mod:`emotransfer.analysis.probing` (every layer).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from emotransfer import registry
+from emotransfer.config import ExperimentConfig
+from emotransfer.data.labels import LabelSpec
+from emotransfer.data.load import load_corpora, select_labels
+from emotransfer.data.splits import speaker_keys
+from emotransfer.features.cache import FeatureCache, default_cache_dir
+from emotransfer.features.extract import Extraction, extract_features
+from emotransfer.models.normalize import speaker_standardize
+from emotransfer.models.pooling import pool_statistics
+
+
+class BadAudioError(ValueError):
+    """Some files could not be used; ``problems`` lists every one with its reason."""
+
+    def __init__(self, problems: list[dict[str, str]]) -> None:
+        shown = "\n  ".join(f"{p['file']}: {p['problem']}" for p in problems[:50])
+        more = f"\n  ... and {len(problems) - 50} more" if len(problems) > 50 else ""
+        super().__init__(
+            f"{len(problems)} bad audio file(s) (set data.audio.on_error=skip to skip them):"
+            f"\n  {shown}{more}"
+        )
+        self.problems = problems
+
+
+def prepare_manifest(config: ExperimentConfig) -> tuple[pd.DataFrame, dict, list]:
+    """Corpora -> one manifest with the experiment's labels; missing files raise or are listed."""
+    audio = config.data.audio
+    corpora = [c.model_dump() for c in config.data.corpora]
+    table, skipped = load_corpora(corpora, on_missing=audio.on_error)
+    labels = config.data.labels
+    spec = LabelSpec(classes=labels.classes, merge=labels.merge, other=labels.other)
+    table, info = select_labels(table, spec)
+    return table, info, skipped
+
+
+def cache_root(config: ExperimentConfig) -> Path:
+    return Path(config.cache_dir) if config.cache_dir else default_cache_dir()
+
+
+def build_upstream(config: ExperimentConfig) -> Any:
+    settings = config.features
+    return registry.build(
+        "upstream", settings.upstream, sample_rate=config.data.audio.sample_rate, **settings.params
+    )
+
+
+def layer_features(
+    config: ExperimentConfig, table: pd.DataFrame, skipped: list, *, progress: bool
+) -> tuple[np.ndarray, pd.DataFrame, Extraction]:
+    """Pooled, normalised features of every hidden state.
+
+    Returns:
+        ``(N, L + 1, D')`` float64 features, the manifest rows they belong to (bad audio
+        removed and appended to ``skipped``, or raised as :class:`BadAudioError`), and the
+        extraction statistics.
+    """
+    settings, audio = config.features, config.data.audio
+    upstream = build_upstream(config)
+    cache = FeatureCache(root=cache_root(config), identity=upstream.identity())
+    options = {
+        "sample_rate": audio.sample_rate,
+        "min_duration": audio.min_duration,
+        "max_duration": audio.max_duration,
+    }
+    extraction = extract_features(
+        table,
+        upstream,
+        cache=cache,
+        audio_options=options,
+        workers=settings.workers,
+        progress=progress,
+        level="pooled",
+    )
+    if extraction.errors and audio.on_error == "raise":
+        raise BadAudioError(extraction.errors)
+    skipped.extend(extraction.errors)
+    keep = [i for i, array in enumerate(extraction.arrays) if array is not None]
+    table = table.iloc[keep].reset_index(drop=True)
+    features = np.stack(
+        [pool_statistics(extraction.arrays[i], settings.pooling) for i in keep]
+    ).astype(np.float64)
+    if settings.normalization == "speaker":
+        count, layers, dim = features.shape
+        flat = speaker_standardize(features.reshape(count, -1), speaker_keys(table))
+        features = flat.reshape(count, layers, dim)
+    return features, table, extraction
