@@ -1,4 +1,4 @@
-"""Command line: ``emotransfer run | corpora | demo``.
+"""Command line: ``emotransfer run | probe | corpora | demo``.
 
 Example:
     >>> main(["corpora"])  # doctest: +ELLIPSIS
@@ -47,6 +47,13 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--run-dir", help="run folder (default: output_dir/name)")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
     run.set_defaults(handler=_run)
+    probe = commands.add_parser("probe", help="probe every layer of the upstream")
+    probe.add_argument("config", help="experiment YAML")
+    probe.add_argument("-o", "--override", action="append", default=[], metavar="KEY=VALUE")
+    probe.add_argument("--probe", default="ridge", help="probe head (ridge, logreg, svm)")
+    probe.add_argument("--no-weighted-sum", action="store_true")
+    probe.add_argument("--quiet", action="store_true")
+    probe.set_defaults(handler=_probe)
     corpora = commands.add_parser("corpora", help="list the corpus adapters")
     corpora.set_defaults(handler=_corpora)
     demo = commands.add_parser("demo", help="full experiment on a generated corpus, offline")
@@ -61,6 +68,27 @@ def _run(args: argparse.Namespace) -> int:
 
     config = load_config(args.config, overrides=args.override)
     return _execute(config, args.run_dir, not args.quiet)
+
+
+def _probe(args: argparse.Namespace) -> int:
+    from emotransfer.analysis.probing import run_probe
+    from emotransfer.config import load_config
+
+    config = load_config(args.config, overrides=args.override)
+    folder, result = run_probe(
+        config, probe=args.probe, weighted_sum=not args.no_weighted_sum, progress=not args.quiet
+    )
+    for row in result.layers:
+        print(f"layer {row['layer']:>2}: UAR {row['uar']:.3f} [{row['ci_low']:.3f}, "
+              f"{row['ci_high']:.3f}]")  # fmt: skip
+    chosen = result.selected
+    print(f"layer chosen on inner folds: UAR {chosen['uar']:.3f} "
+          f"(layers {sorted(set(chosen['layers_chosen'].values()))})")  # fmt: skip
+    if result.weighted_sum:
+        weights = " ".join(f"{w:.2f}" for w in result.weighted_sum["layer_weights"])
+        print(f"weighted layer sum: UAR {result.weighted_sum['uar']:.3f} (weights {weights})")
+    print(f"probe folder: {folder}")
+    return 0
 
 
 def _demo(args: argparse.Namespace) -> int:

@@ -43,6 +43,7 @@ TABLES: dict[str, dict[str, str]] = {
         "svm": "emotransfer.models.heads:SVMHead",
         "ridge": "emotransfer.models.heads:RidgeHead",
         "mlp": "emotransfer.models.mlp:MLPHead",
+        "layer_sum": "emotransfer.models.layers:LayerSumHead",
     },
 }
 

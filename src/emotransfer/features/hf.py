@@ -154,7 +154,7 @@ class HFEncoder:
         folder = self._folder()
         return {
             "upstream": "hf",
-            "model": folder.name if folder else self.model,
+            "model": folder.resolve().name if folder else self.model,
             "weights": self._digest(folder) if folder else None,
             "revision": None if folder else (self.revision or "main"),
             "sample_rate": self.sample_rate,
@@ -262,8 +262,9 @@ def _from_pretrained(cls: Any, source: str, options: dict[str, Any]) -> Any:
     try:
         with _quiet_transformers():
             model, info = cls.from_pretrained(source, output_loading_info=True, **options)
-    except OSError as error:
-        raise OSError(f"cannot load model weights from {source!r}: {error}") from error
+    except (OSError, ValueError) as error:
+        kind = OSError if isinstance(error, OSError) else ValueError
+        raise kind(f"cannot load the model from {source!r}: {error}") from error
     missing = sorted(key for key in info["missing_keys"] if not UNUSED_WEIGHTS.search(key))
     if missing:
         warnings.warn(

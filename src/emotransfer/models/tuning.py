@@ -42,10 +42,14 @@ def select_params(
     *,
     folds: int,
     seed: int,
+    score_single: bool = False,
 ) -> tuple[dict[str, Any], list[float]]:
-    """The grid point with the best mean inner UAR (first wins ties), and every point's score."""
+    """The grid point with the best mean inner UAR (first wins ties), and every point's score.
+
+    A grid of one point is not scored unless ``score_single`` (e.g. to compare layers).
+    """
     points = grid_points(grid)
-    if len(points) <= 1:
+    if not points or (len(points) == 1 and not score_single):
         return (points[0] if points else {}), []
     num_classes = int(labels.max()) + 1
     totals = np.zeros(len(points))

@@ -25,6 +25,7 @@ class FoldResult:
     probabilities: np.ndarray | None
     best_params: dict[str, Any] = field(default_factory=dict)
     inner_scores: list[float] = field(default_factory=list)
+    model: Any = None
 
 
 def run_fold(
@@ -37,6 +38,7 @@ def run_fold(
     *,
     inner_folds: int,
     seed: int,
+    score_single: bool = False,
 ) -> FoldResult:
     """Choose parameters on inner speaker splits of ``fold.train``, refit, predict ``fold.test``.
 
@@ -47,7 +49,14 @@ def run_fold(
     """
     train_features, train_labels = features[fold.train], labels[fold.train]
     best, scores = select_params(
-        head, grid, train_features, train_labels, groups[fold.train], folds=inner_folds, seed=seed
+        head,
+        grid,
+        train_features,
+        train_labels,
+        groups[fold.train],
+        folds=inner_folds,
+        seed=seed,
+        score_single=score_single,
     )
     scaler = Standardizer().fit(train_features)
     model = clone(head).set_params(**best).fit(scaler.transform(train_features), train_labels)
@@ -58,7 +67,9 @@ def run_fold(
         if probabilities.shape[1] != int(labels.max()) + 1:
             probabilities = None  # a class was missing from this training fold
     predicted = model.predict(test_features)
-    return FoldResult(fold.name, fold.test, np.asarray(predicted), probabilities, best, scores)
+    return FoldResult(
+        fold.name, fold.test, np.asarray(predicted), probabilities, best, scores, model
+    )
 
 
 def fold_summary(result: FoldResult, fold: Fold, labels: np.ndarray, num_classes: int) -> dict:

@@ -1,0 +1,1 @@
+"""Analyses that explain transfer: layer probing, distances between corpora."""
