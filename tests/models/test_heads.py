@@ -147,3 +147,24 @@ def test_svm_predict_many_equals_predict():
     assert len(many) == len(points)
     for model, predicted in zip(fitted, many):
         np.testing.assert_array_equal(predicted, model.predict(probe))
+
+
+def test_ridge_head_matches_scikit_learn_ridge_classifier():
+    from sklearn.linear_model import RidgeClassifier
+
+    from emotransfer.models.heads import RidgeHead
+
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(90, 12))
+    labels = rng.integers(0, 3, 90)
+    features[:, 0] += 2 * labels
+    for alpha in [0.5, 50.0]:
+        ours = RidgeHead(alpha=alpha, class_weight=None).fit(features, labels)
+        reference = RidgeClassifier(alpha=alpha).fit(features, labels)
+        # sklearn codes targets as -1/+1, ours as 0/1: the same solution up to (x + 1) / 2
+        expected = (reference.decision_function(features) + 1) / 2
+        np.testing.assert_allclose(ours.decision_function(features), expected, atol=1e-8)
+    many = RidgeHead().fit_many(features, labels, [{"alpha": 0.5}, {"alpha": 50.0}])
+    single = RidgeHead(alpha=50.0).fit(features, labels)
+    np.testing.assert_allclose(many[1].decision_function(features),
+                               single.decision_function(features))  # fmt: skip

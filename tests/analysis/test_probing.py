@@ -1,0 +1,56 @@
+import numpy as np
+
+from emotransfer.analysis.probing import probe_layers, run_probe
+from emotransfer.config import load_config
+from emotransfer.data.splits import Fold
+from emotransfer.models.heads import RidgeHead
+
+
+def layered_problem(seed=0):
+    """Three hidden states: noise, weak signal, strong signal (layer 2 knows the label)."""
+    rng = np.random.default_rng(seed)
+    labels = np.tile(np.arange(3), 40)
+    groups = np.repeat(np.arange(6), 20)
+    centers = rng.normal(size=(3, 8))
+    features = rng.normal(size=(120, 3, 8))
+    features[:, 1] += 0.4 * centers[labels]
+    features[:, 2] += 3.0 * centers[labels]
+    folds = [
+        Fold(f"s{g}", np.flatnonzero(groups != g), np.flatnonzero(groups == g), [str(g)])
+        for g in range(6)
+    ]
+    return features, labels, groups, folds
+
+
+def test_probe_finds_the_layer_that_knows_the_label():
+    features, labels, groups, folds = layered_problem()
+    grid = {"alpha": [1.0, 100.0]}
+    result = probe_layers(
+        features, labels, groups, folds, classes=["a", "b", "c"], head=RidgeHead(), grid=grid,
+        bootstrap=100,
+    )  # fmt: skip
+    uar = [row["uar"] for row in result.layers]
+    assert uar[2] > 0.9 and uar[0] < 0.6 and uar[2] > uar[1] > uar[0]
+    assert set(result.selected["layers_chosen"].values()) == {2}
+    assert result.selected["uar"] == uar[2]
+    weights = result.weighted_sum["layer_weights"]
+    assert abs(sum(weights) - 1) < 1e-6 and int(np.argmax(weights)) == 2
+    assert result.weighted_sum["uar"] > 0.85
+    low, high = result.layers[2]["ci_low"], result.layers[2]["ci_high"]
+    assert low <= uar[2] <= high
+
+
+def test_probe_command_writes_table_curve_and_json(tmp_path, synthetic_root):
+    config = load_config(None, overrides=[
+        f"output_dir={tmp_path}", f"cache_dir={tmp_path / 'cache'}", "name=p",
+        f"data.corpora=[{{name: synthetic, root: {synthetic_root}, "
+        "params: {num_speakers: 4, utterances_per_emotion: 4}}]",
+        "features.upstream=logmel", "features.workers=1", "evaluation.bootstrap=50",
+    ])  # fmt: skip
+    folder, result = run_probe(config, progress=False, weighted_sum=False)
+    assert (folder / "probe.json").is_file() and (folder / "layers.png").is_file()
+    lines = (folder / "layers.csv").read_text().splitlines()
+    assert lines[0].startswith("layer,uar") and len(lines) == 2  # log-mel has one state
+    assert result.layers[0]["uar"] > 0.4  # chance is 0.25
+    again_folder, again = run_probe(config, progress=False, weighted_sum=False)
+    assert again.layers == result.layers  # re-probe from the cache is identical
