@@ -1,4 +1,4 @@
-"""Command line: ``emotransfer run | probe | corpora | demo``.
+"""Command line: ``emotransfer run | probe | analyze fad | corpora | demo``.
 
 Example:
     >>> main(["corpora"])  # doctest: +ELLIPSIS
@@ -54,6 +54,18 @@ def _parser() -> argparse.ArgumentParser:
     probe.add_argument("--no-weighted-sum", action="store_true")
     probe.add_argument("--quiet", action="store_true")
     probe.set_defaults(handler=_probe)
+    analyze = commands.add_parser("analyze", help="analyses: fad")
+    analyses = analyze.add_subparsers(dest="analysis", required=True)
+    fad = analyses.add_parser("fad", help="Fréchet Audio Distance between sets, per emotion")
+    fad.add_argument("config", help="experiment YAML naming the corpora and the upstream")
+    fad.add_argument("-o", "--override", action="append", default=[], metavar="KEY=VALUE")
+    fad.add_argument("--by", default="corpus", help="manifest column whose values are the sets")
+    fad.add_argument("--layer", type=int, default=-1, help="hidden state (default: last)")
+    fad.add_argument("--unit", choices=["frames", "clips"], default="frames")
+    fad.add_argument("--music-map", default="q1=happiness,q2=anger,q3=sadness,q4=calm",
+                     help="how music quadrants read as emotions")  # fmt: skip
+    fad.add_argument("--quiet", action="store_true")
+    fad.set_defaults(handler=_fad)
     corpora = commands.add_parser("corpora", help="list the corpus adapters")
     corpora.set_defaults(handler=_corpora)
     demo = commands.add_parser("demo", help="full experiment on a generated corpus, offline")
@@ -88,6 +100,25 @@ def _probe(args: argparse.Namespace) -> int:
         weights = " ".join(f"{w:.2f}" for w in result.weighted_sum["layer_weights"])
         print(f"weighted layer sum: UAR {result.weighted_sum['uar']:.3f} (weights {weights})")
     print(f"probe folder: {folder}")
+    return 0
+
+
+def _fad(args: argparse.Namespace) -> int:
+    from emotransfer.analysis.fad_study import run_fad
+    from emotransfer.config import load_config
+
+    config = load_config(args.config, overrides=args.override)
+    pairs = [item.split("=", 1) for item in args.music_map.split(",") if item]
+    if any(len(pair) != 2 for pair in pairs):
+        raise ValueError(f"--music-map {args.music_map!r}: use q1=happiness,q2=anger,...")
+    folder, result = run_fad(config, by=args.by, layer=args.layer, unit=args.unit,
+                             music_map=dict(pairs), progress=not args.quiet)  # fmt: skip
+    for pair in result["pairs"]:
+        print(f"FAD {pair['a']} vs {pair['b']}: {pair['fad']:.3f}")
+        for view in pair["bias"]:
+            print(f"  {pair['a']} {view['emotion']:<10} closest {pair['b']} {view['closest']}"
+                  f" (as {view['closest_as']}) FAD {view['fad']:.3f}")  # fmt: skip
+    print(f"fad folder: {folder}")
     return 0
 
 
