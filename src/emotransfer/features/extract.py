@@ -160,16 +160,24 @@ def _run_batched(
         batch = good[first : first + size]
         try:
             outputs = upstream.extract_batch([wave for _, wave, _ in batch])
-        except Exception as error:  # one bad batch must not end the pass
-            for job, _, _ in batch:
-                yield job[0], None, f"upstream failed: {type(error).__name__}: {error}"
-            continue
+        except Exception:  # retry one by one so a single bad clip fails alone
+            outputs = [_extract_one(upstream, wave) for _, wave, _ in batch]
         for (job, _, _), frames in zip(batch, outputs):
+            if isinstance(frames, str):
+                yield job[0], None, frames
+                continue
             problem = _check(frames)
             if problem:
                 yield job[0], None, problem
             else:
                 yield job[0], _store(cache, job[4], frames, level), None
+
+
+def _extract_one(upstream: Any, wave: np.ndarray) -> np.ndarray | str:
+    try:
+        return upstream.extract_batch([wave])[0]
+    except Exception as error:
+        return f"upstream failed: {type(error).__name__}: {error}"
 
 
 def _run_processes(
