@@ -38,6 +38,13 @@ TABLES: dict[str, dict[str, str]] = {
         "hf": "emotransfer.features.hf:HFEncoder",
         "resemblyzer": "emotransfer.features.resemblyzer:Resemblyzer",
     },
+    "strategy": {
+        "frozen": "emotransfer.transfer.probe:FrozenEncoder",
+        "finetune": "emotransfer.transfer.finetune:FineTune",
+        "full": "emotransfer.transfer.finetune:FullFineTune",
+        "lora": "emotransfer.transfer.lora:LoRA",
+        "adapters": "emotransfer.transfer.adapters:Adapters",
+    },
     "head": {
         "logreg": "emotransfer.models.heads:LogisticRegressionHead",
         "svm": "emotransfer.models.heads:SVMHead",

@@ -18,7 +18,7 @@ from emotransfer.models.heads import Head
 
 
 class WeightedLayerSum(torch.nn.Module):
-    """``(B, L + 1, D) -> (B, D)``: hidden states mixed with learned softmax weights."""
+    """``(B, L + 1, ...) -> (B, ...)``: hidden states mixed with learned softmax weights."""
 
     def __init__(self, *, num_layers: int) -> None:
         super().__init__()
@@ -26,7 +26,7 @@ class WeightedLayerSum(torch.nn.Module):
 
     def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
         weights = torch.softmax(self.logits, dim=0)
-        return torch.einsum("bld,l->bd", hidden_states, weights)
+        return torch.einsum("bl...,l->b...", hidden_states, weights)
 
     def weights(self) -> np.ndarray:
         return torch.softmax(self.logits.detach(), dim=0).numpy()

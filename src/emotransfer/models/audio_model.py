@@ -1,0 +1,111 @@
+"""A trainable emotion model on audio: pretrained encoder -> layer mix -> pooling -> head.
+
+The encoder is any model :class:`~emotransfer.features.hf.HFEncoder` loads (Whisper or
+wav2vec2-style), now with gradients. ``prepare`` turns waveforms into a batch on the CPU
+(log-mels for Whisper, normalised waveforms for wav2vec2) so data loading stays outside the
+network; ``forward`` returns logits.
+
+Shapes: ``prepare(waves)`` -> dict of tensors; hidden states ``(B, L + 1, T, D)``;
+frame mask ``(B, T)``; logits ``(B, C)``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import torch
+
+from emotransfer.features.hf import HFEncoder
+from emotransfer.models.layers import WeightedLayerSum
+
+
+class AudioBackbone(torch.nn.Module):
+    """The transformers encoder of an :class:`HFEncoder`, as a trainable module.
+
+    Args:
+        source: the loaded runner of an HFEncoder (``HFEncoder(...)._load()``).
+    """
+
+    def __init__(self, source: Any) -> None:
+        super().__init__()
+        self.whisper = hasattr(source, "encoder")
+        self.module = source.encoder if self.whisper else source.model
+        self.module.float()
+        self._source = source
+        self.num_layers = int(source.num_layers)
+        self.hidden_size = int(source.hidden_size)
+
+    def prepare(self, waves: list[np.ndarray]) -> dict[str, torch.Tensor]:
+        source = self._source
+        if self.whisper:
+            mels = source.features(waves, sampling_rate=source.sample_rate, return_tensors="pt")
+            frames = [math.ceil(len(w) / source.hop) for w in waves]
+            return {"mels": mels.input_features, "frames": torch.tensor(frames)}
+        waves = [np.pad(w, (0, max(0, source.min_samples - len(w)))) for w in waves]
+        inputs = source.features(waves, sampling_rate=source.sample_rate, padding=True,
+                                 return_attention_mask=True, return_tensors="pt")  # fmt: skip
+        lengths = self.module._get_feat_extract_output_lengths(
+            torch.tensor([len(w) for w in waves])
+        )
+        return {"values": inputs["input_values"], "mask": inputs["attention_mask"],
+                "frames": lengths}  # fmt: skip
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Hidden states ``(B, L + 1, T, D)`` and the mask of real frames ``(B, T)``."""
+        frames = batch["frames"]
+        if self.whisper:
+            source = self._source
+            if source.real_length:
+                states = source._real_length(batch["mels"], [int(n) for n in frames])
+            else:
+                states = self.module(batch["mels"], output_hidden_states=True).hidden_states
+        else:
+            states = self.module(batch["values"], attention_mask=batch["mask"],
+                                 output_hidden_states=True).hidden_states  # fmt: skip
+        longest = int(frames.max())
+        stacked = torch.stack([s[:, :longest] for s in states], dim=1)
+        mask = torch.arange(longest)[None, :] < frames[:, None]
+        return stacked, mask
+
+
+class EmotionModel(torch.nn.Module):
+    """Backbone -> one layer or a softmax-weighted layer sum -> masked mean -> linear head.
+
+    Args:
+        backbone: the trainable encoder.
+        num_classes: output classes.
+        layer: a hidden-state index, or ``None`` for the learned weighted sum of all layers.
+        dropout: dropout before the head.
+    """
+
+    def __init__(
+        self, *, backbone: AudioBackbone, num_classes: int, layer: int | None = None,
+        dropout: float = 0.1,
+    ) -> None:  # fmt: skip
+        super().__init__()
+        self.backbone = backbone
+        self.layer = layer
+        self.layer_sum = WeightedLayerSum(num_layers=backbone.num_layers + 1)
+        self.head = torch.nn.Sequential(
+            torch.nn.Dropout(dropout), torch.nn.Linear(backbone.hidden_size, num_classes)
+        )
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        states, mask = self.backbone(batch)
+        mixed = states[:, self.layer] if self.layer is not None else self.layer_sum(states)
+        weights = mask.to(mixed.dtype).unsqueeze(-1)
+        pooled = (mixed * weights).sum(1) / weights.sum(1).clamp(min=1.0)
+        return self.head(pooled)
+
+
+def build_model(
+    *, model: str, num_classes: int, layer: int | None = None, whisper_input: str = "real_length",
+    dropout: float = 0.1, trust_remote_code: bool = False,
+) -> EmotionModel:  # fmt: skip
+    """Load a pretrained encoder (folder or hub id) into a fresh :class:`EmotionModel`."""
+    encoder = HFEncoder(model=model, whisper_input=whisper_input,  # type: ignore[arg-type]
+                        trust_remote_code=trust_remote_code)  # fmt: skip
+    backbone = AudioBackbone(encoder._load())
+    return EmotionModel(backbone=backbone, num_classes=num_classes, layer=layer, dropout=dropout)

@@ -1,0 +1,257 @@
+"""One training loop for audio models, on Hugging Face Accelerate.
+
+Accelerate places the model, runs mixed precision and gradient accumulation, and runs the
+same script on several GPUs or nodes (``accelerate launch -m emotransfer.cli finetune ...``).
+Variations override the named hooks (``compute_forward``, ``compute_loss``,
+``on_epoch_end``) instead of copying the loop, as SpeechBrain's ``Brain`` does.
+
+Resuming is exact: each epoch's shuffling, cropping and dropout draw from seeds derived from
+``(seed, epoch)``, and a checkpoint (trainable weights, best weights, optimizer, counters) is
+written atomically after every epoch; a killed run restarts the unfinished epoch and ends with
+the same weights as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+from tqdm.auto import tqdm
+
+from emotransfer.evaluation.metrics import uar
+
+
+class Trainer:
+    """Train an :class:`~emotransfer.models.audio_model.EmotionModel` on waveforms.
+
+    Args:
+        model: the model, with its strategy already applied.
+        param_groups: the strategy's groups (``params`` and ``lr_scale``).
+        epochs: maximum epochs.
+        batch_size: clips per step (before accumulation).
+        learning_rate: base learning rate (scaled per group).
+        weight_decay: AdamW weight decay.
+        accumulation: gradient accumulation steps.
+        mixed_precision: ``"no"``, ``"bf16"`` or ``"fp16"`` (Accelerate's names).
+        patience: stop after this many epochs without a better validation UAR.
+        max_seconds: random crop of longer training clips (``None`` = whole clips).
+        seed: fixes shuffling, crops, dropout.
+        checkpoint_dir: where the per-epoch checkpoint lives (``None`` = no checkpoints).
+        progress: show progress bars.
+    """
+
+    def __init__(
+        self,
+        *,
+        model: torch.nn.Module,
+        param_groups: list[dict[str, Any]],
+        epochs: int = 10,
+        batch_size: int = 8,
+        learning_rate: float = 1e-3,
+        weight_decay: float = 1e-2,
+        accumulation: int = 1,
+        mixed_precision: str = "no",
+        patience: int = 3,
+        max_seconds: float | None = None,
+        seed: int = 0,
+        checkpoint_dir: str | Path | None = None,
+        progress: bool = False,
+    ) -> None:
+        self.model = model
+        self.param_groups = param_groups
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.accumulation = accumulation
+        self.mixed_precision = mixed_precision
+        self.patience = patience
+        self.max_seconds = max_seconds
+        self.seed = seed
+        self.checkpoint_dir = checkpoint_dir
+        self.progress = progress
+
+    # ---- hooks -------------------------------------------------------------------------
+    def compute_forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        return self.model(batch)
+
+    def compute_loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.cross_entropy(logits, labels, weight=self.class_weights_)
+
+    def on_epoch_end(self, epoch: int, record: dict[str, float]) -> None:
+        """Called after validation with the epoch's record (loss, valid_uar, seconds)."""
+
+    # ---- loop --------------------------------------------------------------------------
+    def fit(
+        self,
+        waves: list[np.ndarray],
+        labels: np.ndarray,
+        *,
+        valid_waves: list[np.ndarray] | None = None,
+        valid_labels: np.ndarray | None = None,
+    ) -> list[dict[str, float]]:
+        """Train; keep the weights of the best validation epoch (last epoch without one)."""
+        from accelerate import Accelerator
+
+        self.accelerator_ = Accelerator(
+            mixed_precision=self.mixed_precision,
+            gradient_accumulation_steps=self.accumulation,
+            cpu=not torch.cuda.is_available(),
+        )
+        classes = int(labels.max()) + 1
+        counts = np.bincount(labels, minlength=classes).clip(min=1)
+        self.class_weights_ = torch.tensor(len(labels) / (classes * counts), dtype=torch.float32)
+        optimizer = torch.optim.AdamW(
+            [{"params": g["params"], "lr": self.learning_rate * g["lr_scale"]}
+             for g in self.param_groups],
+            weight_decay=self.weight_decay,
+        )  # fmt: skip
+        model, optimizer = self.accelerator_.prepare(self.model, optimizer)
+        self.class_weights_ = self.class_weights_.to(self.accelerator_.device)
+        state = self._resume(optimizer)
+        for epoch in range(state["epoch"] + 1, self.epochs + 1):
+            if state["bad_epochs"] > self.patience:
+                break
+            began = time.perf_counter()
+            loss = self._train_epoch(model, optimizer, waves, labels, epoch)
+            record = {"epoch": epoch, "loss": loss, "seconds": time.perf_counter() - began}
+            if valid_waves is not None and valid_labels is not None and len(valid_labels):
+                guess = self.predict_proba(valid_waves).argmax(axis=1)
+                record["valid_uar"] = uar(valid_labels, guess, classes)
+            self._track(state, record)
+            self.on_epoch_end(epoch, record)
+            state["epoch"] = epoch
+            self._checkpoint(optimizer, state)
+            if state["bad_epochs"] >= self.patience:
+                break
+        if state["best"] is not None:
+            self._load_trainable(state["best"])
+        self.history_ = state["history"]
+        return self.history_
+
+    def _train_epoch(
+        self, model: torch.nn.Module, optimizer: torch.optim.Optimizer, waves: list[np.ndarray],
+        labels: np.ndarray, epoch: int,
+    ) -> float:  # fmt: skip
+        rng = np.random.default_rng([self.seed, epoch])
+        torch.manual_seed(self.seed * 100003 + epoch)
+        model.train()
+        total, count = 0.0, 0
+        batches = self._batches(rng.permutation(len(waves)), waves)
+        for indices in tqdm(batches, desc=f"epoch {epoch}", disable=not self.progress):
+            clips = [self._crop(waves[i], rng) for i in indices]
+            batch = {k: v.to(self.accelerator_.device)
+                     for k, v in self.model.backbone.prepare(clips).items()}  # fmt: skip
+            targets = torch.as_tensor(labels[indices], device=self.accelerator_.device)
+            with self.accelerator_.accumulate(model):
+                with self.accelerator_.autocast():
+                    loss = self.compute_loss(self.compute_forward(batch), targets)
+                self.accelerator_.backward(loss)
+                optimizer.step()
+                optimizer.zero_grad()
+            total += float(loss.detach()) * len(indices)
+            count += len(indices)
+        return total / max(count, 1)
+
+    @torch.no_grad()
+    def predict_proba(self, waves: list[np.ndarray], batch_size: int | None = None) -> np.ndarray:
+        """Class probabilities ``(N, C)``; batches are length-sorted for speed."""
+        self.model.eval()
+        order = np.argsort([len(w) for w in waves])
+        size = batch_size or self.batch_size
+        output: list[np.ndarray] = [np.empty(0)] * len(waves)
+        device = next(self.model.parameters()).device
+        for first in range(0, len(order), size):
+            indices = order[first : first + size]
+            prepared = self.model.backbone.prepare([waves[i] for i in indices])
+            batch = {key: value.to(device) for key, value in prepared.items()}
+            probabilities = torch.softmax(self.model(batch).float(), dim=-1).cpu().numpy()
+            for index, row in zip(indices, probabilities):
+                output[index] = row
+        return np.stack(output)
+
+    def _batches(self, order: np.ndarray, waves: list[np.ndarray]) -> list[np.ndarray]:
+        # Sort within windows of 16 batches by length: less padding, still shuffled.
+        window = self.batch_size * 16
+        batches = []
+        for first in range(0, len(order), window):
+            chunk = sorted(order[first : first + window], key=lambda i: len(waves[i]))
+            batches += [np.array(chunk[i : i + self.batch_size])
+                        for i in range(0, len(chunk), self.batch_size)]  # fmt: skip
+        return batches
+
+    def _crop(self, wave: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        if self.max_seconds is None:
+            return wave
+        limit = int(self.max_seconds * 16000)
+        if len(wave) <= limit:
+            return wave
+        start = int(rng.integers(0, len(wave) - limit + 1))
+        return wave[start : start + limit]
+
+    def _track(self, state: dict[str, Any], record: dict[str, float]) -> None:
+        state["history"].append(record)
+        score = record.get("valid_uar")
+        if score is None or state["best_uar"] is None or score > state["best_uar"]:
+            state["best_uar"] = score
+            state["best"] = self._trainable_state()
+            state["best_epoch"] = record["epoch"]
+            state["bad_epochs"] = 0
+        else:
+            state["bad_epochs"] += 1
+
+    # ---- state ---------------------------------------------------------------------------
+    def _trainable_state(self) -> dict[str, torch.Tensor]:
+        names = {id(p) for g in self.param_groups for p in g["params"]}
+        return {name: p.detach().cpu().clone() for name, p in self.model.named_parameters()
+                if id(p) in names}  # fmt: skip
+
+    def _load_trainable(self, tensors: dict[str, torch.Tensor]) -> None:
+        parameters = dict(self.model.named_parameters())
+        with torch.no_grad():
+            for name, value in tensors.items():
+                parameters[name].copy_(value)
+
+    def _checkpoint(self, optimizer: torch.optim.Optimizer, state: dict[str, Any]) -> None:
+        if self.checkpoint_dir is None:
+            return
+        folder = Path(self.checkpoint_dir)
+        staging = folder.with_name(folder.name + ".tmp")
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        save_file(self._trainable_state(), str(staging / "trainable.safetensors"))
+        if state["best"] is not None:
+            save_file(state["best"], str(staging / "best.safetensors"))
+        torch.save(optimizer.state_dict(), staging / "optimizer.pt")
+        counters = {k: v for k, v in state.items() if k != "best"}
+        (staging / "state.json").write_text(json.dumps(counters, indent=1))
+        old = folder.with_name(folder.name + ".old")
+        if folder.exists():
+            os.replace(folder, old)
+        os.replace(staging, folder)
+        shutil.rmtree(old, ignore_errors=True)
+
+    def _resume(self, optimizer: torch.optim.Optimizer) -> dict[str, Any]:
+        state: dict[str, Any] = {"epoch": 0, "best_uar": None, "best": None, "best_epoch": 0,
+                                 "bad_epochs": 0, "history": []}  # fmt: skip
+        if self.checkpoint_dir is None:
+            return state
+        folder = Path(self.checkpoint_dir)
+        if not folder.exists() and folder.with_name(folder.name + ".old").exists():
+            folder = folder.with_name(folder.name + ".old")  # killed between the two renames
+        if not (folder / "state.json").is_file():
+            return state
+        state.update(json.loads((folder / "state.json").read_text()))
+        self._load_trainable(load_file(str(folder / "trainable.safetensors")))
+        if (folder / "best.safetensors").is_file():
+            state["best"] = load_file(str(folder / "best.safetensors"))
+        optimizer.load_state_dict(torch.load(folder / "optimizer.pt", weights_only=True))
+        return state
+

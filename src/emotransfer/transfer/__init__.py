@@ -1,0 +1,1 @@
+"""Transfer strategies: which parameters of an :class:`EmotionModel` train, and how fast."""

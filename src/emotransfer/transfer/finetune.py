@@ -1,0 +1,95 @@
+"""Full and partial fine-tuning with optional layer-wise learning-rate decay.
+
+Example:
+    >>> FineTune(freeze_bottom=2).describe()["freeze_bottom"]
+    2
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from emotransfer.transfer.base import encoder_layer, head_parameters, trainable
+
+FEATURE_ENCODER = ("feature_extractor", "feature_projection", "conv1", "conv2", "embed_positions",
+                   "masked_spec_embed")  # fmt: skip
+
+
+class FineTune:
+    """Train the encoder too, except the parts named frozen.
+
+    Args:
+        freeze_feature_encoder: keep the convolutional front end (and Whisper's positions)
+            fixed, as wav2vec2 fine-tuning usually does.
+        freeze_bottom: keep the first ``k`` transformer layers fixed.
+        freeze_top: keep the last ``k`` transformer layers fixed.
+        layer_decay: learning rate of layer ``i`` of ``L`` is ``lr * layer_decay ** (L - i)``
+            (1.0 = same rate everywhere); the front end gets ``layer_decay ** (L + 1)``.
+        encoder_lr_scale: extra factor on every encoder learning rate (heads use 1.0).
+    """
+
+    def __init__(
+        self,
+        *,
+        freeze_feature_encoder: bool = True,
+        freeze_bottom: int = 0,
+        freeze_top: int = 0,
+        layer_decay: float = 1.0,
+        encoder_lr_scale: float = 1.0,
+    ) -> None:
+        self.freeze_feature_encoder = freeze_feature_encoder
+        self.freeze_bottom = freeze_bottom
+        self.freeze_top = freeze_top
+        self.layer_decay = layer_decay
+        self.encoder_lr_scale = encoder_lr_scale
+
+    def apply(self, model: torch.nn.Module) -> list[dict[str, Any]]:
+        layers = model.backbone.num_layers
+        groups: dict[float, list[torch.nn.Parameter]] = {}
+        for name, parameter in model.backbone.named_parameters():
+            index = encoder_layer(name)
+            frozen = (
+                (index is None and self.freeze_feature_encoder and _front_end(name))
+                or (index is not None and index < self.freeze_bottom)
+                or (index is not None and index >= layers - self.freeze_top)
+            )
+            parameter.requires_grad_(not frozen)
+            if frozen:
+                continue
+            depth = layers - index if index is not None else layers + 1
+            if index is None and not _front_end(name):
+                depth = 0  # final layer norm and the like sit above the last layer
+            scale = self.encoder_lr_scale * self.layer_decay**depth
+            groups.setdefault(scale, []).append(parameter)
+        result = [{"params": head_parameters(model), "lr_scale": 1.0}]
+        for scale, parameters in sorted(groups.items()):
+            if trainable(parameters):
+                result.append({"params": parameters, "lr_scale": scale})
+        return result
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "strategy": type(self).__name__,
+            "freeze_feature_encoder": self.freeze_feature_encoder,
+            "freeze_bottom": self.freeze_bottom,
+            "freeze_top": self.freeze_top,
+            "layer_decay": self.layer_decay,
+            "encoder_lr_scale": self.encoder_lr_scale,
+        }
+
+
+def _front_end(name: str) -> bool:
+    return any(part in name for part in FEATURE_ENCODER)
+
+
+class FullFineTune(FineTune):
+    """Every encoder weight trains, the convolutional front end included."""
+
+    def __init__(self, *, layer_decay: float = 1.0, encoder_lr_scale: float = 1.0) -> None:
+        super().__init__(freeze_feature_encoder=False, layer_decay=layer_decay,
+                         encoder_lr_scale=encoder_lr_scale)  # fmt: skip
+
+    def get_params(self) -> dict[str, Any]:
+        return {"layer_decay": self.layer_decay, "encoder_lr_scale": self.encoder_lr_scale}

@@ -1,0 +1,20 @@
+"""Frozen encoder: only the layer mix and the head learn (a probe trained on audio)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from emotransfer.transfer.base import freeze, head_parameters
+
+
+class FrozenEncoder:
+    """Freeze every encoder weight."""
+
+    def apply(self, model: torch.nn.Module) -> list[dict[str, Any]]:
+        freeze(model.backbone)
+        return [{"params": head_parameters(model), "lr_scale": 1.0}]
+
+    def describe(self) -> dict[str, Any]:
+        return {"strategy": "frozen"}
