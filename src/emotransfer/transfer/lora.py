@@ -46,12 +46,13 @@ class LoRA:
         freeze(model.backbone)
         config = LoraConfig(r=self.rank, lora_alpha=self.alpha, lora_dropout=self.dropout,
                             target_modules=list(self.target_modules))  # fmt: skip
-        inject_adapter_in_model(config, model.backbone.module)
-        adapters = [p for n, p in model.backbone.named_parameters() if "lora_" in n]
-        if not adapters:
+        try:
+            inject_adapter_in_model(config, model.backbone.module)
+        except Exception as error:  # peft raises its own error types
             raise ValueError(
                 f"LoRA: no module named like {list(self.target_modules)} in the encoder"
-            )
+            ) from error
+        adapters = [p for n, p in model.backbone.named_parameters() if "lora_" in n]
         for parameter in adapters:
             parameter.requires_grad_(True)
         return [{"params": head_parameters(model), "lr_scale": 1.0},
