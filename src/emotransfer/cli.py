@@ -1,4 +1,4 @@
-"""Command line: ``emotransfer run | probe | analyze fad | corpora | demo``.
+"""Command line: ``emotransfer run | finetune | predict | probe | analyze fad | corpora | demo``.
 
 Example:
     >>> main(["corpora"])  # doctest: +ELLIPSIS
@@ -54,6 +54,16 @@ def _parser() -> argparse.ArgumentParser:
     probe.add_argument("--no-weighted-sum", action="store_true")
     probe.add_argument("--quiet", action="store_true")
     probe.set_defaults(handler=_probe)
+    finetune = commands.add_parser("finetune", help="run an experiment that trains the encoder")
+    finetune.add_argument("config", help="experiment YAML with a finetune section")
+    finetune.add_argument("-o", "--override", action="append", default=[], metavar="KEY=VALUE")
+    finetune.add_argument("--run-dir", help="run folder (default: output_dir/name)")
+    finetune.add_argument("--quiet", action="store_true")
+    finetune.set_defaults(handler=_finetune)
+    predict = commands.add_parser("predict", help="class probabilities for audio files")
+    predict.add_argument("run_dir", help="a trained run folder")
+    predict.add_argument("files", nargs="+", help="audio files")
+    predict.set_defaults(handler=_predict)
     analyze = commands.add_parser("analyze", help="analyses: fad")
     analyses = analyze.add_subparsers(dest="analysis", required=True)
     fad = analyses.add_parser("fad", help="Fréchet Audio Distance between sets, per emotion")
@@ -119,6 +129,26 @@ def _fad(args: argparse.Namespace) -> int:
             print(f"  {pair['a']} {view['emotion']:<10} closest {pair['b']} {view['closest']}"
                   f" (as {view['closest_as']}) FAD {view['fad']:.3f}")  # fmt: skip
     print(f"fad folder: {folder}")
+    return 0
+
+
+def _finetune(args: argparse.Namespace) -> int:
+    from emotransfer.config import load_config
+
+    config = load_config(args.config, overrides=args.override)
+    if config.finetune is None:
+        config = load_config(args.config, overrides=[*args.override, "finetune={}"])
+    return _execute(config, args.run_dir, not args.quiet)
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from emotransfer.inference import Predictor
+
+    predictor = Predictor.from_run(args.run_dir)
+    print("file," + ",".join(predictor.classes))
+    for path in args.files:
+        probabilities = predictor.predict_file(path)
+        print(f"{path}," + ",".join(f"{probabilities[c]:.4f}" for c in predictor.classes))
     return 0
 
 

@@ -105,6 +105,29 @@ class EvaluationConfig(Section):
     )
 
 
+class FinetuneConfig(Section):
+    """Training the encoder on audio (instead of frozen cached features)."""
+
+    strategy: str = Field("lora", description="frozen | finetune | full | lora | adapters")
+    params: dict[str, Any] = Field(default_factory=dict, description="strategy arguments")
+    layer: int | None = Field(None, description="hidden state to pool; null = weighted sum")
+    epochs: int = Field(10, ge=1)
+    batch_size: int = Field(8, ge=1)
+    learning_rate: float = Field(1e-3, gt=0)
+    weight_decay: float = Field(1e-2, ge=0)
+    accumulation: int = Field(1, ge=1)
+    mixed_precision: Literal["no", "bf16", "fp16"] = "no"
+    patience: int = Field(3, ge=1)
+    max_seconds: float | None = Field(8.0, description="random crop of training clips")
+    validation_folds: int = Field(5, ge=2, description="1/k of training speakers validate")
+    source: list[CorpusConfig] = Field(
+        default_factory=list, description="two-stage: corpora of stage 1 (all rows train)"
+    )
+    source_strategy: str = "full"
+    source_params: dict[str, Any] = Field(default_factory=dict)
+    source_epochs: int = Field(3, ge=1)
+
+
 class ExperimentConfig(Section):
     name: str = "experiment"
     seed: int = 0
@@ -115,6 +138,7 @@ class ExperimentConfig(Section):
     features: FeatureConfig = Field(default_factory=FeatureConfig)
     head: HeadConfig = Field(default_factory=HeadConfig)
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
+    finetune: FinetuneConfig | None = Field(None, description="train on audio (issue 4)")
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json")

@@ -27,8 +27,10 @@ from emotransfer import registry
 from emotransfer.config import ExperimentConfig, save_config
 from emotransfer.data.splits import Fold, audit_folds, make_folds, speaker_keys
 from emotransfer.evaluation.metrics import ccc_report, classification_report
+from emotransfer.features.extract import Extraction
 from emotransfer.io import package_versions, write_json, write_text
 from emotransfer.prepare import BadAudioError, cache_root, layer_features, prepare_manifest
+from emotransfer.training.audio_fold import decode_waves, finetune_fold, model_spec, train_source
 from emotransfer.training.frozen import FoldResult, fold_summary, run_fold
 from emotransfer.training.regression import DEFAULT_ALPHAS, run_regression_fold
 
@@ -54,7 +56,10 @@ def run(
     np.random.seed(config.seed)
 
     table, labels_info, skipped = prepare_manifest(config)
-    features, table, extraction = _features(config, table, skipped, progress)
+    if config.finetune is None:
+        features, table, extraction = _features(config, table, skipped, progress)
+    else:
+        features, table, extraction = _waves(config, table, skipped)
     classes = sorted(table["emotion"].unique())
     labels = table["emotion"].map({c: i for i, c in enumerate(classes)}).to_numpy()
     split = config.split
@@ -71,7 +76,16 @@ def run(
     )
     audit = audit_folds(table, folds, kind=split.kind, allow_leakage=split.allow_leakage)
     trained = time.perf_counter()
-    results = _train(config, folder, features, labels, speaker_keys(table), folds, progress)
+    groups = speaker_keys(table)
+    if config.finetune is None:
+        head = registry.build("head", config.head.name, **config.head.params)
+
+        def fit_fold(fold: Fold) -> FoldResult:
+            return run_fold(head, _grid(config), features, labels, groups, fold,
+                            inner_folds=config.head.inner_folds, seed=config.seed)  # fmt: skip
+    else:
+        fit_fold = _finetuner(config, folder, features, labels, groups, classes, progress)
+    results = _train(config, folder, fit_fold, labels, folds, progress)
     training_s = time.perf_counter() - trained
 
     predictions = _predictions(table, results, classes, labels)
@@ -103,7 +117,7 @@ def run(
         },
         "features": {
             "upstream": config.features.upstream,
-            "dim": int(features.shape[1]),
+            "dim": int(features.shape[1]) if config.finetune is None else None,
             "layer": config.features.layer,
             "pooling": config.features.pooling,
             "normalization": config.features.normalization,
@@ -123,7 +137,9 @@ def run(
             "total_s": round(time.perf_counter() - began, 3),
         },
     }
-    if evaluation.dimensions:
+    if config.finetune is not None:
+        metrics["finetune"] = config.finetune.model_dump(mode="json")
+    if evaluation.dimensions and config.finetune is None:
         metrics["dimensional"] = _dimensional(config, features, table, folds, predictions)
         write_text(folder / "predictions.csv", predictions.to_csv(index=False))
     write_json(folder / "metrics.json", metrics)
@@ -146,33 +162,59 @@ def _grid(config: ExperimentConfig) -> dict[str, list[Any]]:
     return dict(registry.resolve("head", config.head.name).default_grid)
 
 
+def _waves(config: ExperimentConfig, table: pd.DataFrame, skipped: list) -> tuple:
+    waves, problems = decode_waves(table, config.data.audio)
+    if problems and config.data.audio.on_error == "raise":
+        raise BadAudioError(problems)
+    skipped.extend(problems)
+    keep = [i for i, wave in enumerate(waves) if wave is not None]
+    extraction = Extraction(arrays=[], errors=problems)
+    return [waves[i] for i in keep], table.iloc[keep].reset_index(drop=True), extraction
+
+
+def _finetuner(config: ExperimentConfig, folder: Path, waves: list, labels: np.ndarray,
+               groups: np.ndarray, classes: list[str], progress: bool) -> Any:  # fmt: skip
+    spec = model_spec(config, classes)
+    write_json(folder / "model.json", spec)
+    source_state = None
+    if config.finetune.source:
+        source_config = config.model_copy(deep=True)
+        source_config.data.corpora = config.finetune.source
+        source_config.data.labels = type(config.data.labels)()
+        source_table, _, source_skipped = prepare_manifest(source_config)
+        source_waves, source_table, _ = _waves(source_config, source_table, source_skipped)
+        source_classes = sorted(source_table["emotion"].unique())
+        source_labels = source_table["emotion"].map(
+            {c: i for i, c in enumerate(source_classes)}).to_numpy()  # fmt: skip
+        (folder / "source").mkdir(exist_ok=True)
+        source_state = train_source(config, spec, source_waves, source_labels,
+                                    folder / "source", progress=progress)  # fmt: skip
+
+    def fit_fold(fold: Fold) -> FoldResult:
+        fold_folder = folder / "models" / _safe(fold.name)
+        fold_folder.mkdir(parents=True, exist_ok=True)
+        return finetune_fold(config, spec, waves, labels, groups, fold, fold_folder,
+                             source_state=source_state, progress=progress)  # fmt: skip
+
+    return fit_fold
+
+
 def _train(
     config: ExperimentConfig,
     folder: Path,
-    features: np.ndarray,
+    fit_fold: Any,
     labels: np.ndarray,
-    groups: np.ndarray,
     folds: list[Fold],
     progress: bool,
 ) -> list[FoldResult]:
-    head = registry.build("head", config.head.name, **config.head.params)
-    grid, digest = _grid(config), config.digest()
+    digest = config.digest()
     results = []
     bar = tqdm(folds, desc="folds", unit="fold", disable=not progress)
     for number, fold in enumerate(bar, start=1):
         saved = folder / "folds" / f"{_safe(fold.name)}.json"
         result = _resume(saved, digest, fold)
         if result is None:
-            result = run_fold(
-                head,
-                grid,
-                features,
-                labels,
-                groups,
-                fold,
-                inner_folds=config.head.inner_folds,
-                seed=config.seed,
-            )
+            result = fit_fold(fold)
             write_json(
                 saved,
                 {

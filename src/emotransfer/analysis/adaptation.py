@@ -32,7 +32,9 @@ from __future__ import annotations
 import functools
 import math
 import re
+from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
+from copy import deepcopy
 from typing import Any, Literal, Protocol
 
 import numpy as np
@@ -43,10 +45,11 @@ EncoderNorm = Literal["first", "last"]
 POOLINGS = ("mean", "frames")
 ENCODER_NORMS = ("first", "last")
 MAX_FRAMES = 20_000
-# Wrappers around the encoder's own names (PEFT, task models, DataParallel), stripped so that
-# the same weight has the same name in a bare encoder and in a fine-tuned task model.
+# Wrappers around the encoder's own names (PEFT, transformers task models, emotransfer's
+# EmotionModel, DataParallel), stripped so that the same weight has the same name in a bare
+# encoder and in a fine-tuned task model.
 WRAPPER_PREFIXES = (
-    "base_model.model.", "module.", "model.", "wav2vec2.", "hubert.", "wavlm.",
+    "base_model.model.", "backbone.", "module.", "model.", "wav2vec2.", "hubert.", "wavlm.",
     "data2vec_audio.", "unispeech_sat.", "unispeech.", "encoder.",
 )  # fmt: skip
 # Modules before the first transformer layer: they compute hidden state 0.
@@ -113,7 +116,9 @@ def layer_index(
     ``encoder_norm="last"`` (Whisper, wav2vec2-style ``do_stable_layer_norm`` models) or 0 for
     ``"first"`` (post-LN wav2vec2-style base models normalise *before* the first layer: use
     :func:`layer_index_for` to pick from a config); anything else (heads, decoders,
-    adapters, LoRA weights of a head) -> ``None``.
+    adapters, LoRA weights of a head) -> ``None``. Note: in transformers 5 the final norm of
+    stable-layer-norm wav2vec2-style models reaches ``last_hidden_state`` only, not
+    ``hidden_states[L]``, so its change shows in the weights but not in the CKA of state L.
 
     Raises:
         ValueError: the name is the encoder norm and ``num_layers`` is missing, a layer
@@ -165,12 +170,14 @@ def layer_index_for(config: Any) -> Callable[[str], int | None]:
 
 
 def canonical_name(name: str) -> str:
-    """``name`` without the wrapper prefixes of :data:`WRAPPER_PREFIXES` (repeatedly).
+    """``name`` without the wrapper prefixes of :data:`WRAPPER_PREFIXES` (repeatedly) and
+    without peft's ``.base_layer`` (the wrapped original of an adapted module).
 
     Example:
         >>> canonical_name("base_model.model.wav2vec2.encoder.layers.0.attention.k_proj.bias")
         'layers.0.attention.k_proj.bias'
     """
+    name = name.replace(".base_layer.", ".")
     stripped = True
     while stripped:
         stripped = False
@@ -194,9 +201,10 @@ def weight_change(
     ignored.
 
     LoRA/PEFT: adapter weights have no "before" value, and the effective change of a layer
-    is the merged delta ``B @ A * scaling``. Pass the merged model's state dict as
-    ``after`` (``peft_model.merge_and_unload().state_dict()``); unmerged LoRA weights of an
-    encoder layer raise an error instead of silently counting as "unchanged".
+    is the merged delta ``B @ A * scaling``. Pass a merged state dict as ``after``:
+    :func:`merged_state_dict` of the model (any model with peft adapters, e.g. emotransfer's
+    LoRA strategy), or ``peft_model.merge_and_unload().state_dict()``; unmerged LoRA weights
+    of an encoder layer raise an error instead of silently counting as "unchanged".
 
     Returns:
         ``{layer index: relative change}`` for every layer with matched parameters, sorted by
@@ -216,8 +224,8 @@ def weight_change(
     shared = sorted(old.keys() & new.keys())
     if not shared:
         raise ValueError("no parameter names match between the two state dicts")
-    squared_change: dict[int, float] = {}
-    squared_norm: dict[int, float] = {}
+    changes: dict[int, float] = defaultdict(float)
+    norms: dict[int, float] = defaultdict(float)
     for name in shared:
         layer = layer_of(name)
         if layer is None or not old[name].is_floating_point():
@@ -226,11 +234,11 @@ def weight_change(
             raise ValueError(f"{name!r}: shape {tuple(old[name].shape)} before, "
                              f"{tuple(new[name].shape)} after")  # fmt: skip
         start, end = old[name].detach().double(), new[name].detach().double()
-        squared_change[layer] = squared_change.get(layer, 0.0) + float(torch.sum((end - start) ** 2))
-        squared_norm[layer] = squared_norm.get(layer, 0.0) + float(torch.sum(start**2))
-    if not squared_change:
+        changes[layer] += float(torch.sum((end - start) ** 2))
+        norms[layer] += float(torch.sum(start**2))
+    if not changes:
         raise ValueError(f"none of the {len(shared)} matching names belongs to an encoder layer")
-    return {layer: _ratio(squared_change[layer], squared_norm[layer]) for layer in sorted(squared_change)}
+    return {layer: _ratio(changes[layer], norms[layer]) for layer in sorted(changes)}
 
 
 def _by_canonical_name(
@@ -244,10 +252,48 @@ def _by_canonical_name(
         if "lora_" in short and layer_of(short) is not None:
             raise ValueError(
                 f"{name!r} is an unmerged LoRA weight of an encoder layer: pass the merged "
-                "state dict (peft_model.merge_and_unload().state_dict())"
+                "state dict (merged_state_dict(model) or merge_and_unload().state_dict())"
             )
         renamed[short] = tensor
     return renamed
+
+
+def merged_state_dict(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """The state dict of ``model`` with its peft adapters merged into the adapted weights.
+
+    Works on a copy (``model`` stays as it is) with peft's own ``merge`` of every adapted
+    module, so LoRA variants merge as peft defines them; adapter weights are dropped and
+    ``.base_layer.`` leaves the names. A model without adapters gives its plain state dict.
+
+    Example:
+        >>> import peft
+        >>> base = torch.nn.Sequential(torch.nn.Linear(4, 4))
+        >>> adapted = peft.inject_adapter_in_model(
+        ...     peft.LoraConfig(r=2, target_modules=["0"], init_lora_weights=False), base)
+        >>> merged = merged_state_dict(adapted)
+        >>> sorted(merged)
+        ['0.bias', '0.weight']
+        >>> x = torch.randn(3, 4)
+        >>> torch.allclose(adapted(x), x @ merged["0.weight"].T + merged["0.bias"])
+        True
+    """
+    adapted = [module for module in model.modules() if _is_adapter_layer(module)]
+    if not adapted:
+        return {name: value.detach().clone() for name, value in model.state_dict().items()}
+    copy = deepcopy(model)
+    for module in copy.modules():
+        if _is_adapter_layer(module) and not getattr(module, "disable_adapters", False):
+            module.merge()  # type: ignore[operator]
+    return {
+        name.replace(".base_layer.", "."): value.detach()
+        for name, value in copy.state_dict().items()
+        if not any(part.startswith("lora_") for part in name.split("."))
+    }
+
+
+def _is_adapter_layer(module: torch.nn.Module) -> bool:
+    # peft's BaseTunerLayer, without importing peft for models that have no adapters.
+    return hasattr(module, "base_layer") and callable(getattr(module, "merge", None))
 
 
 def _ratio(squared_change: float, squared_norm: float) -> float:
@@ -302,8 +348,10 @@ def representation_cka(
         raise ValueError("clips differ in their number of hidden states")
     frames = _frame_subset([len(s[0]) for s in states_before], max_frames, seed)
     return [
-        linear_cka(_examples(states_before, layer, pooling, frames),
-                   _examples(states_after, layer, pooling, frames))  # fmt: skip
+        linear_cka(
+            _examples(states_before, layer, pooling, frames),
+            _examples(states_after, layer, pooling, frames),
+        )
         for layer in range(states_before[0].shape[0])
     ]
 

@@ -254,4 +254,3 @@ class Trainer:
             state["best"] = load_file(str(folder / "best.safetensors"))
         optimizer.load_state_dict(torch.load(folder / "optimizer.pt", weights_only=True))
         return state
-

@@ -1,0 +1,154 @@
+"""One outer fold of a fine-tuning experiment, and two-stage transfer.
+
+Training speakers are split once more (speaker-grouped) into training and validation
+speakers for early stopping; the fold's test speakers are only predicted. Each fold's
+trained weights (only the parameters the strategy trains) are saved as safetensors with a
+JSON description, so :class:`~emotransfer.inference.Predictor` rebuilds the model without
+pickle.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from safetensors.torch import load_file, save_file
+
+from emotransfer import registry
+from emotransfer.data.audio import AudioError, load_audio
+from emotransfer.data.splits import Fold, inner_splits
+from emotransfer.models.audio_model import EmotionModel, build_model
+from emotransfer.training.frozen import FoldResult
+from emotransfer.training.trainer import Trainer
+
+
+def decode_waves(
+    table: pd.DataFrame, audio: Any
+) -> tuple[list[np.ndarray | None], list[dict[str, str]]]:
+    """Decode every row once; bad files are returned as problems, not raised."""
+    waves: list[np.ndarray | None] = []
+    problems = []
+    for path, start, end in zip(table["file"], table["start"], table["end"]):
+        try:
+            waves.append(load_audio(path, start=start, end=end, sample_rate=audio.sample_rate,
+                                    min_duration=audio.min_duration,
+                                    max_duration=audio.max_duration))  # fmt: skip
+        except AudioError as error:
+            waves.append(None)
+            problems.append({"file": str(path), "problem": error.problem})
+    return waves, problems
+
+
+def model_spec(config: Any, classes: list[str]) -> dict[str, Any]:
+    """Everything needed to rebuild the fold models (written as model.json)."""
+    params = config.features.params
+    if config.features.upstream != "hf" or "model" not in params:
+        raise ValueError("finetune needs features.upstream=hf and features.params.model")
+    tune = config.finetune
+    return {"model": params["model"], "whisper_input": params.get("whisper_input", "real_length"),
+            "classes": classes, "layer": tune.layer, "strategy": tune.strategy,
+            "strategy_params": tune.params, "sample_rate": config.data.audio.sample_rate,
+            "source": bool(tune.source), "source_strategy": tune.source_strategy,
+            "source_params": tune.source_params}  # fmt: skip
+
+
+SOURCE_STRATEGIES = ("frozen", "finetune", "full")
+
+
+def assemble(
+    spec: dict[str, Any], source_state: dict[str, torch.Tensor] | None = None
+) -> tuple[EmotionModel, list[dict[str, Any]]]:
+    """A fresh model: pretrained encoder, then the stage-1 encoder weights if any, then the
+    strategy (which may add adapters on top of them)."""
+    model = build_model(model=spec["model"], num_classes=len(spec["classes"]),
+                        layer=spec["layer"], whisper_input=spec["whisper_input"])  # fmt: skip
+    if source_state is not None:
+        _load_encoder(model, source_state)
+    strategy = registry.build("strategy", spec["strategy"], **spec["strategy_params"])
+    return model, strategy.apply(model)
+
+
+def finetune_fold(
+    config: Any,
+    spec: dict[str, Any],
+    waves: list[np.ndarray],
+    labels: np.ndarray,
+    groups: np.ndarray,
+    fold: Fold,
+    folder: Path,
+    *,
+    source_state: dict[str, torch.Tensor] | None = None,
+    progress: bool = False,
+) -> FoldResult:
+    """Train on ``fold.train`` (minus validation speakers), predict ``fold.test``."""
+    tune = config.finetune
+    train, valid = _validation_split(labels, groups, fold, tune.validation_folds, config.seed)
+    torch.manual_seed(config.seed)
+    model, groups_ = assemble(spec, source_state)
+    trainer = _trainer(config, model, groups_, folder / "checkpoint", progress)
+    trainer.fit([waves[i] for i in train], labels[train],
+                valid_waves=[waves[i] for i in valid], valid_labels=labels[valid])  # fmt: skip
+    probabilities = trainer.predict_proba([waves[i] for i in fold.test])
+    save_file(trainer._trainable_state(), str(folder / "trainable.safetensors"))
+    (folder / "history.json").write_text(json.dumps(trainer.history_, indent=1))
+    return FoldResult(fold.name, fold.test, probabilities.argmax(axis=1), probabilities,
+                      {"epochs": len(trainer.history_)}, [])  # fmt: skip
+
+
+def train_source(
+    config: Any, spec: dict[str, Any], waves: list[np.ndarray], labels: np.ndarray,
+    folder: Path, *, progress: bool = False,
+) -> dict[str, torch.Tensor]:  # fmt: skip
+    """Stage 1 of two-stage transfer: train on the source corpora (its own classes and
+    strategy); returns the encoder state that stage 2 starts from (saved, resumable)."""
+    target = folder / "encoder.safetensors"
+    if target.is_file():
+        return load_file(str(target))
+    tune = config.finetune
+    if tune.source_strategy not in SOURCE_STRATEGIES:
+        raise ValueError(
+            f"finetune.source_strategy {tune.source_strategy!r}: stage 1 must change the encoder "
+            f"weights themselves, one of {SOURCE_STRATEGIES} (stage 2 may use lora or adapters)"
+        )
+    classes = int(labels.max()) + 1
+    torch.manual_seed(config.seed)
+    model = build_model(model=spec["model"], num_classes=classes, layer=spec["layer"],
+                        whisper_input=spec["whisper_input"])  # fmt: skip
+    strategy = registry.build("strategy", tune.source_strategy, **tune.source_params)
+    trainer = _trainer(config, model, strategy.apply(model), folder / "checkpoint", progress)
+    trainer.epochs = tune.source_epochs
+    trainer.fit(waves, labels)
+    state = {k: v.detach().clone() for k, v in model.backbone.state_dict().items()}
+    save_file(state, str(target))
+    return state
+
+
+def _load_encoder(model: EmotionModel, state: dict[str, torch.Tensor]) -> None:
+    _, unexpected = model.backbone.load_state_dict(state, strict=False)
+    if unexpected:
+        raise ValueError(f"stage-1 encoder state does not fit: {unexpected[:3]}")
+
+
+def _trainer(config: Any, model: EmotionModel, groups: list, checkpoint: Path,
+             progress: bool) -> Trainer:  # fmt: skip
+    tune = config.finetune
+    return Trainer(model=model, param_groups=groups, epochs=tune.epochs,
+                   batch_size=tune.batch_size, learning_rate=tune.learning_rate,
+                   weight_decay=tune.weight_decay, accumulation=tune.accumulation,
+                   mixed_precision=tune.mixed_precision, patience=tune.patience,
+                   max_seconds=tune.max_seconds, seed=config.seed, checkpoint_dir=checkpoint,
+                   progress=progress)  # fmt: skip
+
+
+def _validation_split(
+    labels: np.ndarray, groups: np.ndarray, fold: Fold, folds: int, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    if len(np.unique(groups[fold.train])) < 2:
+        return fold.train, fold.train[:0]
+    inner_train, inner_valid = inner_splits(groups[fold.train], labels[fold.train],
+                                            folds=folds, seed=seed)[0]  # fmt: skip
+    return fold.train[inner_train], fold.train[inner_valid]

@@ -1,0 +1,67 @@
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from emotransfer.cli import main
+from emotransfer.config import load_config
+from emotransfer.experiment import run
+from emotransfer.inference import Predictor
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def finetune_config(tmp_path, root, model, *overrides):
+    return load_config(None, overrides=[
+        "name=ft", f"output_dir={tmp_path}", f"cache_dir={tmp_path / 'cache'}",
+        f"data.corpora=[{{name: synthetic, root: {root}, "
+        "params: {num_speakers: 4, utterances_per_emotion: 4}}]",
+        "data.labels.classes=[anger, sadness]",
+        "features.upstream=hf", f"features.params={{model: {model}}}",
+        "finetune={strategy: lora, params: {rank: 2}, epochs: 2, batch_size: 8, "
+        "learning_rate: 0.01, validation_folds: 3}",
+        "evaluation.bootstrap=50", *overrides,
+    ])  # fmt: skip
+
+
+def test_lora_run_writes_fold_models_and_predicts_new_audio(tmp_path, synthetic_root,
+                                                            synthetic_table, tiny_whisper):  # fmt: skip
+    result = run(finetune_config(tmp_path, synthetic_root, tiny_whisper), progress=False)
+    folder = result.run_dir
+    assert len(list((folder / "models").glob("*/trainable.safetensors"))) == 4
+    assert json.loads((folder / "model.json").read_text())["strategy"] == "lora"
+    predictions = pd.read_csv(folder / "predictions.csv")
+    assert len(predictions) == 32 and {"prob_anger", "prob_sadness"} <= set(predictions.columns)
+    assert result.metrics["finetune"]["strategy"] == "lora"
+    predictor = Predictor.from_run(folder)
+    clip = synthetic_table["file"].iloc[0]
+    probabilities = predictor.predict_file(clip)
+    assert set(probabilities) == {"anger", "sadness"}
+    assert abs(sum(probabilities.values()) - 1) < 1e-5
+    assert main(["predict", str(folder), clip]) == 0
+
+
+def test_two_stage_transfer_starts_stage_two_from_the_source_model(tmp_path, synthetic_root,
+                                                                   tiny_whisper):  # fmt: skip
+    source = f"[{{name: synthetic, root: {synthetic_root}, params: {{num_speakers: 4, " \
+             "utterances_per_emotion: 4}}]"  # fmt: skip
+    config = finetune_config(tmp_path, synthetic_root, tiny_whisper, "name=two_stage",
+                             f"finetune.source={source}", "finetune.source_epochs=1",
+                             "finetune.epochs=1")  # fmt: skip
+    result = run(config, progress=False)
+    encoder = result.run_dir / "source" / "encoder.safetensors"
+    assert encoder.is_file()
+    assert Predictor.from_run(result.run_dir).predict_signal(np.zeros(8000) + 0.01)
+
+
+def test_predictor_refuses_a_folder_without_a_model(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no model.json"):
+        Predictor.from_run(tmp_path)
