@@ -32,8 +32,9 @@ def finetune_config(tmp_path, root, model, *overrides):
     ])  # fmt: skip
 
 
-def test_lora_run_writes_fold_models_and_predicts_new_audio(tmp_path, synthetic_root,
-                                                            synthetic_table, tiny_whisper):  # fmt: skip
+def test_lora_run_writes_fold_models_and_predicts_new_audio(
+    tmp_path, synthetic_root, synthetic_table, tiny_whisper
+):
     result = run(finetune_config(tmp_path, synthetic_root, tiny_whisper), progress=False)
     folder = result.run_dir
     assert len(list((folder / "models").glob("*/trainable.safetensors"))) == 4

@@ -25,7 +25,8 @@ def test_build_passes_parameters():
 
 
 def test_unknown_name_lists_known_names():
-    with pytest.raises(KeyError, match="unknown head 'forest'; known: layer_sum, logreg, mlp, ridge, svm"):
+    known = "layer_sum, logreg, mlp, ridge, svm"
+    with pytest.raises(KeyError, match=f"unknown head 'forest'; known: {known}"):
         registry.resolve("head", "forest")
     with pytest.raises(KeyError, match="unknown corpus 'emodbb'; known: .*emodb.*ravdess"):
         registry.build("corpus", "emodbb", root="/x")
