@@ -66,3 +66,16 @@ def test_two_stage_transfer_starts_stage_two_from_the_source_model(tmp_path, syn
 def test_predictor_refuses_a_folder_without_a_model(tmp_path):
     with pytest.raises(FileNotFoundError, match="no model.json"):
         Predictor.from_run(tmp_path)
+
+
+def test_analyze_adaptation_measures_which_layers_changed(tmp_path, synthetic_root, tiny_whisper):
+    config = finetune_config(tmp_path, synthetic_root, tiny_whisper, "name=adapt",
+                             "finetune.strategy=full", "finetune.params={}")  # fmt: skip
+    result = run(config, progress=False)
+    assert main(["analyze", "adaptation", str(result.run_dir), "--max-files", "6"]) == 0
+    report = json.loads((result.run_dir / "adaptation" / "adaptation.json").read_text())
+    layers = report["layers"]
+    assert [row["layer"] for row in layers] == [0, 1, 2]
+    assert all(0.0 <= row["cka"] <= 1.0 + 1e-6 for row in layers)
+    assert any(row["weight_change"] and row["weight_change"] > 0 for row in layers)
+    assert (result.run_dir / "adaptation" / "adaptation.png").is_file()

@@ -64,7 +64,7 @@ def _parser() -> argparse.ArgumentParser:
     predict.add_argument("run_dir", help="a trained run folder")
     predict.add_argument("files", nargs="+", help="audio files")
     predict.set_defaults(handler=_predict)
-    analyze = commands.add_parser("analyze", help="analyses: fad")
+    analyze = commands.add_parser("analyze", help="analyses: fad, adaptation")
     analyses = analyze.add_subparsers(dest="analysis", required=True)
     fad = analyses.add_parser("fad", help="Fréchet Audio Distance between sets, per emotion")
     fad.add_argument("config", help="experiment YAML naming the corpora and the upstream")
@@ -76,6 +76,12 @@ def _parser() -> argparse.ArgumentParser:
                      help="how music quadrants read as emotions")  # fmt: skip
     fad.add_argument("--quiet", action="store_true")
     fad.set_defaults(handler=_fad)
+    adaptation = analyses.add_parser("adaptation", help="which layers changed in fine-tuning")
+    adaptation.add_argument("run_dir", help="a fine-tuning run folder")
+    adaptation.add_argument("--fold", help="fold folder name (default: the first)")
+    adaptation.add_argument("--max-files", type=int, default=100)
+    adaptation.add_argument("--pooling", choices=["mean", "frames"], default="mean")
+    adaptation.set_defaults(handler=_adaptation)
     corpora = commands.add_parser("corpora", help="list the corpus adapters")
     corpora.set_defaults(handler=_corpora)
     demo = commands.add_parser("demo", help="full experiment on a generated corpus, offline")
@@ -149,6 +155,19 @@ def _predict(args: argparse.Namespace) -> int:
     for path in args.files:
         probabilities = predictor.predict_file(path)
         print(f"{path}," + ",".join(f"{probabilities[c]:.4f}" for c in predictor.classes))
+    return 0
+
+
+def _adaptation(args: argparse.Namespace) -> int:
+    from emotransfer.analysis.adaptation_study import run_adaptation
+
+    folder, report = run_adaptation(args.run_dir, fold=args.fold, max_files=args.max_files,
+                                    pooling=args.pooling)  # fmt: skip
+    for row in report["layers"]:
+        change = row["weight_change"]
+        shown = "-" if change is None else f"{change:.4f}"
+        print(f"hidden state {row['layer']:>2}: CKA {row['cka']:.4f}  weight change {shown}")
+    print(f"adaptation folder: {folder}")
     return 0
 
 
