@@ -72,3 +72,11 @@ def test_missing_files(tmp_path):
     assert CsvCorpus(root=tmp_path).load()["file"].iloc[0].endswith("gone.wav")
     with pytest.raises(FileNotFoundError, match="gone.wav"):
         load_corpora([{"name": "csv", "root": str(tmp_path)}])
+
+
+def test_missing_speakers_can_become_their_own_groups(tmp_path):
+    (tmp_path / "audio").mkdir()
+    write_csv(tmp_path, "file,speaker,emotion\naudio/a.wav,,q1\naudio/b.wav,artist,q2\n")
+    table = CsvCorpus(root=tmp_path, missing_speaker="file").load()
+    assert table["speaker"].tolist() == ["file:a", "artist"]
+    assert CsvCorpus(root=tmp_path).load()["speaker"].tolist() == ["", "artist"]

@@ -56,6 +56,8 @@ class CsvCorpus:
         root: corpus folder.
         file: metadata csv, relative to ``root``.
         domain: domain used when the csv has no ``domain`` column.
+        missing_speaker: ``"keep"`` leaves empty speakers empty (speaker-independent splits
+            then refuse them); ``"file"`` makes each such clip its own speaker group.
 
     Raises:
         FileNotFoundError: ``root``, the csv or a listed audio file is missing.
@@ -67,11 +69,17 @@ class CsvCorpus:
     """
 
     def __init__(
-        self, *, root: str | Path, file: str = "metadata.csv", domain: str | None = None
+        self,
+        *,
+        root: str | Path,
+        file: str = "metadata.csv",
+        domain: str | None = None,
+        missing_speaker: str = "keep",
     ) -> None:
         self.root = root
         self.file = file
         self.domain = domain
+        self.missing_speaker = missing_speaker
 
     def load(self) -> pd.DataFrame:
         """Return the manifest with absolute file paths."""
@@ -79,6 +87,13 @@ class CsvCorpus:
         table = read_metadata(root / self.file)
         table["file"] = [str(root / name) for name in table["file"]]
         table["emotion"] = table["emotion"].map(harmonise)
+        if self.missing_speaker not in ("keep", "file"):
+            raise ValueError(f"missing_speaker {self.missing_speaker!r}: use 'keep' or 'file'")
+        if self.missing_speaker == "file" and "speaker" in table.columns:
+            # An unknown speaker (or artist) becomes its own group: it can never leak.
+            empty = table["speaker"].fillna("").astype(str).str.strip() == ""
+            stems = table["file"].map(lambda f: "file:" + Path(f).stem)
+            table.loc[empty, "speaker"] = stems[empty]
         if "corpus" in table.columns:
             table["corpus"] = table["corpus"].replace("", root.name)
         domain = self.domain or infer_domain(table["emotion"])
