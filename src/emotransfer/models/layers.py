@@ -26,7 +26,8 @@ class WeightedLayerSum(torch.nn.Module):
 
     def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
         weights = torch.softmax(self.logits, dim=0)
-        return torch.einsum("bl...,l->b...", hidden_states, weights)
+        shape = (1, -1) + (1,) * (hidden_states.dim() - 2)
+        return (hidden_states * weights.view(shape)).sum(dim=1)
 
     def weights(self) -> np.ndarray:
         return torch.softmax(self.logits.detach(), dim=0).numpy()
@@ -51,8 +52,8 @@ class LayerSumHead(Head):
         self,
         *,
         weight_decay: float = 1e-2,
-        learning_rate: float = 5e-3,
-        epochs: int = 300,
+        learning_rate: float = 1e-2,
+        epochs: int = 120,
         seed: int = 0,
     ) -> None:
         self.weight_decay = weight_decay
