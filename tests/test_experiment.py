@@ -141,3 +141,15 @@ def test_dimensional_targets_are_regressed_and_scored_with_ccc(tmp_path, synthet
     predictions = pd.read_csv(result.run_dir / "predictions.csv")
     assert predictions["pred_arousal"].notna().all()
     assert "CCC" in (result.run_dir / "report.html").read_text()
+
+
+def test_train_clean_test_corrupted_lowers_uar_and_is_recorded(tmp_path, synthetic_root):
+    clean = experiment.run(make_config(tmp_path, synthetic_root, "name=clean",
+                                       "features.normalization=global"), progress=False)  # fmt: skip
+    noisy = experiment.run(make_config(
+        tmp_path, synthetic_root, "name=noisy", "features.normalization=global",
+        "data.test_corruption={name: noise, snr_db: -5, noise: white}"), progress=False)  # fmt: skip
+    assert noisy.metrics["summary"]["uar"]["value"] < clean.metrics["summary"]["uar"]["value"]
+    assert "test_corruption" in (noisy.run_dir / "config.yaml").read_text()
+    copies = list((tmp_path / "cache" / "corrupted").glob("*/metadata.csv"))
+    assert len(copies) == 1  # the corrupted copy is written once, under the cache

@@ -79,3 +79,14 @@ def test_analyze_adaptation_measures_which_layers_changed(tmp_path, synthetic_ro
     assert all(0.0 <= row["cka"] <= 1.0 + 1e-6 for row in layers)
     assert any(row["weight_change"] and row["weight_change"] > 0 for row in layers)
     assert (result.run_dir / "adaptation" / "adaptation.png").is_file()
+
+
+def test_augmentation_and_test_corruption_in_finetuning(tmp_path, synthetic_root, tiny_whisper):
+    config = finetune_config(
+        tmp_path, synthetic_root, tiny_whisper, "name=aug", "finetune.epochs=1",
+        "finetune.augment={name: noise, snr_db: [5, 20]}",
+        "data.test_corruption={name: codec, format: mp3, bitrate: 16000}",
+    )  # fmt: skip
+    result = run(config, progress=False)
+    assert result.metrics["finetune"]["augment"]["name"] == "noise"
+    assert len(pd.read_csv(result.run_dir / "predictions.csv")) == 32

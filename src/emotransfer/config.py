@@ -58,6 +58,9 @@ class DataConfig(Section):
     corpora: list[CorpusConfig] = Field(default_factory=list)
     labels: LabelConfig = Field(default_factory=LabelConfig)
     audio: AudioConfig = Field(default_factory=AudioConfig)
+    test_corruption: dict[str, Any] | list[dict[str, Any]] | None = Field(
+        None, description="corrupt every fold's test clips (train clean -> test corrupted)"
+    )
 
 
 class SplitConfig(Section):
@@ -126,6 +129,9 @@ class FinetuneConfig(Section):
     source_strategy: str = "full"
     source_params: dict[str, Any] = Field(default_factory=dict)
     source_epochs: int = Field(3, ge=1)
+    augment: dict[str, Any] | list[dict[str, Any]] | None = Field(
+        None, description="corruption applied to training clips on the fly"
+    )
 
 
 class ExperimentConfig(Section):

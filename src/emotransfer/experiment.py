@@ -29,7 +29,13 @@ from emotransfer.data.splits import Fold, audit_folds, make_folds, speaker_keys
 from emotransfer.evaluation.metrics import ccc_report, classification_report
 from emotransfer.features.extract import Extraction
 from emotransfer.io import package_versions, write_json, write_text
-from emotransfer.prepare import BadAudioError, cache_root, layer_features, prepare_manifest
+from emotransfer.prepare import (
+    BadAudioError,
+    cache_root,
+    corrupted_features,
+    layer_features,
+    prepare_manifest,
+)
 from emotransfer.training.audio_fold import decode_waves, finetune_fold, model_spec, train_source
 from emotransfer.training.frozen import FoldResult, fold_summary, run_fold
 from emotransfer.training.regression import DEFAULT_ALPHAS, run_regression_fold
@@ -79,10 +85,15 @@ def run(
     groups = speaker_keys(table)
     if config.finetune is None:
         head = registry.build("head", config.head.name, **config.head.params)
+        test_features = None
+        if config.data.test_corruption:
+            test_features = corrupted_features(config, table, progress=progress)
+            test_features = test_features[:, config.features.layer]
 
         def fit_fold(fold: Fold) -> FoldResult:
             return run_fold(head, _grid(config), features, labels, groups, fold,
-                            inner_folds=config.head.inner_folds, seed=config.seed)  # fmt: skip
+                            inner_folds=config.head.inner_folds, seed=config.seed,
+                            test_features=test_features)  # fmt: skip
     else:
         fit_fold = _finetuner(config, folder, features, labels, groups, classes, progress)
     results = _train(config, folder, fit_fold, labels, folds, progress)

@@ -98,3 +98,29 @@ def layer_features(
         flat = speaker_standardize(features.reshape(count, -1), speaker_keys(table))
         features = flat.reshape(count, layers, dim)
     return features, table, extraction
+
+
+def corrupted_features(
+    config: ExperimentConfig, table: pd.DataFrame, *, progress: bool
+) -> np.ndarray:
+    """Features of a corrupted copy of ``table`` (``data.test_corruption``), same row order.
+
+    The copy is written once under the cache folder (keyed by the corruption, seed and the
+    rows) and reused; its features go through the same cache and normalisation as the clean
+    ones.
+    """
+    import hashlib
+    import json
+
+    from emotransfer.data.corrupt_corpus import corrupt_corpus
+
+    spec = config.data.test_corruption
+    text = json.dumps([spec, config.seed, table["file"].tolist()], sort_keys=True, default=str)
+    digest = hashlib.sha256(text.encode()).hexdigest()[:16]
+    copy = corrupt_corpus(table, spec, out_dir=cache_root(config) / "corrupted" / digest,
+                          seed=config.seed, sample_rate=config.data.audio.sample_rate)  # fmt: skip
+    copy = copy.assign(speaker=table["speaker"].to_numpy(), corpus=table["corpus"].to_numpy())
+    features, kept, _ = layer_features(config, copy, [], progress=progress)
+    if len(kept) != len(table):
+        raise ValueError("data.test_corruption: some corrupted clips could not be used")
+    return features

@@ -20,6 +20,7 @@ from safetensors.torch import load_file, save_file
 
 from emotransfer import registry
 from emotransfer.data.audio import AudioError, load_audio
+from emotransfer.data.corrupt import build_corruption
 from emotransfer.data.splits import Fold, inner_splits
 from emotransfer.models.audio_model import EmotionModel, build_model
 from emotransfer.training.frozen import FoldResult
@@ -92,7 +93,13 @@ def finetune_fold(
     trainer = _trainer(config, model, groups_, folder / "checkpoint", progress)
     trainer.fit([waves[i] for i in train], labels[train],
                 valid_waves=[waves[i] for i in valid], valid_labels=labels[valid])  # fmt: skip
-    probabilities = trainer.predict_proba([waves[i] for i in fold.test])
+    test_waves = [waves[i] for i in fold.test]
+    if config.data.test_corruption:
+        corruption = build_corruption(config.data.test_corruption)
+        test_waves = [corruption(wave, config.data.audio.sample_rate,
+                                 np.random.default_rng([config.seed, int(i)]))
+                      for wave, i in zip(test_waves, fold.test)]  # fmt: skip
+    probabilities = trainer.predict_proba(test_waves)
     save_file(trainer._trainable_state(), str(folder / "trainable.safetensors"))
     (folder / "history.json").write_text(json.dumps(trainer.history_, indent=1))
     return FoldResult(fold.name, fold.test, probabilities.argmax(axis=1), probabilities,
@@ -141,6 +148,7 @@ def _trainer(config: Any, model: EmotionModel, groups: list, checkpoint: Path,
                    weight_decay=tune.weight_decay, accumulation=tune.accumulation,
                    mixed_precision=tune.mixed_precision, patience=tune.patience,
                    max_seconds=tune.max_seconds, seed=config.seed, checkpoint_dir=checkpoint,
+                   augment=build_corruption(tune.augment) if tune.augment else None,
                    progress=progress)  # fmt: skip
 
 

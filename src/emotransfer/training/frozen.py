@@ -39,6 +39,7 @@ def run_fold(
     inner_folds: int,
     seed: int,
     score_single: bool = False,
+    test_features: np.ndarray | None = None,
 ) -> FoldResult:
     """Choose parameters on inner speaker splits of ``fold.train``, refit, predict ``fold.test``.
 
@@ -60,7 +61,8 @@ def run_fold(
     )
     scaler = Standardizer().fit(train_features)
     model = clone(head).set_params(**best).fit(scaler.transform(train_features), train_labels)
-    test_features = scaler.transform(features[fold.test])
+    source = features if test_features is None else test_features
+    test_features = scaler.transform(source[fold.test])
     probabilities = None
     if hasattr(model, "predict_proba"):
         probabilities = model.predict_proba(test_features)

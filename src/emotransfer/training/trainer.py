@@ -44,6 +44,8 @@ class Trainer:
         max_seconds: random crop of longer training clips (``None`` = whole clips).
         seed: fixes shuffling, crops, dropout.
         checkpoint_dir: where the per-epoch checkpoint lives (``None`` = no checkpoints).
+        augment: ``f(wave, sample_rate, rng) -> wave`` applied to training clips (e.g. a
+            corruption from :mod:`emotransfer.data.corrupt`), drawn from the epoch's rng.
         progress: show progress bars.
     """
 
@@ -62,6 +64,7 @@ class Trainer:
         max_seconds: float | None = None,
         seed: int = 0,
         checkpoint_dir: str | Path | None = None,
+        augment: Any = None,
         progress: bool = False,
     ) -> None:
         self.model = model
@@ -76,6 +79,7 @@ class Trainer:
         self.max_seconds = max_seconds
         self.seed = seed
         self.checkpoint_dir = checkpoint_dir
+        self.augment = augment
         self.progress = progress
 
     # ---- hooks -------------------------------------------------------------------------
@@ -147,6 +151,8 @@ class Trainer:
         batches = self._batches(rng.permutation(len(waves)), waves)
         for indices in tqdm(batches, desc=f"epoch {epoch}", disable=not self.progress):
             clips = [self._crop(waves[i], rng) for i in indices]
+            if self.augment is not None:
+                clips = [self.augment(clip, 16000, rng) for clip in clips]
             batch = {k: v.to(self.accelerator_.device)
                      for k, v in self.model.backbone.prepare(clips).items()}  # fmt: skip
             targets = torch.as_tensor(labels[indices], device=self.accelerator_.device)
