@@ -72,6 +72,9 @@ class SplitConfig(Section):
     train_corpora: list[str] = Field(default_factory=list)
     test_corpora: list[str] = Field(default_factory=list)
     allow_leakage: bool = False
+    only_folds: list[str] = Field(
+        default_factory=list, description="run only these folds (names as in the report)"
+    )
 
     @field_validator("kind")
     @classmethod

@@ -80,6 +80,12 @@ def run(
         train_corpora=split.train_corpora,
         test_corpora=split.test_corpora,
     )
+    if split.only_folds:
+        unknown = sorted(set(split.only_folds) - {fold.name for fold in folds})
+        if unknown:
+            raise ValueError(f"split.only_folds {unknown}: no such fold; have "
+                             f"{[fold.name for fold in folds][:20]}")  # fmt: skip
+        folds = [fold for fold in folds if fold.name in split.only_folds]
     audit = audit_folds(table, folds, kind=split.kind, allow_leakage=split.allow_leakage)
     trained = time.perf_counter()
     groups = speaker_keys(table)
