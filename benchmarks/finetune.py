@@ -24,7 +24,7 @@ REPO = HERE.parent
 SHARED = REPO.parent / "shared"
 
 STRATEGIES = {
-    "frozen": "{strategy: frozen, learning_rate: 0.003}",
+    "frozen": "{strategy: frozen, learning_rate: 0.01}",
     "partial": "{strategy: finetune, params: {freeze_bottom: 3, encoder_lr_scale: 0.05}, "
     "learning_rate: 0.001}",
     "lora": "{strategy: lora, params: {rank: 8, alpha: 16}, learning_rate: 0.001}",

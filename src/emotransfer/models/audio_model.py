@@ -71,7 +71,8 @@ class AudioBackbone(torch.nn.Module):
 
 
 class EmotionModel(torch.nn.Module):
-    """Backbone -> one layer or a softmax-weighted layer sum -> masked mean -> linear head.
+    """Backbone -> one layer or a softmax-weighted layer sum -> masked mean -> layer norm ->
+    linear head.
 
     Args:
         backbone: the trainable encoder.
@@ -88,8 +89,12 @@ class EmotionModel(torch.nn.Module):
         self.backbone = backbone
         self.layer = layer
         self.layer_sum = WeightedLayerSum(num_layers=backbone.num_layers + 1)
+        # Hidden states of pretrained encoders have large, uneven scales: normalise the pooled
+        # vector before the classifier so the head learns at the same rate for any encoder.
         self.head = torch.nn.Sequential(
-            torch.nn.Dropout(dropout), torch.nn.Linear(backbone.hidden_size, num_classes)
+            torch.nn.LayerNorm(backbone.hidden_size),
+            torch.nn.Dropout(dropout),
+            torch.nn.Linear(backbone.hidden_size, num_classes),
         )
 
     def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
