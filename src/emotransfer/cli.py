@@ -131,9 +131,11 @@ def _fad(args: argparse.Namespace) -> int:
                              music_map=dict(pairs), progress=not args.quiet)  # fmt: skip
     for pair in result["pairs"]:
         print(f"FAD {pair['a']} vs {pair['b']}: {pair['fad']:.3f}")
-        for view in pair["bias"]:
-            print(f"  {pair['a']} {view['emotion']:<10} closest {pair['b']} {view['closest']}"
-                  f" (as {view['closest_as']}) FAD {view['fad']:.3f}")  # fmt: skip
+        for first, second, views in ((pair["a"], pair["b"], pair["bias"]),
+                                     (pair["b"], pair["a"], pair["bias_reverse"])):  # fmt: skip
+            for view in views:
+                print(f"  {first} {view['emotion']:<10} closest {second} {view['closest']}"
+                      f" (as {view['closest_as']}) FAD {view['fad']:.3f}")  # fmt: skip
     print(f"fad folder: {folder}")
     return 0
 

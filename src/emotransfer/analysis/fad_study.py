@@ -120,6 +120,7 @@ def run_fad(
     result = distance_tables(moments)
     for pair in result["pairs"]:
         pair["bias"] = emotion_bias(pair, mapping)
+        pair["bias_reverse"] = emotion_bias(_transposed(pair), mapping)
         name = f"fad_{_safe(pair['a'])}_vs_{_safe(pair['b'])}.png"
         save_figure(fad_heatmap_figure(pair, layer=layer, unit=unit), folder / name)
         pair["figure"] = name
@@ -129,6 +130,12 @@ def run_fad(
                    "seconds": time.perf_counter() - began})  # fmt: skip
     write_json(folder / "fad.json", result)
     return folder, result
+
+
+def _transposed(pair: dict[str, Any]) -> dict[str, Any]:
+    matrix = [list(column) for column in zip(*pair["matrix"])] if pair["matrix"] else []
+    return {**pair, "a": pair["b"], "b": pair["a"], "rows": pair["columns"],
+            "columns": pair["rows"], "matrix": matrix}  # fmt: skip
 
 
 def _distance(a: Moments, b: Moments, min_count: int) -> float:
