@@ -144,11 +144,13 @@ def test_dimensional_targets_are_regressed_and_scored_with_ccc(tmp_path, synthet
 
 
 def test_train_clean_test_corrupted_lowers_uar_and_is_recorded(tmp_path, synthetic_root):
-    clean = experiment.run(make_config(tmp_path, synthetic_root, "name=clean",
-                                       "features.normalization=global"), progress=False)  # fmt: skip
-    noisy = experiment.run(make_config(
-        tmp_path, synthetic_root, "name=noisy", "features.normalization=global",
-        "data.test_corruption={name: noise, snr_db: -5, noise: white}"), progress=False)  # fmt: skip
+    config = make_config(tmp_path, synthetic_root, "name=clean", "features.normalization=global")
+    clean = experiment.run(config, progress=False)
+    noise = "data.test_corruption={name: noise, snr_db: -5, noise: white}"
+    config = make_config(
+        tmp_path, synthetic_root, "name=noisy", "features.normalization=global", noise
+    )
+    noisy = experiment.run(config, progress=False)
     assert noisy.metrics["summary"]["uar"]["value"] < clean.metrics["summary"]["uar"]["value"]
     assert "test_corruption" in (noisy.run_dir / "config.yaml").read_text()
     copies = list((tmp_path / "cache" / "corrupted").glob("*/metadata.csv"))

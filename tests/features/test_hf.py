@@ -319,3 +319,16 @@ def test_registry_builds_it(models):
     encoder = registry.build("upstream", "hf", model=str(models[0] / "whisper"))
     assert isinstance(encoder, HFEncoder)
     assert json.dumps(encoder.identity())
+
+
+def test_random_init_keeps_the_architecture_and_drops_the_weights(models):
+    root, _ = models
+    pretrained = HFEncoder(model=str(root / "whisper"))
+    random = HFEncoder(model=str(root / "whisper"), random_init=True)
+    wave = voice(1.0)
+    a, b = pretrained.extract(wave), random.extract(wave)
+    assert a.shape == b.shape and not np.allclose(a[-1], b[-1])
+    np.testing.assert_array_equal(
+        b, HFEncoder(model=str(root / "whisper"), random_init=True).extract(wave)
+    )  # seeded
+    assert random.identity()["random_init"] and not pretrained.identity()["random_init"]

@@ -45,6 +45,9 @@ UNUSED_WEIGHTS = re.compile(r"^(projector|classifier)\.|masked_spec_embed")
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
 
 
+RANDOM_INIT_SEED = 20210606  # any fixed seed: random weights, reproducibly
+
+
 class HFEncoder:
     """All ``L + 1`` hidden states of a transformers audio encoder, as ``(L + 1, T, D)``.
 
@@ -73,6 +76,8 @@ class HFEncoder:
         num_threads: ``torch.set_num_threads`` before inference (process-wide), if given.
         revision: hub revision (branch, tag or commit); pin a commit to be reproducible.
         trust_remote_code: allow model code from the hub (MERT and other custom models).
+        random_init: the same architecture with random weights (seeded): the "no
+            pre-training" control of transfer studies.
 
     Usage::
 
@@ -93,6 +98,7 @@ class HFEncoder:
         num_threads: int | None = None,
         revision: str | None = None,
         trust_remote_code: bool = False,
+        random_init: bool = False,
     ) -> None:
         self.model = model
         self.sample_rate = sample_rate
@@ -103,6 +109,7 @@ class HFEncoder:
         self.num_threads = num_threads
         self.revision = revision
         self.trust_remote_code = trust_remote_code
+        self.random_init = random_init
         self._runner: _Whisper | _Wav2Vec2 | None = None
         self._weights_digest: str | None = None
 
@@ -161,6 +168,7 @@ class HFEncoder:
             "dtype": self.dtype,
             "whisper_input": self.whisper_input,
             "max_chunk_s": self.max_chunk_s,
+            "random_init": self.random_init,
             "transformers": transformers.__version__,
         }
 
@@ -233,6 +241,7 @@ def _build_runner(encoder: HFEncoder, folder: Path | None) -> _Whisper | _Wav2Ve
         raise OSError(f"cannot read the model config of {source!r} ({where}): {error}") from error
     if folder is not None and any(folder.glob("*.safetensors")):
         options["use_safetensors"] = True
+    options["random_init"] = encoder.random_init
     dtype = DTYPES[encoder.dtype]
     if config.model_type == "whisper":
         features = _whisper_features(source, config, options)
@@ -259,6 +268,15 @@ def _build_runner(encoder: HFEncoder, folder: Path | None) -> _Whisper | _Wav2Ve
 
 
 def _from_pretrained(cls: Any, source: str, options: dict[str, Any]) -> Any:
+    if options.get("random_init"):
+        config = transformers.AutoConfig.from_pretrained(
+            source, revision=options["revision"], trust_remote_code=options["trust_remote_code"]
+        )
+        torch.manual_seed(RANDOM_INIT_SEED)
+        maker = getattr(cls, "from_config", None) or cls
+        model = maker(config) if cls is transformers.AutoModel else cls(config)
+        return model.eval()
+    options = {k: v for k, v in options.items() if k != "random_init"}
     try:
         with _quiet_transformers():
             model, info = cls.from_pretrained(source, output_loading_info=True, **options)
