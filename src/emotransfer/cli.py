@@ -82,6 +82,11 @@ def _parser() -> argparse.ArgumentParser:
     adaptation.add_argument("--max-files", type=int, default=100)
     adaptation.add_argument("--pooling", choices=["mean", "frames"], default="mean")
     adaptation.set_defaults(handler=_adaptation)
+    study = commands.add_parser("study", help="run named variants of one experiment, compare")
+    study.add_argument("study", help="study YAML (base config + variants)")
+    study.add_argument("-o", "--override", action="append", default=[], metavar="KEY=VALUE")
+    study.add_argument("--quiet", action="store_true")
+    study.set_defaults(handler=_study)
     corpora = commands.add_parser("corpora", help="list the corpus adapters")
     corpora.set_defaults(handler=_corpora)
     demo = commands.add_parser("demo", help="full experiment on a generated corpus, offline")
@@ -170,6 +175,18 @@ def _adaptation(args: argparse.Namespace) -> int:
         shown = "-" if change is None else f"{change:.4f}"
         print(f"hidden state {row['layer']:>2}: CKA {row['cka']:.4f}  weight change {shown}")
     print(f"adaptation folder: {folder}")
+    return 0
+
+
+def _study(args: argparse.Namespace) -> int:
+    from emotransfer.study import run_study
+
+    folder, rows = run_study(args.study, overrides=args.override, progress=not args.quiet)
+    for row in rows:
+        interval = (f" [{row['ci_low']:.3f}, {row['ci_high']:.3f}]"
+                    if row["ci_low"] is not None else "")  # fmt: skip
+        print(f"{row['variant']:<24} UAR {row['uar']:.3f}{interval}")
+    print(f"study folder: {folder}")
     return 0
 
 

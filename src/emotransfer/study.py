@@ -1,0 +1,83 @@
+"""Studies: one base experiment run under several named variants, compared in one table.
+
+Example study file (paths relative to the working directory)::
+
+    name: task_similarity
+    base: configs/emodb_loso.yaml          # or `config:` with an inline experiment
+    overrides: [features.normalization=speaker]
+    variants:
+      asr_whisper: [features.upstream=hf, "features.params={model: ../shared/models/whisper}"]
+      speaker_resemblyzer: [features.upstream=resemblyzer]
+      no_pretraining: [features.upstream=hf, "features.params={model: ..., random_init: true}"]
+
+``emotransfer study STUDY.yaml`` runs every variant (each a normal run folder, resumable)
+and writes ``<output_dir>/<name>/study.json``, ``study.csv`` and ``study.png``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from emotransfer.config import ConfigError, apply_override
+from emotransfer.experiment import run
+
+
+def load_study(path: str | Path) -> dict[str, Any]:
+    """Read and check a study file."""
+    try:
+        study = yaml.safe_load(Path(path).read_text()) or {}
+    except (OSError, yaml.YAMLError) as error:
+        raise ConfigError(f"{path}: cannot read study: {error}") from error
+    unknown = set(study) - {"name", "base", "config", "overrides", "variants"}
+    if unknown:
+        raise ConfigError(f"{path}: unknown study key(s) {sorted(unknown)}")
+    if not isinstance(study.get("variants"), dict) or not study["variants"]:
+        raise ConfigError(f"{path}: 'variants' must map names to lists of overrides")
+    return study
+
+
+def run_study(
+    path: str | Path, *, overrides: list[str] | tuple[str, ...] = (), progress: bool = True
+) -> tuple[Path, list[dict[str, Any]]]:
+    """Run every variant; returns the study folder and one summary row per variant."""
+    from emotransfer.config import ExperimentConfig
+    from emotransfer.io import write_json, write_text
+    from emotransfer.reporting.plots import save_figure
+    from emotransfer.reporting.study import study_figure
+
+    study = load_study(path)
+    name = study.get("name", Path(path).stem)
+    base: dict[str, Any] = dict(study.get("config") or {})
+    if study.get("base"):
+        base = yaml.safe_load(Path(study["base"]).read_text()) or {}
+    rows = []
+    folder: Path | None = None
+    for variant, changes in study["variants"].items():
+        raw = yaml.safe_load(yaml.safe_dump(base))
+        for override in [*study.get("overrides", []), *(changes or []), *overrides]:
+            apply_override(raw, override)
+        raw["name"] = f"{name}/{variant}"
+        try:
+            config = ExperimentConfig.model_validate(raw)
+        except Exception as error:
+            raise ConfigError(f"study {name}, variant {variant}: {error}") from error
+        folder = Path(config.output_dir) / name
+        result = run(config, progress=progress)
+        summary = result.metrics["summary"]
+        rows.append({"variant": variant, "uar": summary["uar"]["value"],
+                     "ci_low": summary["uar"]["ci_low"], "ci_high": summary["uar"]["ci_high"],
+                     "wa": summary["wa"]["value"], "macro_f1": summary["macro_f1"]["value"],
+                     "run_dir": str(result.run_dir),
+                     "seconds": result.metrics["timing"]["total_s"]})  # fmt: skip
+    assert folder is not None
+    write_json(folder / "study.json", {"name": name, "variants": rows, "study": study})
+    lines = ["variant,uar,ci_low,ci_high,wa,macro_f1"] + [
+        f"{r['variant']},{r['uar']:.4f},{r['ci_low']},{r['ci_high']},{r['wa']:.4f},"
+        f"{r['macro_f1']:.4f}" for r in rows
+    ]  # fmt: skip
+    write_text(folder / "study.csv", "\n".join(lines) + "\n")
+    save_figure(study_figure(rows, title=name), folder / "study.png")
+    return folder, rows
