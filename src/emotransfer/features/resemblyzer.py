@@ -57,24 +57,29 @@ class Resemblyzer:
     Args:
         normalize_volume: raise quiet clips to -30 dBFS as in training.
         trim_silences: shorten silences longer than ~0.2 s with webrtcvad, as in training.
+        sample_rate: rate of the input; must be 16000, the model's rate.
 
     Attributes:
-        sample_rate: 16000, the model's rate.
         num_layers: 3 (plus the embedding state: ``L + 1 = 4``).
         hidden_size: 256.
     """
 
-    sample_rate: int = hparams.sampling_rate
     num_layers: int = hparams.model_num_layers
     hidden_size: int = hparams.model_hidden_size
 
-    def __init__(self, *, normalize_volume: bool = True, trim_silences: bool = False) -> None:
+    def __init__(
+        self, *, normalize_volume: bool = True, trim_silences: bool = False,
+        sample_rate: int = hparams.sampling_rate,
+    ) -> None:  # fmt: skip
         self.normalize_volume = normalize_volume
         self.trim_silences = trim_silences
+        self.sample_rate = sample_rate
         self._network: _FrameEncoder | None = None
 
     def extract(self, wave: np.ndarray) -> np.ndarray:
         """Hidden states ``(4, T, 256)`` float32 of a 16 kHz waveform ``(samples,)``."""
+        if self.sample_rate != 16000:
+            raise ValueError(f"resemblyzer takes 16 kHz audio, sample_rate={self.sample_rate}")
         wave = self._preprocess(wave)
         mel = audio.wav_to_mel_spectrogram(wave)  # (T, 40)
         with torch.inference_mode():
