@@ -56,11 +56,24 @@ def test_two_stage_transfer_starts_stage_two_from_the_source_model(tmp_path, syn
              "utterances_per_emotion: 4}}]"  # fmt: skip
     config = finetune_config(tmp_path, synthetic_root, tiny_whisper, "name=two_stage",
                              f"finetune.source={source}", "finetune.source_epochs=1",
-                             "finetune.epochs=1")  # fmt: skip
+                             "finetune.epochs=1", "finetune.source_target=speaker")  # fmt: skip
     result = run(config, progress=False)
     encoder = result.run_dir / "source" / "encoder.safetensors"
     assert encoder.is_file()
     assert Predictor.from_run(result.run_dir).predict_signal(np.zeros(8000) + 0.01)
+    # The stage-1 encoder is a model folder that any experiment can use as an upstream.
+    from safetensors.torch import load_file
+
+    from emotransfer.features.hf import HFEncoder
+    from emotransfer.models.audio_model import AudioBackbone
+
+    wave = (0.1 * np.sin(np.arange(16000) / 7.0)).astype(np.float32)
+    exported = HFEncoder(model=str(result.run_dir / "source" / "encoder")).extract(wave)
+    backbone = AudioBackbone(HFEncoder(model=tiny_whisper, whisper_input="real_length")._load())
+    backbone.load_state_dict(load_file(str(encoder)))
+    states, _ = backbone(backbone.prepare([wave]))
+    assert not np.allclose(exported, HFEncoder(model=tiny_whisper).extract(wave))
+    assert exported.shape == tuple(states[0].shape)
 
 
 def test_predictor_refuses_a_folder_without_a_model(tmp_path):

@@ -132,6 +132,9 @@ class FinetuneConfig(Section):
     source_strategy: str = "full"
     source_params: dict[str, Any] = Field(default_factory=dict)
     source_epochs: int = Field(3, ge=1)
+    source_target: str = Field(
+        "emotion", description="stage-1 label column: emotion, or another task (speaker, gender)"
+    )
     augment: dict[str, Any] | list[dict[str, Any]] | None = Field(
         None, description="corruption applied to training clips on the fly"
     )

@@ -200,9 +200,12 @@ def _finetuner(config: ExperimentConfig, folder: Path, waves: list, labels: np.n
         source_config.data.labels = type(config.data.labels)()
         source_table, _, source_skipped = prepare_manifest(source_config)
         source_waves, source_table, _ = _waves(source_config, source_table, source_skipped)
-        source_classes = sorted(source_table["emotion"].unique())
-        source_labels = source_table["emotion"].map(
-            {c: i for i, c in enumerate(source_classes)}).to_numpy()  # fmt: skip
+        target = config.finetune.source_target
+        if target not in source_table:
+            raise ValueError(f"finetune.source_target {target!r}: no such manifest column")
+        values = source_table[target].astype(str)
+        source_classes = sorted(values.unique())
+        source_labels = values.map({c: i for i, c in enumerate(source_classes)}).to_numpy()
         (folder / "source").mkdir(exist_ok=True)
         source_state = train_source(config, spec, source_waves, source_labels,
                                     folder / "source", progress=progress)  # fmt: skip

@@ -110,8 +110,9 @@ def train_source(
     config: Any, spec: dict[str, Any], waves: list[np.ndarray], labels: np.ndarray,
     folder: Path, *, progress: bool = False,
 ) -> dict[str, torch.Tensor]:  # fmt: skip
-    """Stage 1 of two-stage transfer: train on the source corpora (its own classes and
-    strategy); returns the encoder state that stage 2 starts from (saved, resumable)."""
+    """Stage 1 of two-stage transfer: train on the source corpora (its own classes, task and
+    strategy); returns the encoder state that stage 2 starts from. Also saved as a model
+    folder ``source/encoder`` that any experiment can use as an upstream."""
     target = folder / "encoder.safetensors"
     if target.is_file():
         return load_file(str(target))
@@ -129,8 +130,12 @@ def train_source(
     trainer = _trainer(config, model, strategy.apply(model), folder / "checkpoint", progress)
     trainer.epochs = tune.source_epochs
     trainer.fit(waves, labels)
-    state = {k: v.detach().clone() for k, v in model.backbone.state_dict().items()}
+    state = {k: v.detach().clone().contiguous() for k, v in model.backbone.state_dict().items()}
     save_file(state, str(target))
+    # The stage-1 encoder as a model folder: usable as a frozen upstream
+    # (features.params.model: <run>/source/encoder) like any pretrained model.
+    model.backbone.module.save_pretrained(folder / "encoder", safe_serialization=True)
+    model.backbone._source.features.save_pretrained(folder / "encoder")
     return state
 
 
