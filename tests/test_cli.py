@@ -35,3 +35,15 @@ def test_run_from_the_command_line(tmp_path, synthetic_root, capsys):
     out = capsys.readouterr().out
     assert "cli: UAR" in out and (tmp_path / "runs" / "cli" / "report.html").is_file()
     assert "seed: 3" in (tmp_path / "runs" / "cli" / "config.yaml").read_text()
+
+
+def test_corrupt_writes_a_loadable_corpus_copy(tmp_path, synthetic_root, capsys):
+    out = tmp_path / "noisy"
+    spec = "{name: noise, snr_db: 5, noise: pink}"
+    # the synthetic corpus folder also holds a metadata.csv: read it with the csv adapter
+    assert main(["corrupt", "--root", synthetic_root, "--spec", spec, "--out", str(out)]) == 0
+    assert "wrote 64 files" in capsys.readouterr().out
+    from emotransfer.data.corpora.csv import CsvCorpus
+
+    table = CsvCorpus(root=out).load()
+    assert len(table) == 64 and set(table["condition"]) == {"corrupted"}

@@ -87,6 +87,15 @@ def _parser() -> argparse.ArgumentParser:
     study.add_argument("-o", "--override", action="append", default=[], metavar="KEY=VALUE")
     study.add_argument("--quiet", action="store_true")
     study.set_defaults(handler=_study)
+    corrupt = commands.add_parser("corrupt", help="write a corrupted copy of a corpus")
+    corrupt.add_argument("--corpus", default="csv", help="adapter name (default: csv)")
+    corrupt.add_argument("--root", required=True, help="corpus folder")
+    corrupt.add_argument("--spec", required=True,
+                         help="corruption as YAML, e.g. '{name: noise, snr_db: 5}'")  # fmt: skip
+    corrupt.add_argument("--out", required=True, help="output folder (a csv corpus)")
+    corrupt.add_argument("--condition", default="corrupted", help="value of its condition column")
+    corrupt.add_argument("--seed", type=int, default=0)
+    corrupt.set_defaults(handler=_corrupt)
     corpora = commands.add_parser("corpora", help="list the corpus adapters")
     corpora.set_defaults(handler=_corpora)
     demo = commands.add_parser("demo", help="full experiment on a generated corpus, offline")
@@ -187,6 +196,19 @@ def _study(args: argparse.Namespace) -> int:
                     if row["ci_low"] is not None else "")  # fmt: skip
         print(f"{row['variant']:<24} UAR {row['uar']:.3f}{interval}")
     print(f"study folder: {folder}")
+    return 0
+
+
+def _corrupt(args: argparse.Namespace) -> int:
+    import yaml
+
+    from emotransfer.data.corrupt_corpus import corrupt_corpus
+
+    spec = yaml.safe_load(args.spec)
+    table = registry.build("corpus", args.corpus, root=args.root).load()
+    copy = corrupt_corpus(table, spec, out_dir=args.out, seed=args.seed,
+                          condition=args.condition)  # fmt: skip
+    print(f"wrote {len(copy)} files and {args.out}/metadata.csv (load it with the csv adapter)")
     return 0
 
 
