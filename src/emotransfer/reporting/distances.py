@@ -32,7 +32,7 @@ def fad_heatmap_figure(pair: dict[str, Any], *, layer: int = -1, unit: str = "fr
             text = "-" if not np.isfinite(value) else f"{value:.1f}"
             axes.text(j, i, text, ha="center", va="center", fontsize=8,
                       fontweight="bold" if j == best else "normal",
-                      color="white" if value < middle else "black")  # fmt: skip
+                      color="white" if value > middle else "black")  # fmt: skip
     axes.set_xticks(range(len(columns)), labels=columns, rotation=45, ha="right")
     axes.set_yticks(range(len(rows)), labels=rows)
     axes.set_xlabel(pair["b"])
