@@ -41,7 +41,7 @@ def run(name: str, strategy: str, args: argparse.Namespace) -> dict:
         "-o", "features.upstream=hf",
         "-o", f"features.params={{model: {args.model}, whisper_input: real_length}}",
         "-o", f"finetune={strategy}", "-o", f"finetune.epochs={args.epochs}",
-        "-o", "finetune.batch_size=8", "-o", "finetune.patience=2",
+        "-o", "finetune.batch_size=8", "-o", f"finetune.patience={args.patience}",
         "-o", f"finetune.mixed_precision={args.precision}",
         "-o", "split.kind=loso", "-o", f"split.only_folds={folds}",
     ]  # fmt: skip
@@ -69,11 +69,13 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--precision", default="bf16", choices=["no", "bf16"])
     parser.add_argument("--strategies", nargs="+", default=list(STRATEGIES))
+    parser.add_argument("--patience", type=int, default=2)
+    parser.add_argument("--out", default="finetune.json", help="file under benchmarks/results")
     args = parser.parse_args()
     results: dict = {"command": "python " + " ".join(sys.argv), "folds": args.folds,
                      "epochs": args.epochs, "precision": args.precision}  # fmt: skip
     for name in args.strategies:
-        figures = run(f"emodb_{name}", STRATEGIES[name], args)
+        figures = run(f"emodb_{name}_{args.epochs}ep", STRATEGIES[name], args)
         results[name] = figures
         low, high = figures["ci"]
         print(f"{name:<8} UAR {figures['uar']:.3f} [{low:.3f}, {high:.3f}]  "
@@ -83,9 +85,9 @@ def main() -> None:
     for name in ("lora", "full"):
         if name in results:
             subprocess.run([sys.executable, "-m", "emotransfer.cli", "analyze", "adaptation",
-                            str(args.work / f"emodb_{name}"), "--max-files", "60"],
+                            str(args.work / f"emodb_{name}_{args.epochs}ep"), "--max-files", "60"],
                            check=True, cwd=REPO)  # fmt: skip
-            report = json.loads((args.work / f"emodb_{name}" / "adaptation" /
+            report = json.loads((args.work / f"emodb_{name}_{args.epochs}ep" / "adaptation" /
                                  "adaptation.json").read_text())  # fmt: skip
             results[f"{name}_adaptation"] = report["layers"]
     if "frozen" in results:
@@ -93,7 +95,7 @@ def main() -> None:
             if name in results:
                 gain = results[name]["uar"] - results["frozen"]["uar"]
                 print(f"{name} - frozen weighted sum: {gain * 100:+.1f} UAR points (target >= +2)")
-    out = HERE / "results" / "finetune.json"
+    out = HERE / "results" / args.out
     out.write_text(json.dumps(results, indent=1, default=str) + "\n")
     print(f"wrote {out}")
 
