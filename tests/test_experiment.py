@@ -155,3 +155,30 @@ def test_train_clean_test_corrupted_lowers_uar_and_is_recorded(tmp_path, synthet
     assert "test_corruption" in (noisy.run_dir / "config.yaml").read_text()
     copies = list((tmp_path / "cache" / "corrupted").glob("*/metadata.csv"))
     assert len(copies) == 1  # the corrupted copy is written once, under the cache
+
+
+def test_frozen_run_predicts_new_audio_without_pickle(tmp_path, synthetic_root, synthetic_table):
+    from emotransfer.cli import main
+    from emotransfer.inference import Predictor
+
+    result = experiment.run(make_config(tmp_path, synthetic_root, "name=infer"), progress=False)
+    assert len(list((result.run_dir / "models").glob("*/head.safetensors"))) == 4
+    predictor = Predictor.from_run(result.run_dir)
+    speaker = synthetic_table[synthetic_table["speaker"] == "s01"]
+    outputs = predictor.predict_files(speaker["file"].tolist())
+    guesses = [max(p, key=p.get) for p in outputs]
+    accuracy = np.mean([g == t for g, t in zip(guesses, speaker["emotion"])])
+    assert accuracy > 0.5 and abs(sum(outputs[0].values()) - 1) < 1e-6
+    with pytest.raises(ValueError, match="per speaker"):
+        predictor.predict_file(speaker["file"].iloc[0])
+    assert main(["predict", str(result.run_dir), *speaker["file"].tolist()[:3]]) == 0
+
+
+def test_globally_normalised_run_predicts_a_single_file(tmp_path, synthetic_root, synthetic_table):
+    from emotransfer.inference import Predictor
+
+    config = make_config(tmp_path, synthetic_root, "name=global", "features.normalization=global",
+                         "head.name=logreg", "head.grid={}")  # fmt: skip
+    result = experiment.run(config, progress=False)
+    probabilities = Predictor.from_run(result.run_dir).predict_file(synthetic_table["file"].iloc[0])
+    assert set(probabilities) == {"anger", "happiness", "neutral", "sadness"}

@@ -102,6 +102,8 @@ def run(
                             test_features=test_features)  # fmt: skip
     else:
         fit_fold = _finetuner(config, folder, features, labels, groups, classes, progress)
+    if config.finetune is None:
+        write_json(folder / "model.json", _frozen_spec(config, classes))
     results = _train(config, folder, fit_fold, labels, folds, progress)
     training_s = time.perf_counter() - trained
 
@@ -219,6 +221,27 @@ def _finetuner(config: ExperimentConfig, folder: Path, waves: list, labels: np.n
     return fit_fold
 
 
+def _save_head(folder: Path, result: FoldResult) -> None:
+    """The fold's standardiser and head as safetensors (read by the Predictor)."""
+    from safetensors.numpy import save_file
+
+    from emotransfer.models.export import export_head
+
+    arrays = {f"head.{k}": np.ascontiguousarray(v) for k, v in export_head(result.model).items()}
+    arrays["scaler.mean"] = np.ascontiguousarray(result.scaler.mean_)
+    arrays["scaler.scale"] = np.ascontiguousarray(result.scaler.scale_)
+    folder.mkdir(parents=True, exist_ok=True)
+    save_file(arrays, str(folder / "head.safetensors"))
+
+
+def _frozen_spec(config: ExperimentConfig, classes: list[str]) -> dict[str, Any]:
+    features = config.features
+    return {"kind": "frozen", "upstream": features.upstream, "params": features.params,
+            "layer": features.layer, "pooling": features.pooling,
+            "normalization": features.normalization, "classes": classes,
+            "sample_rate": config.data.audio.sample_rate}  # fmt: skip
+
+
 def _train(
     config: ExperimentConfig,
     folder: Path,
@@ -235,6 +258,8 @@ def _train(
         result = _resume(saved, digest, fold)
         if result is None:
             result = fit_fold(fold)
+            if config.finetune is None:
+                _save_head(folder / "models" / _safe(fold.name), result)
             write_json(
                 saved,
                 {

@@ -2,7 +2,11 @@
 
 A fine-tuning run keeps ``model.json`` (base encoder, strategy, classes) and each fold's
 trained weights as ``models/<fold>/trainable.safetensors``; the predictor rebuilds the model
-for each fold (no pickle anywhere) and averages the folds' probabilities.
+for each fold (no pickle anywhere) and averages the folds' probabilities. A frozen-feature
+run keeps the upstream's description and each fold's standardiser and head as
+``models/<fold>/head.safetensors``; its predictor extracts features the same way (same
+upstream, layer, pooling, Whisper input mode) and averages the folds' scores (an SVM fold
+contributes its vote).
 
 Usage::
 
@@ -52,6 +56,8 @@ class Predictor:
                 f"{folder}: no model.json; Predictor loads runs trained with a finetune section"
             )
         spec = json.loads(spec_path.read_text())
+        if spec.get("kind") == "frozen":
+            return FeaturePredictor.from_run(folder)  # type: ignore[return-value]
         weights = sorted((folder / "models").glob("*/trainable.safetensors"))
         if not weights:
             raise FileNotFoundError(
@@ -85,3 +91,82 @@ class Predictor:
     def predict_file(self, path: str | Path) -> dict[str, float]:
         """Probabilities for an audio file (any rate or channel count)."""
         return self.predict_signal(load_audio(path, sample_rate=self.sample_rate))
+
+
+class FeaturePredictor:
+    """Predictions of a frozen-feature run: upstream -> pooled layer -> fold heads.
+
+    With per-speaker normalisation the statistics come from the clips given together to
+    :meth:`predict_files` (treated as one speaker); a single clip cannot be normalised that
+    way and is refused.
+    """
+
+    def __init__(self, *, spec: dict, heads: list[tuple[np.ndarray, np.ndarray, object]]) -> None:
+        self.spec = spec
+        self.heads = heads
+        self.classes = spec["classes"]
+        self.sample_rate = spec["sample_rate"]
+
+    @classmethod
+    def from_run(cls, run_dir: str | Path) -> FeaturePredictor:
+        from safetensors.numpy import load_file as load_arrays
+
+        from emotransfer.models.export import ExportedHead
+
+        folder = Path(run_dir)
+        spec = json.loads((folder / "model.json").read_text())
+        paths = sorted((folder / "models").glob("*/head.safetensors"))
+        if not paths:
+            raise FileNotFoundError(f"{folder}: no models/*/head.safetensors (run unfinished?)")
+        heads = []
+        for path in paths:
+            arrays = load_arrays(str(path))
+            head = ExportedHead({k[5:]: v for k, v in arrays.items() if k.startswith("head.")})
+            heads.append((arrays["scaler.mean"], arrays["scaler.scale"], head))
+        return cls(spec=spec, heads=heads)
+
+    def _features(self, waves: list[np.ndarray]) -> np.ndarray:
+        from emotransfer import registry
+        from emotransfer.features.extract import frame_statistics
+        from emotransfer.models.normalize import speaker_standardize
+        from emotransfer.models.pooling import pool_statistics
+
+        spec = self.spec
+        upstream = registry.build("upstream", spec["upstream"], sample_rate=self.sample_rate,
+                                  **spec["params"])  # fmt: skip
+        rows = [pool_statistics(frame_statistics(upstream.extract(w)), spec["pooling"])
+                [spec["layer"]] for w in waves]  # fmt: skip
+        features = np.stack(rows).astype(np.float64)
+        if spec["normalization"] == "speaker":
+            if len(waves) < 2:
+                raise ValueError(
+                    "this run normalises features per speaker: give several clips of the same "
+                    "speaker together (predict_files), not a single clip"
+                )
+            features = speaker_standardize(features, np.zeros(len(waves)))
+        return features
+
+    def predict_signals(self, waves: list[np.ndarray]) -> list[dict[str, float]]:
+        features = self._features([np.asarray(w, dtype=np.float32) for w in waves])
+        totals = np.zeros((len(waves), len(self.classes)))
+        for mean, scale, head in self.heads:
+            inputs = (features - mean) / scale
+            if int(head.arrays["kind"][0]) == 2:
+                totals[np.arange(len(waves)), head.predict(inputs)] += 1.0
+            else:
+                scores = head.scores(inputs)
+                if int(head.arrays["kind"][0]) == 0:  # ridge scores -> probabilities
+                    scores = np.exp(scores - scores.max(1, keepdims=True))
+                    scores /= scores.sum(1, keepdims=True)
+                totals += scores
+        totals /= len(self.heads)
+        return [dict(zip(self.classes, row.tolist())) for row in totals]
+
+    def predict_signal(self, wave: np.ndarray) -> dict[str, float]:
+        return self.predict_signals([wave])[0]
+
+    def predict_files(self, paths: list[str | Path]) -> list[dict[str, float]]:
+        return self.predict_signals([load_audio(p, sample_rate=self.sample_rate) for p in paths])
+
+    def predict_file(self, path: str | Path) -> dict[str, float]:
+        return self.predict_files([path])[0]

@@ -26,6 +26,7 @@ class FoldResult:
     best_params: dict[str, Any] = field(default_factory=dict)
     inner_scores: list[float] = field(default_factory=list)
     model: Any = None
+    scaler: Any = None
 
 
 def run_fold(
@@ -70,7 +71,7 @@ def run_fold(
             probabilities = None  # a class was missing from this training fold
     predicted = model.predict(test_features)
     return FoldResult(
-        fold.name, fold.test, np.asarray(predicted), probabilities, best, scores, model
+        fold.name, fold.test, np.asarray(predicted), probabilities, best, scores, model, scaler
     )
 
 
