@@ -96,6 +96,11 @@ def _parser() -> argparse.ArgumentParser:
     corrupt.add_argument("--condition", default="corrupted", help="value of its condition column")
     corrupt.add_argument("--seed", type=int, default=0)
     corrupt.set_defaults(handler=_corrupt)
+    cross = commands.add_parser("crosscorpus", help="train-on-each x test-on-each matrix")
+    cross.add_argument("config", help="experiment YAML with two or more corpora")
+    cross.add_argument("-o", "--override", action="append", default=[], metavar="KEY=VALUE")
+    cross.add_argument("--quiet", action="store_true")
+    cross.set_defaults(handler=_crosscorpus)
     corpora = commands.add_parser("corpora", help="list the corpus adapters")
     corpora.set_defaults(handler=_corpora)
     demo = commands.add_parser("demo", help="full experiment on a generated corpus, offline")
@@ -212,6 +217,23 @@ def _corrupt(args: argparse.Namespace) -> int:
     copy = corrupt_corpus(table, spec, out_dir=args.out, seed=args.seed,
                           condition=args.condition)  # fmt: skip
     print(f"wrote {len(copy)} files and {args.out}/metadata.csv (load it with the csv adapter)")
+    return 0
+
+
+def _crosscorpus(args: argparse.Namespace) -> int:
+    from emotransfer.analysis.crosscorpus import run_crosscorpus
+    from emotransfer.config import load_config
+
+    config = load_config(args.config, overrides=args.override)
+    folder, result = run_crosscorpus(config, progress=not args.quiet)
+    names = result["corpora"]
+    print("train \\ test  " + "  ".join(f"{n:>10}" for n in names))
+    for name, row in zip(names, result["matrix"]):
+        print(f"{name:<13} " + "  ".join(f"{cell['uar']:>10.3f}" for cell in row))
+    for cell in result["leave_one_corpus_out"]:
+        print(f"leave {cell['test']} out: UAR {cell['uar']:.3f} "
+              f"[{cell['ci_low']:.3f}, {cell['ci_high']:.3f}]")  # fmt: skip
+    print(f"crosscorpus folder: {folder}")
     return 0
 
 
