@@ -51,6 +51,8 @@ TABLES: dict[str, dict[str, str]] = {
         "ridge": "emotransfer.models.heads:RidgeHead",
         "mlp": "emotransfer.models.mlp:MLPHead",
         "layer_sum": "emotransfer.models.layers:LayerSumHead",
+        "dann": "emotransfer.models.domain:DANNHead",
+        "da_autoencoder": "emotransfer.models.domain:DAAutoencoderHead",
     },
 }
 

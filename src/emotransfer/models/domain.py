@@ -65,9 +65,7 @@ def adversarial_schedule(progress: float) -> float:
     return 2.0 / (1.0 + math.exp(-10.0 * progress)) - 1.0
 
 
-def domain_ids(
-    labelled_count: int, domains: np.ndarray | None, target_count: int
-) -> np.ndarray:
+def domain_ids(labelled_count: int, domains: np.ndarray | None, target_count: int) -> np.ndarray:
     """Domain id per row of ``[labelled rows; target rows]``.
 
     Labelled rows take ``domains`` (or 0); target rows take the next free id.
@@ -257,8 +255,14 @@ class DomainAdversarialHead(Head):
             batches = self._batches(row_domains.numpy(), rng)
             for batch in batches:
                 weight = self.adversarial_weight * adversarial_schedule(step / total_steps)
-                values = self._step(inputs[batch], targets[batch], row_domains[batch], weight,
-                                    emotion_loss, optimizer)  # fmt: skip
+                values = self._step(
+                    inputs[batch],
+                    targets[batch],
+                    row_domains[batch],
+                    weight,
+                    emotion_loss,
+                    optimizer,
+                )
                 for name, value in values.items():
                     sums[name] = sums.get(name, 0.0) + value
                 step += 1
