@@ -56,12 +56,14 @@ def run_crosscorpus(config: Any, *, progress: bool = True) -> tuple[Path, dict[s
     classes = sorted(table["emotion"].unique())
     labels = table["emotion"].map({c: i for i, c in enumerate(classes)}).to_numpy()
     groups = speaker_keys(table)
+    domains = table["corpus"].astype(str).map({c: i for i, c in enumerate(corpora)}).to_numpy()
     head = registry.build("head", config.head.name, **config.head.params)
     grid = config.head.grid or dict(type(head).default_grid)
 
     def cell(train: list[str], test: str) -> dict[str, Any]:
         results = [run_fold(head, grid, features, labels, groups, fold,
-                            inner_folds=config.head.inner_folds, seed=config.seed)
+                            inner_folds=config.head.inner_folds, seed=config.seed,
+                            domains=domains)
                    for fold in corpus_folds(table, train, test)]  # fmt: skip
         rows = np.concatenate([r.test for r in results])
         guess = np.concatenate([r.predicted for r in results])

@@ -403,7 +403,8 @@ class _SupportFineTuning(BaseEstimator):
     finetune_trunk: bool
     seed: int
 
-    def _trunk(self) -> torch.nn.Module:
+    def _trunk(self, inputs: int) -> torch.nn.Module:
+        """The network below the output layer for ``inputs`` features."""
         raise NotImplementedError
 
     def adapt(
@@ -414,7 +415,7 @@ class _SupportFineTuning(BaseEstimator):
         classes, encoded = _encode(support_labels)
         inputs, targets = _tensors(support_features, encoded)
         with _seeded(self.seed):
-            trunk = self._trunk()
+            trunk = self._trunk(inputs.shape[1])
             output = torch.nn.Linear(self.hidden, len(classes))
         network = torch.nn.Sequential(trunk, output)
         trained = network.parameters() if self.finetune_trunk else output.parameters()
@@ -450,12 +451,11 @@ class ScratchBaseline(_SupportFineTuning):
         self.seed = seed
 
     def meta_fit(self, features: np.ndarray, labels: np.ndarray, groups: np.ndarray) -> Self:
-        """Only records the input size: nothing is learned from the sources."""
-        self.input_dim_ = int(np.shape(features)[1])
+        """Nothing to learn from the sources; :meth:`adapt` works without this call."""
         return self
 
-    def _trunk(self) -> torch.nn.Module:
-        return torch.nn.Sequential(torch.nn.Linear(self.input_dim_, self.hidden), torch.nn.ReLU())
+    def _trunk(self, inputs: int) -> torch.nn.Module:
+        return torch.nn.Sequential(torch.nn.Linear(inputs, self.hidden), torch.nn.ReLU())
 
 
 class TransferBaseline(_SupportFineTuning):
@@ -512,7 +512,7 @@ class TransferBaseline(_SupportFineTuning):
             optimizer.step()
         return self
 
-    def _trunk(self) -> torch.nn.Module:
+    def _trunk(self, inputs: int) -> torch.nn.Module:
         return copy.deepcopy(self.network_[:-1])
 
 
@@ -587,7 +587,7 @@ class MultitaskBaseline(_SupportFineTuning):
             optimizer.step()
         return self
 
-    def _trunk(self) -> torch.nn.Module:
+    def _trunk(self, inputs: int) -> torch.nn.Module:
         return copy.deepcopy(self.trunk_)
 
 
@@ -627,7 +627,7 @@ def few_shot_evaluation(
         >>> rng = np.random.default_rng(0)
         >>> labels = np.repeat(np.arange(2), 12)
         >>> features = 4.0 * np.eye(3)[labels] + rng.normal(0, 0.5, (24, 3))
-        >>> method = ScratchBaseline(hidden=8, adapt_steps=30).meta_fit(features, labels, labels)
+        >>> method = ScratchBaseline(hidden=8, adapt_steps=30)
         >>> result = few_shot_evaluation(method, features, labels, shots=3, repeats=3, seed=0)
         >>> result["ci_low"] <= result["mean_uar"] <= result["ci_high"]
         True

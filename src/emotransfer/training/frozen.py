@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,6 +42,7 @@ def run_fold(
     seed: int,
     score_single: bool = False,
     test_features: np.ndarray | None = None,
+    domains: np.ndarray | None = None,
 ) -> FoldResult:
     """Choose parameters on inner speaker splits of ``fold.train``, refit, predict ``fold.test``.
 
@@ -61,9 +63,16 @@ def run_fold(
         score_single=score_single,
     )
     scaler = Standardizer().fit(train_features)
-    model = clone(head).set_params(**best).fit(scaler.transform(train_features), train_labels)
     source = features if test_features is None else test_features
     test_features = scaler.transform(source[fold.test])
+    model = clone(head).set_params(**best)
+    options: dict[str, Any] = {}
+    if "target_features" in inspect.signature(model.fit).parameters:
+        # Domain-adaptive heads see the test rows' features, never their labels.
+        options["target_features"] = test_features
+        if domains is not None:
+            options["domains"] = domains[fold.train]
+    model.fit(scaler.transform(train_features), train_labels, **options)
     probabilities = None
     if hasattr(model, "predict_proba"):
         probabilities = model.predict_proba(test_features)
