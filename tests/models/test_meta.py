@@ -13,8 +13,9 @@ from emotransfer.models.meta import (
 )
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture(scope="module", autouse=True)
 def one_thread():
+    # module scope: the module fixtures below train models too
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     yield
@@ -133,7 +134,7 @@ def test_first_order_maml_beats_training_from_scratch(toy, fitted_fomaml, scratc
         fitted_fomaml, target_features, target_labels, shots=5, repeats=4, seed=1, steps=10
     )
     assert fitted_fomaml.meta_losses_[-1] < fitted_fomaml.meta_losses_[0]
-    assert result["mean_uar"] > scratch_uar + 0.2  # measured: 0.87 vs 0.47, chance 0.25
+    assert result["mean_uar"] > scratch_uar + 0.2  # measured: 0.85 vs 0.46, chance 0.25
 
 
 def test_second_order_maml_beats_training_from_scratch(toy, scratch_uar):
@@ -143,7 +144,7 @@ def test_second_order_maml_beats_training_from_scratch(toy, scratch_uar):
     result = few_shot_evaluation(
         maml, target_features, target_labels, shots=5, repeats=4, seed=1, steps=10
     )
-    assert result["mean_uar"] > scratch_uar + 0.2  # measured: 0.83 vs 0.47
+    assert result["mean_uar"] > scratch_uar + 0.2  # measured: 0.83 vs 0.46
 
 
 def test_second_order_gradient_flows_through_the_inner_loop(toy):

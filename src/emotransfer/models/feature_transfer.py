@@ -40,8 +40,9 @@ class SharedSubspace(BaseEstimator):
     Encoder ``z = act(W x + b)``; decoder ``x' = W^T z + c`` when ``tied``, else a separate
     linear layer. Loss: mean squared reconstruction error of the source rows plus that of the
     target rows (each domain counts equally whatever its size), plus ``discrepancy_weight``
-    times the squared distance between the source and target latent means (a linear-kernel
-    MMD that steers the subspace away from directions in which the domains differ).
+    times the Mahalanobis distance between the source and target latent means (a
+    scale-free linear-kernel MMD that steers the subspace away from directions in which the
+    domains differ; 0 gives the plain shared autoencoder, which keeps any high-variance shift).
     Full-batch Adam.
 
     Args:
@@ -78,7 +79,7 @@ class SharedSubspace(BaseEstimator):
         latent_dim: int = 32,
         tied: bool = True,
         activation: str = "linear",
-        discrepancy_weight: float = 1.0,
+        discrepancy_weight: float = 10.0,
         learning_rate: float = 1e-2,
         epochs: int = 300,
         weight_decay: float = 0.0,
@@ -129,13 +130,27 @@ class SharedSubspace(BaseEstimator):
         reconstruction = torch.nn.functional.mse_loss(
             self.decoder_(source_latent), source
         ) + torch.nn.functional.mse_loss(self.decoder_(target_latent), target)
-        discrepancy = (source_latent.mean(0) - target_latent.mean(0)).pow(2).sum()
-        return reconstruction + self.discrepancy_weight * discrepancy
+        return reconstruction + self.discrepancy_weight * _mean_discrepancy(
+            source_latent, target_latent
+        )
 
     def transform(self, features: np.ndarray) -> np.ndarray:
         """``(N, D)`` -> ``(N, latent_dim)``."""
         with torch.no_grad():
             return self.encoder_(torch.as_tensor(np.asarray(features), dtype=torch.float32)).numpy()
+
+
+def _mean_discrepancy(source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mahalanobis distance between the domain means under the pooled within-domain covariance.
+
+    Affine-invariant: an untied encoder cannot shrink it by scaling the latent space (and let
+    the decoder scale back), nor hide the shift behind a high-variance direction.
+    """
+    difference = source.mean(0) - target.mean(0)
+    centred = torch.cat([source - source.mean(0), target - target.mean(0)])
+    covariance = centred.T @ centred / len(centred)
+    covariance = covariance + 1e-3 * torch.eye(len(difference))
+    return difference @ torch.linalg.solve(covariance, difference)
 
 
 class _TiedDecoder(torch.nn.Module):

@@ -23,9 +23,10 @@ Example:
     >>> labels = np.repeat(np.arange(4), 10)
     >>> features = 3.0 * np.eye(4)[labels] + rng.normal(0, 0.5, (40, 4))
     >>> groups = np.tile([0, 1], 20)
-    >>> maml = MAMLClassifier(ways=2, hidden=8, meta_steps=20, shots=2, queries=2)
+    >>> maml = MAMLClassifier(ways=2, hidden=8, meta_steps=5, shots=2, queries=2)
     >>> support = np.r_[0:3, 10:13]
-    >>> predictor = maml.meta_fit(features, labels, groups).adapt(features[support], labels[support])
+    >>> maml = maml.meta_fit(features, labels, groups)
+    >>> predictor = maml.adapt(features[support], labels[support])
     >>> predictor.predict(features[support]).tolist()
     [0, 0, 0, 1, 1, 1]
 """
@@ -325,7 +326,11 @@ class MAMLClassifier(BaseEstimator):
         return self
 
     def meta_gradient(self, batch: list[Episode]) -> dict[str, torch.Tensor]:
-        """Gradient of the mean post-adaptation query loss with respect to the initialisation."""
+        """Gradient of the mean post-adaptation query loss with respect to the initialisation.
+
+        Uses the current ``network_`` (``meta_fit`` with ``meta_steps=0`` only initialises it)
+        and the current ``first_order`` setting; the network is not updated.
+        """
         loss = self._meta_loss(batch)
         names = [name for name, _ in self.network_.named_parameters()]
         grads = torch.autograd.grad(loss, list(self.network_.parameters()))
@@ -627,7 +632,7 @@ def few_shot_evaluation(
         >>> rng = np.random.default_rng(0)
         >>> labels = np.repeat(np.arange(2), 12)
         >>> features = 4.0 * np.eye(3)[labels] + rng.normal(0, 0.5, (24, 3))
-        >>> method = ScratchBaseline(hidden=8, adapt_steps=30)
+        >>> method = ScratchBaseline(hidden=8, adapt_steps=10)
         >>> result = few_shot_evaluation(method, features, labels, shots=3, repeats=3, seed=0)
         >>> result["ci_low"] <= result["mean_uar"] <= result["ci_high"]
         True
