@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 
 from emotransfer import registry
 from emotransfer.config import ExperimentConfig, save_config
-from emotransfer.data.splits import Fold, audit_folds, make_folds, speaker_keys
+from emotransfer.data.splits import Fold, audit_folds, speaker_keys
 from emotransfer.evaluation.metrics import ccc_report, classification_report
 from emotransfer.features.extract import Extraction
 from emotransfer.io import package_versions, write_json, write_text
@@ -33,6 +33,7 @@ from emotransfer.prepare import (
     BadAudioError,
     cache_root,
     corrupted_features,
+    experiment_folds,
     layer_features,
     prepare_manifest,
 )
@@ -69,17 +70,7 @@ def run(
     classes = sorted(table["emotion"].unique())
     labels = table["emotion"].map({c: i for i, c in enumerate(classes)}).to_numpy()
     split = config.split
-    folds = make_folds(
-        table,
-        kind=split.kind,
-        folds=split.folds,
-        seed=config.seed,
-        column=split.column,
-        train_values=split.train_values,
-        test_values=split.test_values,
-        train_corpora=split.train_corpora,
-        test_corpora=split.test_corpora,
-    )
+    folds = experiment_folds(config, table)
     if split.only_folds:
         unknown = sorted(set(split.only_folds) - {fold.name for fold in folds})
         if unknown:

@@ -47,6 +47,17 @@ def prepare_manifest(config: ExperimentConfig) -> tuple[pd.DataFrame, dict, list
     return table, info, skipped
 
 
+def experiment_folds(config: ExperimentConfig, table: pd.DataFrame) -> list:
+    """The outer folds that ``config.split`` describes (see ``data.splits.make_folds``)."""
+    from emotransfer.data.splits import make_folds
+
+    split = config.split
+    return make_folds(table, kind=split.kind, folds=split.folds, seed=config.seed,
+                      column=split.column, train_values=split.train_values,
+                      test_values=split.test_values, train_corpora=split.train_corpora,
+                      test_corpora=split.test_corpora)  # fmt: skip
+
+
 def cache_root(config: ExperimentConfig) -> Path:
     return Path(config.cache_dir) if config.cache_dir else default_cache_dir()
 

@@ -126,9 +126,9 @@ def run_probe(
     """
     from emotransfer import registry
     from emotransfer.config import save_config
-    from emotransfer.data.splits import audit_folds, make_folds, speaker_keys
+    from emotransfer.data.splits import audit_folds, speaker_keys
     from emotransfer.io import package_versions, write_json, write_text
-    from emotransfer.prepare import layer_features, prepare_manifest
+    from emotransfer.prepare import experiment_folds, layer_features, prepare_manifest
     from emotransfer.reporting.layers import layer_curve_figure
     from emotransfer.reporting.plots import save_figure
 
@@ -143,10 +143,7 @@ def run_probe(
     classes = sorted(table["emotion"].unique())
     labels = table["emotion"].map({c: i for i, c in enumerate(classes)}).to_numpy()
     split = config.split
-    folds = make_folds(table, kind=split.kind, folds=split.folds, seed=config.seed,
-                       column=split.column, train_values=split.train_values,
-                       test_values=split.test_values, train_corpora=split.train_corpora,
-                       test_corpora=split.test_corpora)  # fmt: skip
+    folds = experiment_folds(config, table)
     audit = audit_folds(table, folds, kind=split.kind, allow_leakage=split.allow_leakage)
     head = registry.build("head", probe)
     result = probe_layers(
