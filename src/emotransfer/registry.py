@@ -52,6 +52,7 @@ TABLES: dict[str, dict[str, str]] = {
         "mlp": "emotransfer.models.mlp:MLPHead",
         "layer_sum": "emotransfer.models.layers:LayerSumHead",
         "dann": "emotransfer.models.domain:DANNHead",
+        "multitask": "emotransfer.models.multitask:MultitaskHead",
         "da_autoencoder": "emotransfer.models.domain:DAAutoencoderHead",
     },
 }
