@@ -182,3 +182,14 @@ def test_globally_normalised_run_predicts_a_single_file(tmp_path, synthetic_root
     result = experiment.run(config, progress=False)
     probabilities = Predictor.from_run(result.run_dir).predict_file(synthetic_table["file"].iloc[0])
     assert set(probabilities) == {"anger", "happiness", "neutral", "sadness"}
+
+
+def test_multitask_head_with_an_auxiliary_task_runs_in_an_experiment(tmp_path, synthetic_root):
+    config = make_config(tmp_path, synthetic_root, "name=mt", "head.name=multitask",
+                         "head.grid={}", "head.params={epochs: 100, hidden: 32}",
+                         "head.auxiliary=[gender]")  # fmt: skip
+    result = experiment.run(config, progress=False)
+    assert result.metrics["summary"]["uar"]["value"] > 0.4
+    with pytest.raises(ValueError, match="no column 'accent'"):
+        experiment.run(make_config(tmp_path, synthetic_root, "name=mt2", "head.name=multitask",
+                                   "head.auxiliary=[accent]"), progress=False)  # fmt: skip

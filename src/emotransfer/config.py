@@ -101,6 +101,9 @@ class HeadConfig(Section):
     params: dict[str, Any] = Field(default_factory=dict)
     grid: dict[str, list[Any]] = Field(default_factory=dict, description="empty = head default")
     inner_folds: int = Field(3, ge=2, description="speaker groups for inner validation")
+    auxiliary: list[str] = Field(
+        default_factory=list, description="multitask head: auxiliary label columns (gender...)"
+    )
 
 
 class EvaluationConfig(Section):

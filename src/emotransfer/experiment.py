@@ -31,6 +31,7 @@ from emotransfer.features.extract import Extraction
 from emotransfer.io import package_versions, write_json, write_text
 from emotransfer.prepare import (
     BadAudioError,
+    auxiliary_labels,
     cache_root,
     corrupted_features,
     experiment_folds,
@@ -82,6 +83,7 @@ def run(
     groups = speaker_keys(table)
     if config.finetune is None:
         head = registry.build("head", config.head.name, **config.head.params)
+        auxiliary = auxiliary_labels(config, table)
         test_features = None
         if config.data.test_corruption:
             test_features = corrupted_features(config, table, progress=progress)
@@ -90,7 +92,7 @@ def run(
         def fit_fold(fold: Fold) -> FoldResult:
             return run_fold(head, _grid(config), features, labels, groups, fold,
                             inner_folds=config.head.inner_folds, seed=config.seed,
-                            test_features=test_features)  # fmt: skip
+                            test_features=test_features, auxiliary=auxiliary)  # fmt: skip
     else:
         fit_fold = _finetuner(config, folder, features, labels, groups, classes, progress)
     if config.finetune is None:
@@ -218,7 +220,12 @@ def _save_head(folder: Path, result: FoldResult) -> None:
 
     from emotransfer.models.export import export_head
 
-    arrays = {f"head.{k}": np.ascontiguousarray(v) for k, v in export_head(result.model).items()}
+    try:
+        exported = export_head(result.model)
+    except ValueError as error:  # a head without an export: the run is still valid
+        log.warning("fold model not saved for inference: %s", error)
+        return
+    arrays = {f"head.{k}": np.ascontiguousarray(v) for k, v in exported.items()}
     arrays["scaler.mean"] = np.ascontiguousarray(result.scaler.mean_)
     arrays["scaler.scale"] = np.ascontiguousarray(result.scaler.scale_)
     folder.mkdir(parents=True, exist_ok=True)

@@ -135,3 +135,16 @@ def corrupted_features(
     if len(kept) != len(table):
         raise ValueError("data.test_corruption: some corrupted clips could not be used")
     return features
+
+
+def auxiliary_labels(config: ExperimentConfig, table: pd.DataFrame) -> dict[str, np.ndarray]:
+    """``head.auxiliary`` columns as integer codes, -1 where a row has no value."""
+    result = {}
+    for column in config.head.auxiliary:
+        if column not in table:
+            raise ValueError(f"head.auxiliary: the manifest has no column {column!r}")
+        values = table[column].fillna("").astype(str).str.strip()
+        known = sorted(v for v in values.unique() if v not in ("", "nan"))
+        codes = values.map({v: i for i, v in enumerate(known)}).fillna(-1).astype(int)
+        result[column] = codes.to_numpy()
+    return result

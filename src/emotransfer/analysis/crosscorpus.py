@@ -38,7 +38,7 @@ def run_crosscorpus(config: Any, *, progress: bool = True) -> tuple[Path, dict[s
     from emotransfer import registry
     from emotransfer.config import save_config
     from emotransfer.io import package_versions, write_json
-    from emotransfer.prepare import layer_features, prepare_manifest
+    from emotransfer.prepare import auxiliary_labels, layer_features, prepare_manifest
     from emotransfer.reporting.distances import fad_heatmap_figure
     from emotransfer.reporting.plots import save_figure
 
@@ -57,13 +57,14 @@ def run_crosscorpus(config: Any, *, progress: bool = True) -> tuple[Path, dict[s
     labels = table["emotion"].map({c: i for i, c in enumerate(classes)}).to_numpy()
     groups = speaker_keys(table)
     domains = table["corpus"].astype(str).map({c: i for i, c in enumerate(corpora)}).to_numpy()
+    auxiliary = auxiliary_labels(config, table)
     head = registry.build("head", config.head.name, **config.head.params)
     grid = config.head.grid or dict(type(head).default_grid)
 
     def cell(train: list[str], test: str) -> dict[str, Any]:
         results = [run_fold(head, grid, features, labels, groups, fold,
                             inner_folds=config.head.inner_folds, seed=config.seed,
-                            domains=domains)
+                            domains=domains, auxiliary=auxiliary)
                    for fold in corpus_folds(table, train, test)]  # fmt: skip
         rows = np.concatenate([r.test for r in results])
         guess = np.concatenate([r.predicted for r in results])

@@ -43,6 +43,7 @@ def run_fold(
     score_single: bool = False,
     test_features: np.ndarray | None = None,
     domains: np.ndarray | None = None,
+    auxiliary: dict[str, np.ndarray] | None = None,
 ) -> FoldResult:
     """Choose parameters on inner speaker splits of ``fold.train``, refit, predict ``fold.test``.
 
@@ -72,6 +73,8 @@ def run_fold(
         options["target_features"] = test_features
         if domains is not None:
             options["domains"] = domains[fold.train]
+    if auxiliary and "auxiliary" in inspect.signature(model.fit).parameters:
+        options["auxiliary"] = {name: values[fold.train] for name, values in auxiliary.items()}
     model.fit(scaler.transform(train_features), train_labels, **options)
     probabilities = None
     if hasattr(model, "predict_proba"):
