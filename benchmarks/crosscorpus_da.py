@@ -26,6 +26,11 @@ HEADS = {
     "source_only_mlp": ["head.name=mlp", "head.grid={}"],
     "dann": ["head.name=dann", "head.params={epochs: 60, hidden: 256}"],
     "da_autoencoder": ["head.name=da_autoencoder", "head.params={epochs: 60}"],
+    "multitask": [
+        "head.name=multitask",
+        "head.params={epochs: 300, hidden: 256}",
+        "head.auxiliary=[gender, corpus]",
+    ],
 }
 
 
@@ -34,9 +39,11 @@ def main() -> None:
     parser.add_argument("--normalization", default="global", choices=["global", "speaker"])
     parser.add_argument("--cache", default=str(HERE / "work" / "layer_probe" / "cache"))
     parser.add_argument("--work", default=str(HERE / "work" / "crosscorpus_da"))
+    parser.add_argument("--heads", nargs="+", default=list(HEADS))
     args = parser.parse_args()
     results: dict = {"command": "python " + " ".join(sys.argv)}
-    for name, overrides in HEADS.items():
+    for name in args.heads:
+        overrides = HEADS[name]
         config = load_config(REPO / "configs" / "crosscorpus_4class.yaml", overrides=[
             f"name={name}_{args.normalization}", f"cache_dir={args.cache}",
             f"output_dir={args.work}", f"features.normalization={args.normalization}",
@@ -47,13 +54,17 @@ def main() -> None:
         line = "  ".join(f"{c['test']} {c['uar']:.3f} [{c['ci_low']:.3f}, {c['ci_high']:.3f}]"
                          for c in result["leave_one_corpus_out"])  # fmt: skip
         print(f"{name:<16} leave-one-corpus-out: {line}", flush=True)
+    if "source_only_mlp" not in results:
+        print("no source-only MLP anchor in this run")
+        return
     anchor = {c["test"]: c["uar"] for c in results["source_only_mlp"]["leave_one_corpus_out"]}
-    for name in ("dann", "da_autoencoder"):
+    for name in [h for h in ("dann", "da_autoencoder", "multitask") if h in results]:
         for cell in results[name]["leave_one_corpus_out"]:
             reference = anchor[cell["test"]]
             print(f"{name} vs source-only MLP on {cell['test']}: {cell['uar']:.3f} / "
                   f"{reference:.3f} = {cell['uar'] / reference:.3f}")  # fmt: skip
-    out = HERE / "results" / f"crosscorpus_da_{args.normalization}.json"
+    suffix = "" if args.heads == list(HEADS) else "_" + "_".join(args.heads)
+    out = HERE / "results" / f"crosscorpus_da_{args.normalization}{suffix}.json"
     out.write_text(json.dumps(results, indent=1, default=str) + "\n")
     print(f"wrote {out}")
 
