@@ -2,10 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pandas as pd
 import pytest
 
 from emotransfer.data.corpora.synthetic import SyntheticCorpus
+
+
+@pytest.fixture(autouse=True, scope="session")
+def torch_one_thread() -> Iterator[None]:
+    """Tiny models run fastest on one thread, and with ``pytest -n 2`` each worker gets a
+    core; spinning thread pools crawl on a busy machine."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="session")

@@ -3,20 +3,11 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
 from emotransfer.cli import main
 from emotransfer.config import load_config
 from emotransfer.experiment import run
 from emotransfer.inference import Predictor
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def finetune_config(tmp_path, root, model, *overrides):

@@ -33,15 +33,6 @@ WHISPER = dict(
 )  # fmt: skip
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # Tiny models: one thread is fastest, and thread pools crawl on a busy machine.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def reference_cka(x, y):
     """Textbook HSIC form with an explicit centring matrix."""
     n = len(x)

@@ -36,15 +36,6 @@ WAVEFORM_MODELS = {
 }
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # Tiny models: one thread is fastest, and spinning thread pools crawl on a busy machine.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def voice(seconds, f0=140.0, seed=0):
     """A harmonic 'voice' with vibrato plus a little noise."""
     rng = np.random.default_rng(seed)

@@ -13,15 +13,6 @@ from emotransfer.features.resemblyzer import Resemblyzer
 RATE = 16000
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # Tiny models: one thread is fastest, and spinning thread pools crawl on a busy machine.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def voice(f0, seconds=2.0, seed=0):
     """A harmonic 'voice': f0 (randomly detuned by up to 3 %) with vibrato."""
     rng = np.random.default_rng(seed)

@@ -31,14 +31,6 @@ DANN_PARAMS = {"hidden": 32, "dropout": 0.1, "epochs": 40, "batch_size": 64, "le
 AUTOENCODER_PARAMS = {**DANN_PARAMS, "latent_dim": 16, "num_views": 4, "heads": 2}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def sample(rng: np.random.Generator, per_class: int, shift: float = 0.0, scale: float = 1.0):
     labels = np.repeat(np.arange(3), per_class)
     features = rng.normal(size=(len(labels), 16))

@@ -1,6 +1,5 @@
 import numpy as np
 import pytest
-import torch
 from sklearn.linear_model import LogisticRegression
 
 from emotransfer.models.feature_transfer import (
@@ -8,14 +7,6 @@ from emotransfer.models.feature_transfer import (
     SharedSubspace,
     reweighted_logistic_regression,
 )
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def shifted_domains(seed=0, size=200, dims=6, shift=3.0):

@@ -13,15 +13,6 @@ from emotransfer.models.meta import (
 )
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    # module scope: the module fixtures below train models too
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def subspace_tasks(seed=0, groups=8, classes=6, per_class=20, target_classes=4, target_per=25):
     """Source tasks and a target whose class means lie in one shared 3-d subspace of R^32.
 

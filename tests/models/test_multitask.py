@@ -7,14 +7,6 @@ from emotransfer.models.multitask import MultitaskHead
 from emotransfer.training.losses import ccc_loss, masked_cross_entropy
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def problem(seed=0):
     rng = np.random.default_rng(seed)
     features = rng.normal(size=(200, 8))

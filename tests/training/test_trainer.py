@@ -8,14 +8,6 @@ from emotransfer.transfer.finetune import FineTune, FullFineTune
 from emotransfer.transfer.lora import LoRA
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def two_tone_task(count=24, seed=0):
     """Class 0: low tones, class 1: high tones; random pitch and length within a class."""
     rng = np.random.default_rng(seed)
