@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 from emotransfer.models.heads import Head
+from emotransfer.training.losses import balanced_class_weights
 
 
 class GradientReversal(torch.autograd.Function):
@@ -242,9 +243,8 @@ class DomainAdversarialHead(Head):
         rng: np.random.Generator,
     ) -> None:
         labelled = targets[targets >= 0]
-        counts = torch.bincount(labelled, minlength=len(self.classes_)).clamp(min=1).float()
         emotion_loss = torch.nn.CrossEntropyLoss(
-            weight=counts.sum() / (len(counts) * counts), ignore_index=-1
+            weight=balanced_class_weights(labelled, len(self.classes_)), ignore_index=-1
         )
         optimizer = torch.optim.Adam(self.module_.parameters(), lr=self.learning_rate)
         self.module_.train()

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from emotransfer.models.heads import Head
+from emotransfer.training.losses import balanced_class_weights
 
 
 class WeightedLayerSum(torch.nn.Module):
@@ -66,7 +67,6 @@ class LayerSumHead(Head):
         inputs = torch.as_tensor(features, dtype=torch.float32)
         targets = torch.as_tensor(labels, dtype=torch.long)
         classes = int(targets.max()) + 1
-        counts = torch.bincount(targets, minlength=classes).clamp(min=1).float()
         self.layer_sum_ = WeightedLayerSum(num_layers=inputs.shape[1])
         self.linear_ = torch.nn.Linear(inputs.shape[2], classes)
         optimizer = torch.optim.AdamW(
@@ -76,7 +76,7 @@ class LayerSumHead(Head):
             ],
             lr=self.learning_rate,
         )
-        loss_function = torch.nn.CrossEntropyLoss(weight=counts.sum() / (classes * counts))
+        loss_function = torch.nn.CrossEntropyLoss(weight=balanced_class_weights(targets, classes))
         for _ in range(self.epochs):
             optimizer.zero_grad()
             loss_function(self.linear_(self.layer_sum_(inputs)), targets).backward()

@@ -47,6 +47,7 @@ from torch.func import functional_call
 from torch.nn import functional
 
 from emotransfer.evaluation.metrics import uar
+from emotransfer.training.losses import balanced_class_weights
 
 
 @dataclass(frozen=True)
@@ -510,7 +511,7 @@ class TransferBaseline(_SupportFineTuning):
         optimizer = torch.optim.AdamW(
             self.network_.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay
         )
-        weights = _balanced_weights(targets)
+        weights = balanced_class_weights(targets)
         for _ in range(self.epochs):
             optimizer.zero_grad()
             functional.cross_entropy(self.network_(inputs), targets, weight=weights).backward()
@@ -581,7 +582,7 @@ class MultitaskBaseline(_SupportFineTuning):
         optimizer = torch.optim.AdamW(
             parameters, lr=self.learning_rate, weight_decay=self.weight_decay
         )
-        weights = [_balanced_weights(targets) for _, targets in tasks]
+        weights = [balanced_class_weights(targets) for _, targets in tasks]
         for _ in range(self.epochs):
             optimizer.zero_grad()
             losses = [
@@ -594,11 +595,6 @@ class MultitaskBaseline(_SupportFineTuning):
 
     def _trunk(self, inputs: int) -> torch.nn.Module:
         return copy.deepcopy(self.trunk_)
-
-
-def _balanced_weights(targets: torch.Tensor) -> torch.Tensor:
-    counts = torch.bincount(targets).clamp(min=1).float()
-    return counts.sum() / (len(counts) * counts)
 
 
 def few_shot_evaluation(

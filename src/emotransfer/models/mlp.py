@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from emotransfer.models.heads import Head
+from emotransfer.training.losses import balanced_class_weights
 
 
 class MLPHead(Head):
@@ -56,8 +57,7 @@ class MLPHead(Head):
         inputs = torch.as_tensor(features, dtype=torch.float32)
         targets = torch.as_tensor(labels, dtype=torch.long)
         classes = int(targets.max()) + 1
-        counts = torch.bincount(targets, minlength=classes).clamp(min=1).float()
-        weights = counts.sum() / (classes * counts)
+        weights = balanced_class_weights(targets, classes)
         self.network_ = torch.nn.Sequential(
             torch.nn.Linear(inputs.shape[1], self.hidden),
             torch.nn.ReLU(),

@@ -23,6 +23,13 @@ def ccc_loss(prediction: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:
     return 1.0 - 2.0 * covariance / denominator.clamp(min=1e-8)
 
 
+def balanced_class_weights(targets: torch.Tensor, classes: int | None = None) -> torch.Tensor:
+    """Cross-entropy class weights inversely proportional to class frequency (mean 1 when
+    every class occurs); an absent class counts as one row."""
+    counts = torch.bincount(targets, minlength=classes or 0).clamp(min=1).float()
+    return counts.sum() / (len(counts) * counts)
+
+
 def masked_cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """Cross-entropy over rows with a label (``labels >= 0``; -1 marks a missing label)."""
     known = labels >= 0
