@@ -36,29 +36,19 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="run an experiment from a YAML config")
     run.add_argument("config", help="experiment YAML")
-    run.add_argument(
-        "-o",
-        "--override",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a config value, e.g. -o split.kind=loso (repeatable)",
-    )
+    _config_options(run)
     run.add_argument("--run-dir", help="run folder (default: output_dir/name)")
-    run.add_argument("--quiet", action="store_true", help="no progress bars")
     run.set_defaults(handler=_run)
     probe = commands.add_parser("probe", help="probe every layer of the upstream")
     probe.add_argument("config", help="experiment YAML")
-    probe.add_argument("-o", "--override", action="append", default=[], metavar="KEY=VALUE")
+    _config_options(probe)
     probe.add_argument("--probe", default="ridge", help="probe head (ridge, logreg, svm)")
     probe.add_argument("--no-weighted-sum", action="store_true")
-    probe.add_argument("--quiet", action="store_true")
     probe.set_defaults(handler=_probe)
     finetune = commands.add_parser("finetune", help="run an experiment that trains the encoder")
     finetune.add_argument("config", help="experiment YAML with a finetune section")
-    finetune.add_argument("-o", "--override", action="append", default=[], metavar="KEY=VALUE")
+    _config_options(finetune)
     finetune.add_argument("--run-dir", help="run folder (default: output_dir/name)")
-    finetune.add_argument("--quiet", action="store_true")
     finetune.set_defaults(handler=_finetune)
     predict = commands.add_parser("predict", help="class probabilities for audio files")
     predict.add_argument("run_dir", help="a trained run folder")
@@ -68,13 +58,12 @@ def _parser() -> argparse.ArgumentParser:
     analyses = analyze.add_subparsers(dest="analysis", required=True)
     fad = analyses.add_parser("fad", help="Fréchet Audio Distance between sets, per emotion")
     fad.add_argument("config", help="experiment YAML naming the corpora and the upstream")
-    fad.add_argument("-o", "--override", action="append", default=[], metavar="KEY=VALUE")
+    _config_options(fad)
     fad.add_argument("--by", default="corpus", help="manifest column whose values are the sets")
     fad.add_argument("--layer", type=int, default=-1, help="hidden state (default: last)")
     fad.add_argument("--unit", choices=["frames", "clips"], default="frames")
     fad.add_argument("--music-map", default="q1=happiness,q2=anger,q3=sadness,q4=calm",
                      help="how music quadrants read as emotions")  # fmt: skip
-    fad.add_argument("--quiet", action="store_true")
     fad.set_defaults(handler=_fad)
     adaptation = analyses.add_parser("adaptation", help="which layers changed in fine-tuning")
     adaptation.add_argument("run_dir", help="a fine-tuning run folder")
@@ -84,8 +73,7 @@ def _parser() -> argparse.ArgumentParser:
     adaptation.set_defaults(handler=_adaptation)
     study = commands.add_parser("study", help="run named variants of one experiment, compare")
     study.add_argument("study", help="study YAML (base config + variants)")
-    study.add_argument("-o", "--override", action="append", default=[], metavar="KEY=VALUE")
-    study.add_argument("--quiet", action="store_true")
+    _config_options(study)
     study.set_defaults(handler=_study)
     corrupt = commands.add_parser("corrupt", help="write a corrupted copy of a corpus")
     corrupt.add_argument("--corpus", default="csv", help="adapter name (default: csv)")
@@ -98,16 +86,23 @@ def _parser() -> argparse.ArgumentParser:
     corrupt.set_defaults(handler=_corrupt)
     cross = commands.add_parser("crosscorpus", help="train-on-each x test-on-each matrix")
     cross.add_argument("config", help="experiment YAML with two or more corpora")
-    cross.add_argument("-o", "--override", action="append", default=[], metavar="KEY=VALUE")
-    cross.add_argument("--quiet", action="store_true")
+    _config_options(cross)
     cross.set_defaults(handler=_crosscorpus)
     corpora = commands.add_parser("corpora", help="list the corpus adapters")
     corpora.set_defaults(handler=_corpora)
     demo = commands.add_parser("demo", help="full experiment on a generated corpus, offline")
-    demo.add_argument("-o", "--override", action="append", default=[], metavar="KEY=VALUE")
-    demo.add_argument("--quiet", action="store_true")
+    _config_options(demo)
     demo.set_defaults(handler=_demo)
     return parser
+
+
+def _config_options(parser: argparse.ArgumentParser) -> None:
+    """``-o KEY=VALUE`` overrides and ``--quiet``, shared by the commands that read a config."""
+    parser.add_argument(
+        "-o", "--override", action="append", default=[], metavar="KEY=VALUE",
+        help="override a config value, e.g. -o split.kind=loso (repeatable)",
+    )  # fmt: skip
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
 def _run(args: argparse.Namespace) -> int:
