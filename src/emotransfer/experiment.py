@@ -24,11 +24,11 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from emotransfer import registry
-from emotransfer.config import ExperimentConfig, save_config
+from emotransfer.config import ExperimentConfig
 from emotransfer.data.splits import Fold, audit_folds, speaker_keys
 from emotransfer.evaluation.metrics import ccc_report, classification_report
 from emotransfer.features.extract import Extraction
-from emotransfer.io import package_versions, write_json, write_text
+from emotransfer.io import write_json, write_text
 from emotransfer.prepare import (
     BadAudioError,
     auxiliary_labels,
@@ -37,6 +37,7 @@ from emotransfer.prepare import (
     experiment_folds,
     layer_features,
     prepare_manifest,
+    result_folder,
 )
 from emotransfer.training.audio_fold import decode_waves, finetune_fold, model_spec, train_source
 from emotransfer.training.frozen import FoldResult, fold_summary, run_fold
@@ -57,10 +58,7 @@ def run(
 ) -> RunResult:
     """Run ``config`` end to end; returns the run folder and its metrics."""
     began = time.perf_counter()
-    folder = Path(run_dir) if run_dir else Path(config.output_dir) / config.name
-    folder.mkdir(parents=True, exist_ok=True)
-    save_config(config, folder / "config.yaml")
-    write_json(folder / "versions.json", package_versions())
+    folder = result_folder(config, run_dir)
     np.random.seed(config.seed)
 
     table, labels_info, skipped = prepare_manifest(config)

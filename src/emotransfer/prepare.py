@@ -58,6 +58,19 @@ def experiment_folds(config: ExperimentConfig, table: pd.DataFrame) -> list:
                       test_corpora=split.test_corpora)  # fmt: skip
 
 
+def result_folder(config: ExperimentConfig, folder: str | Path | None = None) -> Path:
+    """Create a result folder (default ``output_dir/name``) holding the resolved config and
+    the package versions, as every run and analysis records them."""
+    from emotransfer.config import save_config
+    from emotransfer.io import package_versions, write_json
+
+    path = Path(folder) if folder else Path(config.output_dir) / config.name
+    path.mkdir(parents=True, exist_ok=True)
+    save_config(config, path / "config.yaml")
+    write_json(path / "versions.json", package_versions())
+    return path
+
+
 def cache_root(config: ExperimentConfig) -> Path:
     return Path(config.cache_dir) if config.cache_dir else default_cache_dir()
 

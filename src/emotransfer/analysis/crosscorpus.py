@@ -36,17 +36,18 @@ def corpus_folds(table: pd.DataFrame, train: list[str], test: str) -> list[Fold]
 def run_crosscorpus(config: Any, *, progress: bool = True) -> tuple[Path, dict[str, Any]]:
     """Write ``<output_dir>/<name>/crosscorpus/`` (crosscorpus.json, matrix heat-map)."""
     from emotransfer import registry
-    from emotransfer.config import save_config
-    from emotransfer.io import package_versions, write_json
-    from emotransfer.prepare import auxiliary_labels, layer_features, prepare_manifest
+    from emotransfer.io import write_json
+    from emotransfer.prepare import (
+        auxiliary_labels,
+        layer_features,
+        prepare_manifest,
+        result_folder,
+    )
     from emotransfer.reporting.distances import fad_heatmap_figure
     from emotransfer.reporting.plots import save_figure
 
     began = time.perf_counter()
-    folder = Path(config.output_dir) / config.name / "crosscorpus"
-    folder.mkdir(parents=True, exist_ok=True)
-    save_config(config, folder / "config.yaml")
-    write_json(folder / "versions.json", package_versions())
+    folder = result_folder(config, Path(config.output_dir) / config.name / "crosscorpus")
     table, labels_info, skipped = prepare_manifest(config)
     features, table, _ = layer_features(config, table, skipped, progress=progress)
     features = features[:, config.features.layer]

@@ -84,20 +84,22 @@ def run_fad(
     progress: bool = True,
 ) -> tuple[Path, dict[str, Any]]:
     """Compute the FAD study for ``config``'s corpora and write ``<run>/fad/``."""
-    from emotransfer.config import save_config
     from emotransfer.features.cache import FeatureCache
     from emotransfer.features.extract import extract_features
-    from emotransfer.io import package_versions, write_json
-    from emotransfer.prepare import BadAudioError, build_upstream, cache_root, prepare_manifest
+    from emotransfer.io import write_json
+    from emotransfer.prepare import (
+        BadAudioError,
+        build_upstream,
+        cache_root,
+        prepare_manifest,
+        result_folder,
+    )
     from emotransfer.reporting.distances import fad_heatmap_figure
     from emotransfer.reporting.plots import save_figure
 
     began = time.perf_counter()
     mapping = dict(MUSIC_TO_SPEECH if music_map is None else music_map)
-    folder = Path(config.output_dir) / config.name / "fad"
-    folder.mkdir(parents=True, exist_ok=True)
-    save_config(config, folder / "config.yaml")
-    write_json(folder / "versions.json", package_versions())
+    folder = result_folder(config, Path(config.output_dir) / config.name / "fad")
     table, _, skipped = prepare_manifest(config)
     if by not in table:
         raise ValueError(f"analyze fad: the manifest has no column {by!r} to split sets by")

@@ -125,17 +125,18 @@ def run_probe(
     config and package versions. Features come from the cache (extracted once).
     """
     from emotransfer import registry
-    from emotransfer.config import save_config
     from emotransfer.data.splits import audit_folds, speaker_keys
-    from emotransfer.io import package_versions, write_json, write_text
-    from emotransfer.prepare import experiment_folds, layer_features, prepare_manifest
+    from emotransfer.io import write_json, write_text
+    from emotransfer.prepare import (
+        experiment_folds,
+        layer_features,
+        prepare_manifest,
+        result_folder,
+    )
     from emotransfer.reporting.layers import layer_curve_figure
     from emotransfer.reporting.plots import save_figure
 
-    folder = Path(config.output_dir) / config.name / "probe"
-    folder.mkdir(parents=True, exist_ok=True)
-    save_config(config, folder / "config.yaml")
-    write_json(folder / "versions.json", package_versions())
+    folder = result_folder(config, Path(config.output_dir) / config.name / "probe")
     began = time.perf_counter()
     table, labels_info, skipped = prepare_manifest(config)
     features, table, extraction = layer_features(config, table, skipped, progress=progress)
