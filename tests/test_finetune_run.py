@@ -3,6 +3,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from emotransfer.cli import main
 from emotransfer.config import load_config
@@ -59,12 +60,43 @@ def test_two_stage_transfer_starts_stage_two_from_the_source_model(tmp_path, syn
     from emotransfer.models.audio_model import AudioBackbone
 
     wave = (0.1 * np.sin(np.arange(16000) / 7.0)).astype(np.float32)
-    exported = HFEncoder(model=str(result.run_dir / "source" / "encoder")).extract(wave)
+    exported = HFEncoder(
+        model=str(result.run_dir / "source" / "encoder"), whisper_input="real_length"
+    ).extract(wave)
     backbone = AudioBackbone(HFEncoder(model=tiny_whisper, whisper_input="real_length")._load())
     backbone.load_state_dict(load_file(str(encoder)))
-    states, _ = backbone(backbone.prepare([wave]))
+    with torch.no_grad():
+        states, _ = backbone(backbone.prepare([wave]))
     assert not np.allclose(exported, HFEncoder(model=tiny_whisper).extract(wave))
-    assert exported.shape == tuple(states[0].shape)
+    np.testing.assert_allclose(exported, states[0].numpy(), atol=1e-4)
+
+
+def test_exported_fold_encoder_is_the_merged_lora_encoder(tmp_path, synthetic_root,
+                                                           tiny_whisper):  # fmt: skip
+    from emotransfer.features.hf import HFEncoder
+
+    config = finetune_config(tmp_path, synthetic_root, tiny_whisper, "name=export",
+                             "split.only_folds=[speaker=s01]", "finetune.epochs=1",
+                             "finetune.export_encoder=true")  # fmt: skip
+    result = run(config, progress=False)
+    folder = next((result.run_dir / "models").glob("*/encoder"))
+    wave = (0.1 * np.sin(np.arange(16000) / 7.0)).astype(np.float32)
+    exported = HFEncoder(model=str(folder), whisper_input="real_length").extract(wave)
+    original = HFEncoder(model=tiny_whisper, whisper_input="real_length").extract(wave)
+    # The fold model (adapters unmerged) computes the same hidden states as the export.
+    model = Predictor.from_run(result.run_dir).models[0]
+    with torch.no_grad():
+        states, _ = model.backbone(model.backbone.prepare([wave]))
+    np.testing.assert_allclose(exported, states[0].numpy(), atol=1e-4)
+    np.testing.assert_allclose(exported[0], original[0], atol=1e-6)  # embedding: no LoRA
+    assert not np.allclose(exported[-1], original[-1], atol=1e-4)
+
+
+def test_adapters_cannot_export_a_plain_encoder(tmp_path, synthetic_root, tiny_whisper):
+    config = finetune_config(tmp_path, synthetic_root, tiny_whisper, "finetune.strategy=adapters",
+                             "finetune.params={}", "finetune.export_encoder=true")  # fmt: skip
+    with pytest.raises(ValueError, match="export_encoder"):
+        run(config, progress=False)
 
 
 def test_predictor_refuses_a_folder_without_a_model(tmp_path):

@@ -141,6 +141,9 @@ class FinetuneConfig(Section):
     augment: dict[str, Any] | list[dict[str, Any]] | None = Field(
         None, description="corruption applied to training clips on the fly"
     )
+    export_encoder: bool = Field(
+        False, description="save each fold's adapted encoder (LoRA merged) as a model folder"
+    )
 
 
 class ExperimentConfig(Section):

@@ -10,6 +10,7 @@ pickle.
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,10 @@ def model_spec(config: Any, classes: list[str]) -> dict[str, Any]:
     if config.features.upstream != "hf" or "model" not in params:
         raise ValueError("finetune needs features.upstream=hf and features.params.model")
     tune = config.finetune
+    if tune.export_encoder and tune.strategy == "adapters":
+        raise ValueError("finetune.export_encoder: bottleneck adapters are extra modules, not "
+                         "a change of the encoder's weights; export works for frozen, finetune, "
+                         "full and lora")  # fmt: skip
     return {"model": params["model"], "whisper_input": params.get("whisper_input", "real_length"),
             "classes": classes, "layer": tune.layer, "strategy": tune.strategy,
             "strategy_params": tune.params, "sample_rate": config.data.audio.sample_rate,
@@ -101,6 +106,8 @@ def finetune_fold(
                       for wave, i in zip(test_waves, fold.test)]  # fmt: skip
     probabilities = trainer.predict_proba(test_waves)
     save_file(trainer._trainable_state(), str(folder / "trainable.safetensors"))
+    if tune.export_encoder:
+        export_encoder(model, spec, folder / "encoder")
     (folder / "history.json").write_text(json.dumps(trainer.history_, indent=1))
     return FoldResult(fold.name, fold.test, probabilities.argmax(axis=1), probabilities,
                       {"epochs": len(trainer.history_)}, [])  # fmt: skip
@@ -134,9 +141,48 @@ def train_source(
     save_file(state, str(target))
     # The stage-1 encoder as a model folder: usable as a frozen upstream
     # (features.params.model: <run>/source/encoder) like any pretrained model.
-    model.backbone.module.save_pretrained(folder / "encoder", safe_serialization=True)
-    model.backbone._source.features.save_pretrained(folder / "encoder")
+    save_encoder_folder(model.backbone.module, model.backbone._source.features,
+                        folder / "encoder")  # fmt: skip
     return state
+
+
+def export_encoder(model: EmotionModel, spec: dict[str, Any], folder: Path) -> Path:
+    """Save the adapted encoder as a plain transformers model folder (LoRA merged into the
+    weights it adapts), usable as an upstream (``features.params.model: folder``): e.g. to
+    probe every layer of the fine-tuned encoder with the frozen-feature protocol.
+
+    Raises:
+        ValueError: the strategy added modules a plain encoder has no place for
+            (bottleneck adapters).
+    """
+    from emotransfer.analysis.adaptation import merged_state_dict
+    from emotransfer.features.hf import HFEncoder
+
+    if spec["strategy"] == "adapters":
+        raise ValueError("bottleneck adapters cannot be exported as a plain encoder folder")
+    fresh = HFEncoder(model=spec["model"], whisper_input=spec["whisper_input"])._load()
+    plain = fresh.encoder if hasattr(fresh, "encoder") else fresh.model
+    plain.float().load_state_dict(merged_state_dict(model.backbone.module), strict=True)
+    return save_encoder_folder(plain, fresh.features, folder)
+
+
+def save_encoder_folder(module: torch.nn.Module, features: Any, folder: Path) -> Path:
+    """Write a transformers encoder (+ its feature extractor) as a model folder that
+    :class:`~emotransfer.features.hf.HFEncoder` loads, atomically (a ``.partial`` folder
+    renamed at the end). A Whisper encoder keeps the ``encoder.`` prefix of a full Whisper
+    checkpoint."""
+    state = {k: v.detach().contiguous() for k, v in module.state_dict().items()}
+    if module.config.model_type == "whisper":
+        state = {f"encoder.{k}": v for k, v in state.items()}
+    partial = folder.with_name(folder.name + ".partial")
+    if partial.exists():
+        shutil.rmtree(partial)
+    module.save_pretrained(partial, state_dict=state, safe_serialization=True)
+    features.save_pretrained(partial)
+    if folder.exists():
+        shutil.rmtree(folder)
+    partial.rename(folder)
+    return folder
 
 
 def _load_encoder(model: EmotionModel, state: dict[str, torch.Tensor]) -> None:
