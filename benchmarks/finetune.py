@@ -2,11 +2,19 @@
 
 Each strategy runs as its own process (so its peak memory is its own) through the
 `emotransfer finetune` CLI on the same leave-one-speaker-out folds (a subset of held-out
-speakers on this 2-core CPU, see --folds), with speaker-grouped validation and early
-stopping. Prints UAR with its CI, seconds per epoch and peak resident memory, and the layer
-adaptation of the LoRA and full runs. Writes benchmarks/results/finetune.json.
+speakers on this 2-core CPU, see --folds; `--folds all` for every speaker), with
+speaker-grouped validation and early stopping. Prints UAR with its CI, seconds per epoch and
+peak resident memory, and the layer adaptation of the LoRA and full runs.
+
+With --probe, each fold's adapted encoder is exported (finetune.export_encoder) and probed
+with the frozen-feature protocol of issue 3 (mean-pooled hidden states, per-speaker
+normalisation, learned weighted layer sum), on that fold's held-out speaker only; the anchor
+is the same probe on the pretrained encoder, on the same folds, in the same run.
+Writes benchmarks/results/<--out>.
 
     python benchmarks/finetune.py [--folds speaker=03 speaker=10] [--epochs 4]
+    python benchmarks/finetune.py --data ../shared/data/savee --folds all --strategies lora \
+        --epochs 5 --probe --out finetune_savee_probe.json
 """
 
 from __future__ import annotations
@@ -14,10 +22,21 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from emotransfer.config import load_config
+from emotransfer.data.splits import speaker_keys
+from emotransfer.evaluation.metrics import classification_report
+from emotransfer.models.layers import LayerSumHead
+from emotransfer.prepare import experiment_folds, layer_features, prepare_manifest
+from emotransfer.training.frozen import run_fold
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -33,7 +52,9 @@ STRATEGIES = {
 
 
 def run(name: str, strategy: str, args: argparse.Namespace) -> dict:
-    folds = "[" + ", ".join(args.folds) + "]"
+    only = "split.only_folds=[" + ", ".join(args.folds) + "]"
+    folds = [] if args.folds == ["all"] else ["-o", only]
+    export = ["-o", "finetune.export_encoder=true"] if args.probe else []
     command = [
         sys.executable, "-m", "emotransfer.cli", "finetune", "/dev/null", "--quiet",
         "-o", f"name={name}", "-o", f"output_dir={args.work}",
@@ -43,7 +64,7 @@ def run(name: str, strategy: str, args: argparse.Namespace) -> dict:
         "-o", f"finetune={strategy}", "-o", f"finetune.epochs={args.epochs}",
         "-o", "finetune.batch_size=8", "-o", f"finetune.patience={args.patience}",
         "-o", f"finetune.mixed_precision={args.precision}",
-        "-o", "split.kind=loso", "-o", f"split.only_folds={folds}",
+        "-o", "split.kind=loso", *folds, *export,
     ]  # fmt: skip
     began = time.perf_counter()
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
@@ -60,6 +81,54 @@ def run(name: str, strategy: str, args: argparse.Namespace) -> dict:
             "peak_rss_mb": peak_mb, "folds": metrics["folds"]}  # fmt: skip
 
 
+def probe_config(args: argparse.Namespace, model: str | Path, cache: Path) -> Any:
+    return load_config(None, overrides=[
+        "name=probe", f"output_dir={args.work / 'probes'}", f"cache_dir={cache}",
+        f"data.corpora=[{{name: csv, root: {args.data}}}]", "split.kind=loso",
+        "features.upstream=hf",
+        f"features.params={{model: {model}, dtype: bfloat16, whisper_input: real_length, "
+        "num_threads: 2}", "features.pooling=mean", "features.normalization=speaker",
+    ])  # fmt: skip
+
+
+def probe_adapted(args: argparse.Namespace, folder: Path) -> dict:
+    """Weighted-layer-sum probe of each fold's adapted encoder on its own held-out speaker,
+    beside the same probe of the pretrained encoder on the same folds."""
+    anchor_config = probe_config(args, args.model, args.probe_cache)
+    table, _, skipped = prepare_manifest(anchor_config)
+    anchor, table, _ = layer_features(anchor_config, table, skipped, progress=False)
+    classes = sorted(table["emotion"].unique())
+    labels = table["emotion"].map({c: i for i, c in enumerate(classes)}).to_numpy()
+    groups = speaker_keys(table)
+    folds = {fold.name: fold for fold in experiment_folds(anchor_config, table)}
+    adapted_results, anchor_results = [], []
+    for encoder in sorted(folder.glob("models/*/encoder")):
+        fold = folds[encoder.parent.name]
+        cache = args.work / "probe_cache" / folder.name / fold.name
+        config = probe_config(args, encoder, cache)
+        features, fold_table, _ = layer_features(config, table.copy(), [], progress=False)
+        assert list(fold_table["file"]) == list(table["file"])
+        for results, values in ((adapted_results, features), (anchor_results, anchor)):
+            results.append(run_fold(LayerSumHead(seed=0), {}, values, labels, groups, fold,
+                                    inner_folds=3, seed=0))  # fmt: skip
+        shutil.rmtree(cache, ignore_errors=True)
+    figures = {}
+    for key, results in (("adapted", adapted_results), ("pretrained", anchor_results)):
+        test = np.concatenate([r.test for r in results])
+        guess = np.concatenate([r.predicted for r in results])
+        uar = classification_report(labels[test], guess, classes, seed=0)["summary"]["uar"]
+        figures[key] = {"uar": uar["value"], "ci": [uar["ci_low"], uar["ci_high"]],
+                        "folds": [r.name for r in results]}  # fmt: skip
+    gain = figures["adapted"]["uar"] - figures["pretrained"]["uar"]
+    print(
+        f"probe of adapted encoders UAR {figures['adapted']['uar']:.3f} vs pretrained "
+        f"{figures['pretrained']['uar']:.3f} ({gain * 100:+.1f} points, target >= +2; "
+        f"ratio {figures['adapted']['uar'] / figures['pretrained']['uar']:.3f})",
+        flush=True,
+    )
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=str(SHARED / "models" / "whisper-base-encoder"))
@@ -71,12 +140,27 @@ def main() -> None:
     parser.add_argument("--strategies", nargs="+", default=list(STRATEGIES))
     parser.add_argument("--patience", type=int, default=2)
     parser.add_argument("--out", default="finetune.json", help="file under benchmarks/results")
+    parser.add_argument(
+        "--probe-cache",
+        type=Path,
+        default=HERE / "work" / "layer_probe" / "cache",
+        help="feature cache of the pretrained encoder (reused)",
+    )
+    parser.add_argument(
+        "--probe",
+        action="store_true",
+        help="probe each fold's adapted encoder (weighted layer sum)",
+    )
     args = parser.parse_args()
+    corpus = Path(args.data).name
     results: dict = {"command": "python " + " ".join(sys.argv), "folds": args.folds,
                      "epochs": args.epochs, "precision": args.precision}  # fmt: skip
     for name in args.strategies:
-        figures = run(f"emodb_{name}_{args.epochs}ep", STRATEGIES[name], args)
+        folder = f"{corpus}_{name}_{args.epochs}ep"
+        figures = run(folder, STRATEGIES[name], args)
         results[name] = figures
+        if args.probe:
+            figures["probe"] = probe_adapted(args, args.work / folder)
         low, high = figures["ci"]
         print(f"{name:<8} UAR {figures['uar']:.3f} [{low:.3f}, {high:.3f}]  "
               f"{figures['epoch_s_mean']:.1f} s/epoch (max {figures['epoch_s_max']:.1f}; "
@@ -84,11 +168,10 @@ def main() -> None:
               f"epochs {figures['epochs']}", flush=True)  # fmt: skip
     for name in ("lora", "full"):
         if name in results:
+            run_dir = args.work / f"{corpus}_{name}_{args.epochs}ep"
             subprocess.run([sys.executable, "-m", "emotransfer.cli", "analyze", "adaptation",
-                            str(args.work / f"emodb_{name}_{args.epochs}ep"), "--max-files", "60"],
-                           check=True, cwd=REPO)  # fmt: skip
-            report = json.loads((args.work / f"emodb_{name}_{args.epochs}ep" / "adaptation" /
-                                 "adaptation.json").read_text())  # fmt: skip
+                            str(run_dir), "--max-files", "60"], check=True, cwd=REPO)  # fmt: skip
+            report = json.loads((run_dir / "adaptation" / "adaptation.json").read_text())
             results[f"{name}_adaptation"] = report["layers"]
     if "frozen" in results:
         for name in ("partial", "lora", "full"):

@@ -126,3 +126,42 @@ def test_augmentation_and_test_corruption_in_finetuning(tmp_path, synthetic_root
     result = run(config, progress=False)
     assert result.metrics["finetune"]["augment"]["name"] == "noise"
     assert len(pd.read_csv(result.run_dir / "predictions.csv")) == 32
+
+
+def test_pretrain_exports_a_self_pretrained_upstream(tmp_path, synthetic_root, tiny_whisper):
+    import warnings
+
+    from emotransfer.experiment import pretrain
+    from emotransfer.features.hf import HFEncoder
+
+    config = finetune_config(tmp_path, synthetic_root, tiny_whisper, "name=speaker_id",
+                             "finetune.strategy=full", "finetune.source_strategy=full",
+                             "finetune.source_target=speaker", "finetune.source_epochs=1",
+                             "finetune.random_init=true")  # fmt: skip
+    folder = pretrain(config, progress=False)
+    assert (folder / "config.json").is_file()
+    assert (folder.parents[1] / "config.yaml").is_file()  # resolved config beside it
+    wave = (0.1 * np.sin(np.arange(16000) / 7.0)).astype(np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # every weight comes from the export
+        trained = HFEncoder(model=str(folder), whisper_input="real_length").extract(wave)
+    start = HFEncoder(model=tiny_whisper, whisper_input="real_length", random_init=True)
+    pretrained = HFEncoder(model=tiny_whisper, whisper_input="real_length")
+    assert not np.allclose(trained[-1], start.extract(wave)[-1], atol=1e-4)
+    assert not np.allclose(trained[-1], pretrained.extract(wave)[-1], atol=1e-4)
+    # The command line does the same and says where the folder is.
+    corpora = f"data.corpora={[config.data.corpora[0].model_dump()]}"
+    assert main(["pretrain", "/dev/null", "--quiet", "-o", "name=cli", "-o",
+                 f"output_dir={tmp_path}", "-o", corpora,
+                 "-o", "features.upstream=hf", "-o", f"features.params={{model: {tiny_whisper}}}",
+                 "-o", "finetune={source_target: gender, source_epochs: 1}"]) == 0  # fmt: skip
+    assert (tmp_path / "cli" / "source" / "encoder" / "config.json").is_file()
+
+
+def test_pretrain_refuses_a_target_with_one_value(tmp_path, synthetic_root, tiny_whisper):
+    from emotransfer.experiment import pretrain
+
+    config = finetune_config(tmp_path, synthetic_root, tiny_whisper,
+                             "finetune.source_target=corpus")  # fmt: skip
+    with pytest.raises(ValueError, match="one value only"):
+        pretrain(config, progress=False)

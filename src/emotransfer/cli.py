@@ -50,6 +50,12 @@ def _parser() -> argparse.ArgumentParser:
     _config_options(finetune)
     finetune.add_argument("--run-dir", help="run folder (default: output_dir/name)")
     finetune.set_defaults(handler=_finetune)
+    pretrain = commands.add_parser(
+        "pretrain", help="train the encoder on a source task (speaker, gender, ...), export it"
+    )
+    pretrain.add_argument("config", help="YAML config with a finetune section")
+    _config_options(pretrain)
+    pretrain.set_defaults(handler=_pretrain)
     predict = commands.add_parser("predict", help="class probabilities for audio files")
     predict.add_argument("run_dir", help="a trained run folder")
     predict.add_argument("files", nargs="+", help="audio files")
@@ -161,6 +167,17 @@ def _finetune(args: argparse.Namespace) -> int:
     if config.finetune is None:
         config = load_config(args.config, overrides=[*args.override, "finetune={}"])
     return _execute(config, args.run_dir, not args.quiet)
+
+
+def _pretrain(args: argparse.Namespace) -> int:
+    from emotransfer.config import load_config
+    from emotransfer.experiment import pretrain
+
+    config = load_config(args.config, overrides=args.override)
+    if config.finetune is None:
+        config = load_config(args.config, overrides=[*args.override, "finetune={}"])
+    print(f"encoder folder: {pretrain(config, progress=not args.quiet)}")
+    return 0
 
 
 def _predict(args: argparse.Namespace) -> int:

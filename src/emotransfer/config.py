@@ -141,6 +141,9 @@ class FinetuneConfig(Section):
     augment: dict[str, Any] | list[dict[str, Any]] | None = Field(
         None, description="corruption applied to training clips on the fly"
     )
+    random_init: bool = Field(
+        False, description="start from the encoder architecture with random weights"
+    )
     export_encoder: bool = Field(
         False, description="save each fold's adapted encoder (LoRA merged) as a model folder"
     )

@@ -44,7 +44,7 @@ from emotransfer.training.frozen import FoldResult, fold_summary, run_fold
 from emotransfer.training.regression import DEFAULT_ALPHAS, run_regression_fold
 
 log = logging.getLogger("emotransfer")
-__all__ = ["BadAudioError", "RunResult", "run"]
+__all__ = ["BadAudioError", "RunResult", "pretrain", "run"]
 
 
 @dataclass
@@ -188,20 +188,7 @@ def _finetuner(config: ExperimentConfig, folder: Path, waves: list, labels: np.n
     write_json(folder / "model.json", spec)
     source_state = None
     if config.finetune.source:
-        source_config = config.model_copy(deep=True)
-        source_config.data.corpora = config.finetune.source
-        source_config.data.labels = type(config.data.labels)()
-        source_table, _, source_skipped = prepare_manifest(source_config)
-        source_waves, source_table, _ = _waves(source_config, source_table, source_skipped)
-        target = config.finetune.source_target
-        if target not in source_table:
-            raise ValueError(f"finetune.source_target {target!r}: no such manifest column")
-        values = source_table[target].astype(str)
-        source_classes = sorted(values.unique())
-        source_labels = values.map({c: i for i, c in enumerate(source_classes)}).to_numpy()
-        (folder / "source").mkdir(exist_ok=True)
-        source_state = train_source(config, spec, source_waves, source_labels,
-                                    folder / "source", progress=progress)  # fmt: skip
+        source_state = _source_stage(config, folder, spec, progress)
 
     def fit_fold(fold: Fold) -> FoldResult:
         fold_folder = folder / "models" / _safe(fold.name)
@@ -210,6 +197,45 @@ def _finetuner(config: ExperimentConfig, folder: Path, waves: list, labels: np.n
                              source_state=source_state, progress=progress)  # fmt: skip
 
     return fit_fold
+
+
+def pretrain(config: ExperimentConfig, *, progress: bool = True) -> Path:
+    """Stage 1 alone: train the encoder on ``finetune.source`` (or, if empty, on
+    ``data.corpora``) for the label column ``finetune.source_target`` (speaker, gender,
+    emotion, ...) and export it as a model folder, ``<output_dir>/<name>/source/encoder``,
+    which any experiment uses as an upstream (``features.params.model``). A self-pre-trained
+    upstream for task-similarity studies. Resumes like stage 1 of a two-stage run."""
+    if config.finetune is None:
+        raise ValueError("pretrain needs a finetune section (strategy, epochs, source_target)")
+    config = config.model_copy(deep=True)
+    if not config.finetune.source:
+        config.finetune.source = config.data.corpora
+    folder = result_folder(config, Path(config.output_dir) / config.name)
+    spec = model_spec(config, [])
+    _source_stage(config, folder, spec, progress)
+    return folder / "source" / "encoder"
+
+
+def _source_stage(
+    config: ExperimentConfig, folder: Path, spec: dict[str, Any], progress: bool
+) -> Any:
+    source_config = config.model_copy(deep=True)
+    source_config.data.corpora = config.finetune.source
+    source_config.data.labels = type(config.data.labels)()
+    source_table, _, source_skipped = prepare_manifest(source_config)
+    source_waves, source_table, _ = _waves(source_config, source_table, source_skipped)
+    target = config.finetune.source_target
+    if target not in source_table:
+        raise ValueError(f"finetune.source_target {target!r}: no such manifest column")
+    values = source_table[target].astype(str)
+    source_classes = sorted(values.unique())
+    if len(source_classes) < 2:
+        raise ValueError(f"finetune.source_target {target!r}: the source corpora have "
+                         f"one value only ({source_classes}); nothing to learn")  # fmt: skip
+    source_labels = values.map({c: i for i, c in enumerate(source_classes)}).to_numpy()
+    (folder / "source").mkdir(parents=True, exist_ok=True)
+    return train_source(config, spec, source_waves, source_labels, folder / "source",
+                        progress=progress)  # fmt: skip
 
 
 def _save_head(folder: Path, result: FoldResult) -> None:

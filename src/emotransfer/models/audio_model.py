@@ -107,10 +107,11 @@ class EmotionModel(torch.nn.Module):
 
 def build_model(
     *, model: str, num_classes: int, layer: int | None = None, whisper_input: str = "real_length",
-    dropout: float = 0.1, trust_remote_code: bool = False,
+    dropout: float = 0.1, trust_remote_code: bool = False, random_init: bool = False,
 ) -> EmotionModel:  # fmt: skip
-    """Load a pretrained encoder (folder or hub id) into a fresh :class:`EmotionModel`."""
+    """Load a pretrained encoder (folder or hub id) into a fresh :class:`EmotionModel`
+    (``random_init``: the same architecture with seeded random weights, no pre-training)."""
     encoder = HFEncoder(model=model, whisper_input=whisper_input,  # type: ignore[arg-type]
-                        trust_remote_code=trust_remote_code)  # fmt: skip
+                        trust_remote_code=trust_remote_code, random_init=random_init)  # fmt: skip
     backbone = AudioBackbone(encoder._load())
     return EmotionModel(backbone=backbone, num_classes=num_classes, layer=layer, dropout=dropout)

@@ -56,6 +56,7 @@ def model_spec(config: Any, classes: list[str]) -> dict[str, Any]:
                          "a change of the encoder's weights; export works for frozen, finetune, "
                          "full and lora")  # fmt: skip
     return {"model": params["model"], "whisper_input": params.get("whisper_input", "real_length"),
+            "random_init": tune.random_init,
             "classes": classes, "layer": tune.layer, "strategy": tune.strategy,
             "strategy_params": tune.params, "sample_rate": config.data.audio.sample_rate,
             "source": bool(tune.source), "source_strategy": tune.source_strategy,
@@ -71,7 +72,8 @@ def assemble(
     """A fresh model: pretrained encoder, then the stage-1 encoder weights if any, then the
     strategy (which may add adapters on top of them)."""
     model = build_model(model=spec["model"], num_classes=len(spec["classes"]),
-                        layer=spec["layer"], whisper_input=spec["whisper_input"])  # fmt: skip
+                        layer=spec["layer"], whisper_input=spec["whisper_input"],
+                        random_init=spec.get("random_init", False))  # fmt: skip
     if source_state is not None:
         _load_encoder(model, source_state)
     strategy = registry.build("strategy", spec["strategy"], **spec["strategy_params"])
@@ -132,7 +134,8 @@ def train_source(
     classes = int(labels.max()) + 1
     torch.manual_seed(config.seed)
     model = build_model(model=spec["model"], num_classes=classes, layer=spec["layer"],
-                        whisper_input=spec["whisper_input"])  # fmt: skip
+                        whisper_input=spec["whisper_input"],
+                        random_init=spec.get("random_init", False))  # fmt: skip
     strategy = registry.build("strategy", tune.source_strategy, **tune.source_params)
     trainer = _trainer(config, model, strategy.apply(model), folder / "checkpoint", progress)
     trainer.epochs = tune.source_epochs
@@ -160,7 +163,11 @@ def export_encoder(model: EmotionModel, spec: dict[str, Any], folder: Path) -> P
 
     if spec["strategy"] == "adapters":
         raise ValueError("bottleneck adapters cannot be exported as a plain encoder folder")
-    fresh = HFEncoder(model=spec["model"], whisper_input=spec["whisper_input"])._load()
+    fresh = HFEncoder(
+        model=spec["model"],
+        whisper_input=spec["whisper_input"],  # type: ignore[arg-type]
+        random_init=spec.get("random_init", False),
+    )._load()
     plain = fresh.encoder if hasattr(fresh, "encoder") else fresh.model
     plain.float().load_state_dict(merged_state_dict(model.backbone.module), strict=True)
     return save_encoder_folder(plain, fresh.features, folder)
