@@ -159,3 +159,22 @@ def test_assignment_is_validated():
     config = ExperimentConfig()
     with pytest.raises(ValueError, match="not a valid SplitKind"):
         config.split.kind = "random"
+
+
+def test_every_shipped_config_is_valid():
+    """The configs in the repository load (studies: every variant's overrides too)."""
+    from pathlib import Path
+
+    from emotransfer.study import load_study
+
+    root = Path(__file__).resolve().parents[1] / "configs"
+    paths = sorted(root.rglob("*.yaml"))
+    assert paths
+    for path in paths:
+        if path.parent.name == "studies":
+            study = load_study(path)
+            base = root.parent / study["base"] if "base" in study else None
+            for overrides in study["variants"].values():
+                load_config(base, overrides=[*study.get("overrides", []), *overrides])
+        else:
+            load_config(path)
