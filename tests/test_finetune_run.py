@@ -117,6 +117,35 @@ def test_analyze_adaptation_measures_which_layers_changed(tmp_path, synthetic_ro
     assert (result.run_dir / "adaptation" / "adaptation.png").is_file()
 
 
+def test_adaptation_of_stage_two_only_against_the_source_encoder(tmp_path, synthetic_root,
+                                                                 tiny_whisper):  # fmt: skip
+    from emotransfer.analysis.adaptation_study import run_adaptation
+
+    # Disjoint speakers: stage 1 on s01/s02, stage 2 (LOSO) on s03/s04.
+    source = (f"[{{name: synthetic, root: {synthetic_root}, speakers: [s01, s02], params: "
+              "{num_speakers: 4, utterances_per_emotion: 4}}]")  # fmt: skip
+    config = finetune_config(tmp_path, synthetic_root, tiny_whisper, "name=stages",
+                             "data.corpora.0.exclude_speakers=[s01, s02]",
+                             f"finetune.source={source}", "finetune.source_epochs=1",
+                             "finetune.epochs=1", "finetune.strategy=full",
+                             "finetune.params={}")  # fmt: skip
+    result = run(config, progress=False)
+    assert len(list((result.run_dir / "models").glob("*/trainable.safetensors"))) == 2
+    _, total = run_adaptation(result.run_dir, max_files=4)
+    _, stage_two = run_adaptation(result.run_dir, max_files=4, reference="source")
+    assert stage_two["reference"] == "source"
+
+    def changed(report):
+        return sum(row["weight_change"] or 0.0 for row in report["layers"])
+
+    assert 0 < changed(stage_two) < changed(total)
+    single = run(finetune_config(tmp_path, synthetic_root, tiny_whisper, "name=single",
+                                 "split.only_folds=[speaker=s01]", "finetune.epochs=1"),
+                 progress=False)  # fmt: skip
+    with pytest.raises(ValueError, match="two-stage"):
+        run_adaptation(single.run_dir, max_files=2, reference="source")
+
+
 def test_augmentation_and_test_corruption_in_finetuning(tmp_path, synthetic_root, tiny_whisper):
     config = finetune_config(
         tmp_path, synthetic_root, tiny_whisper, "name=aug", "finetune.epochs=1",

@@ -76,6 +76,12 @@ def _parser() -> argparse.ArgumentParser:
     adaptation.add_argument("--fold", help="fold folder name (default: the first)")
     adaptation.add_argument("--max-files", type=int, default=100)
     adaptation.add_argument("--pooling", choices=["mean", "frames"], default="mean")
+    adaptation.add_argument(
+        "--reference",
+        choices=["pretrained", "source"],
+        default="pretrained",
+        help="before = the pretrained or (two-stage) the stage-1 encoder",
+    )
     adaptation.set_defaults(handler=_adaptation)
     study = commands.add_parser("study", help="run named variants of one experiment, compare")
     study.add_argument("study", help="study YAML (base config + variants)")
@@ -198,7 +204,7 @@ def _adaptation(args: argparse.Namespace) -> int:
     from emotransfer.analysis.adaptation_study import run_adaptation
 
     folder, report = run_adaptation(args.run_dir, fold=args.fold, max_files=args.max_files,
-                                    pooling=args.pooling)  # fmt: skip
+                                    pooling=args.pooling, reference=args.reference)  # fmt: skip
     for row in report["layers"]:
         change = row["weight_change"]
         shown = "-" if change is None else f"{change:.4f}"

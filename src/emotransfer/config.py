@@ -39,6 +39,8 @@ class CorpusConfig(Section):
     name: str = Field(description="adapter name from `emotransfer corpora`, or module:Class")
     root: str = Field(description="corpus folder, absolute or relative to the working dir")
     params: dict[str, Any] = Field(default_factory=dict)
+    speakers: list[str] = Field(default_factory=list, description="keep only these speakers")
+    exclude_speakers: list[str] = Field(default_factory=list, description="drop these speakers")
 
 
 class LabelConfig(Section):

@@ -73,6 +73,18 @@ def test_two_corpora_are_concatenated(tmp_path):
     assert len(table) == 6 and table.index.tolist() == list(range(6))
 
 
+def test_speaker_selection_per_corpus(tmp_path):
+    root = str(write_corpus(tmp_path / "emodb"))
+    kept, _ = load_corpora([{"name": "csv", "root": root, "speakers": ["08"]}])
+    assert kept["speaker"].tolist() == ["08", "08"]
+    dropped, _ = load_corpora([{"name": "csv", "root": root, "exclude_speakers": ["08"]}])
+    assert dropped["speaker"].tolist() == ["03", "03"]
+    with pytest.raises(ValueError, match=r"speakers \['99'\] not in the corpus"):
+        load_corpora([{"name": "csv", "root": root, "speakers": ["99"]}])
+    with pytest.raises(ValueError, match="no rows"):
+        load_corpora([{"name": "csv", "root": root, "exclude_speakers": ["03", "08"]}])
+
+
 def test_missing_files_are_listed(tmp_path):
     root = write_corpus(tmp_path / "emodb", absent=("audio/03a02Ta.wav", "audio/08a02Nc.wav"))
     with pytest.raises(FileNotFoundError, match=r"2 manifest file\(s\)") as caught:

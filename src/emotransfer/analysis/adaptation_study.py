@@ -40,9 +40,13 @@ class BackboneEncoder:
 
 def run_adaptation(
     run_dir: str | Path, *, fold: str | None = None, max_files: int = 100,
-    pooling: str = "mean",
+    pooling: str = "mean", reference: str = "pretrained",
 ) -> tuple[Path, dict[str, Any]]:  # fmt: skip
-    """Write ``<run>/adaptation/adaptation.json`` and ``adaptation.png`` for one fold."""
+    """Write ``<run>/adaptation/adaptation.json`` and ``adaptation.png`` for one fold.
+
+    ``reference``: what "before" is: the ``pretrained`` encoder, or for a two-stage run the
+    stage-1 ``source`` encoder (then only stage 2's changes are measured, e.g. clean ->
+    corrupted transfer)."""
     from emotransfer.io import write_json
     from emotransfer.reporting.adaptation import adaptation_figure
     from emotransfer.reporting.plots import save_figure
@@ -58,10 +62,18 @@ def run_adaptation(
     predictions = pd.read_csv(folder / "predictions.csv")
     files = predictions.loc[predictions["fold"].map(_safe) == name, "file"].tolist()[:max_files]
     waves = [load_audio(f, sample_rate=spec["sample_rate"]) for f in files]
+    if reference not in ("pretrained", "source"):
+        raise ValueError(f"reference {reference!r}: pretrained or source")
+    if reference == "source" and not spec.get("source"):
+        raise ValueError(f"{folder}: reference=source needs a two-stage run (finetune.source)")
     before = build_model(model=spec["model"], num_classes=len(spec["classes"]),
-                         layer=spec["layer"], whisper_input=spec["whisper_input"])  # fmt: skip
+                         layer=spec["layer"], whisper_input=spec["whisper_input"],
+                         random_init=spec.get("random_init", False))  # fmt: skip
     source = folder / "source" / "encoder.safetensors"
-    after, _ = assemble(spec, load_file(str(source)) if spec.get("source") else None)
+    source_state = load_file(str(source)) if spec.get("source") else None
+    if reference == "source":
+        before.backbone.load_state_dict(source_state, strict=False)
+    after, _ = assemble(spec, source_state)
     state = load_file(str(folder / "models" / name / "trainable.safetensors"))
     parameters = dict(after.named_parameters())
     with torch.no_grad():
@@ -76,7 +88,7 @@ def run_adaptation(
         pooling=pooling,  # type: ignore[arg-type]
     )  # fmt: skip
     report.update({"fold": name, "files": len(waves), "model": spec["model"],
-                   "strategy": spec["strategy"]})  # fmt: skip
+                   "strategy": spec["strategy"], "reference": reference})  # fmt: skip
     out = folder / "adaptation"
     write_json(out / "adaptation.json", report)
     figure = adaptation_figure(report["layers"], title=f"{folder.name} ({name}): layer adaptation")

@@ -29,7 +29,7 @@ def load_corpora(corpora: list[dict], *, on_missing: str = "raise") -> tuple[pd.
         corpus = registry.build(
             "corpus", entry["name"], root=entry["root"], **entry.get("params", {})
         )
-        table = corpus.load()
+        table = _select_speakers(corpus.load(), entry)
         if table.empty:
             raise ValueError(f"corpus {entry['name']!r} at {entry['root']}: no rows")
         tables.append(table)
@@ -43,6 +43,21 @@ def load_corpora(corpora: list[dict], *, on_missing: str = "raise") -> tuple[pd.
             f"skip them):\n  {shown}"
         )
     return table[exists].reset_index(drop=True), skipped
+
+
+def _select_speakers(table: pd.DataFrame, entry: dict) -> pd.DataFrame:
+    """Apply a corpus entry's ``speakers`` (keep) and ``exclude_speakers`` lists; a named
+    speaker the corpus does not have is an error (a typo would silently change the data)."""
+    speakers = table["speaker"].astype(str)
+    for key in ("speakers", "exclude_speakers"):
+        named = [str(s) for s in entry.get(key) or []]
+        unknown = sorted(set(named) - set(speakers))
+        if unknown:
+            raise ValueError(f"corpus {entry['name']!r} at {entry['root']}: {key} {unknown} "
+                             f"not in the corpus; it has {sorted(set(speakers))[:20]}")  # fmt: skip
+    keep = speakers.isin([str(s) for s in entry.get("speakers") or []] or speakers)
+    keep &= ~speakers.isin([str(s) for s in entry.get("exclude_speakers") or []])
+    return table[keep].reset_index(drop=True)
 
 
 def select_labels(table: pd.DataFrame, spec: LabelSpec) -> tuple[pd.DataFrame, dict]:
