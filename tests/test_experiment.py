@@ -193,3 +193,16 @@ def test_multitask_head_with_an_auxiliary_task_runs_in_an_experiment(tmp_path, s
     with pytest.raises(ValueError, match="no column 'accent'"):
         experiment.run(make_config(tmp_path, synthetic_root, "name=mt2", "head.name=multitask",
                                    "head.auxiliary=[accent]"), progress=False)  # fmt: skip
+
+
+def test_multitask_head_learns_the_dimensions_jointly_with_ccc(tmp_path, synthetic_root):
+    config = make_config(tmp_path, synthetic_root, "name=mt_dims", "head.name=multitask",
+                         "head.grid={}", "head.params={epochs: 150, hidden: 32}",
+                         "evaluation.dimensions=[arousal, valence]")  # fmt: skip
+    result = experiment.run(config, progress=False)
+    arousal = result.metrics["dimensional"]["arousal"]
+    assert arousal["model"] == "multitask head (joint)"
+    assert arousal["n"] == 64 and arousal["ccc"]["value"] > 0.5
+    # A resumed run scores the same joint predictions from the saved folds.
+    again = experiment.run(config, progress=False)
+    assert again.metrics["dimensional"]["arousal"]["ccc"] == arousal["ccc"]

@@ -82,6 +82,8 @@ def run(
     if config.finetune is None:
         head = registry.build("head", config.head.name, **config.head.params)
         auxiliary = auxiliary_labels(config, table)
+        targets = {name: table[name].to_numpy(dtype=float)
+                   for name in config.evaluation.dimensions if name in table}  # fmt: skip
         test_features = None
         if config.data.test_corruption:
             test_features = corrupted_features(config, table, progress=progress)
@@ -90,7 +92,8 @@ def run(
         def fit_fold(fold: Fold) -> FoldResult:
             return run_fold(head, _grid(config), features, labels, groups, fold,
                             inner_folds=config.head.inner_folds, seed=config.seed,
-                            test_features=test_features, auxiliary=auxiliary)  # fmt: skip
+                            test_features=test_features, auxiliary=auxiliary,
+                            targets=targets)  # fmt: skip
     else:
         fit_fold = _finetuner(config, folder, features, labels, groups, classes, progress)
     if config.finetune is None:
@@ -150,7 +153,8 @@ def run(
     if config.finetune is not None:
         metrics["finetune"] = config.finetune.model_dump(mode="json")
     if evaluation.dimensions and config.finetune is None:
-        metrics["dimensional"] = _dimensional(config, features, table, folds, predictions)
+        metrics["dimensional"] = _dimensional(config, features, table, folds, predictions,
+                                              results)  # fmt: skip
         write_text(folder / "predictions.csv", predictions.to_csv(index=False))
     write_json(folder / "metrics.json", metrics)
     from emotransfer.reporting.html import write_report
@@ -291,6 +295,7 @@ def _train(
                     "probabilities": result.probabilities,
                     "best_params": result.best_params,
                     "inner_scores": result.inner_scores,
+                    "dimensions": result.dimensions,
                 },
             )
         summary = fold_summary(result, fold, labels, int(labels.max()) + 1)
@@ -315,6 +320,7 @@ def _resume(saved: Path, digest: str, fold: Fold) -> FoldResult | None:
     if data.get("digest") != digest or data.get("test") != fold.test.tolist():
         return None
     probabilities = data["probabilities"]
+    dimensions = data.get("dimensions")
     return FoldResult(
         fold.name,
         fold.test,
@@ -322,6 +328,9 @@ def _resume(saved: Path, digest: str, fold: Fold) -> FoldResult | None:
         None if probabilities is None else np.asarray(probabilities),
         data["best_params"],
         data["inner_scores"],
+        dimensions={k: np.asarray(v, dtype=float) for k, v in dimensions.items()}
+        if dimensions
+        else None,
     )
 
 
@@ -331,8 +340,10 @@ def _dimensional(
     table: pd.DataFrame,
     folds: list[Fold],
     predictions: pd.DataFrame,
+    results: list[FoldResult],
 ) -> dict[str, Any]:
-    """Ridge regression per requested dimension on the same folds; CCC with a CI."""
+    """CCC with a CI per requested dimension on the same folds: the multitask head's joint
+    predictions when it learned the dimension, else a ridge regression per dimension."""
     groups = speaker_keys(table)
     position = {
         (f.name, int(i)): n
@@ -344,16 +355,22 @@ def _dimensional(
         if np.isnan(targets).all():
             raise ValueError(f"evaluation.dimensions: no row has a {dimension!r} value")
         truth, guess, column = [], [], np.full(len(predictions), np.nan)
-        for fold in folds:
-            rows, predicted, _ = run_regression_fold(
-                features,
-                targets,
-                groups,
-                fold,
-                alphas=DEFAULT_ALPHAS,
-                inner_folds=config.head.inner_folds,
-                seed=config.seed,
-            )
+        joint = all(r.dimensions and dimension in r.dimensions for r in results)
+        for fold, fold_result in zip(folds, results):
+            if joint:
+                known = ~np.isnan(targets[fold.test])
+                rows = fold.test[known]
+                predicted = fold_result.dimensions[dimension][known]  # type: ignore[index]
+            else:
+                rows, predicted, _ = run_regression_fold(
+                    features,
+                    targets,
+                    groups,
+                    fold,
+                    alphas=DEFAULT_ALPHAS,
+                    inner_folds=config.head.inner_folds,
+                    seed=config.seed,
+                )
             truth.append(targets[rows])
             guess.append(predicted)
             for row, value in zip(rows, predicted):
@@ -366,7 +383,8 @@ def _dimensional(
             confidence=config.evaluation.confidence,
             seed=config.seed,
         )
-        result[dimension] = {"ccc": report, "n": int(sum(len(t) for t in truth))}
+        result[dimension] = {"ccc": report, "n": int(sum(len(t) for t in truth)),
+                             "model": "multitask head (joint)" if joint else "ridge"}  # fmt: skip
     return result
 
 

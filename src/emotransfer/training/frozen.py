@@ -28,6 +28,7 @@ class FoldResult:
     inner_scores: list[float] = field(default_factory=list)
     model: Any = None
     scaler: Any = None
+    dimensions: dict[str, np.ndarray] | None = None  # joint predictions of a multitask head
 
 
 def run_fold(
@@ -44,6 +45,7 @@ def run_fold(
     test_features: np.ndarray | None = None,
     domains: np.ndarray | None = None,
     auxiliary: dict[str, np.ndarray] | None = None,
+    targets: dict[str, np.ndarray] | None = None,
 ) -> FoldResult:
     """Choose parameters on inner speaker splits of ``fold.train``, refit, predict ``fold.test``.
 
@@ -75,6 +77,10 @@ def run_fold(
             options["domains"] = domains[fold.train]
     if auxiliary and "auxiliary" in inspect.signature(model.fit).parameters:
         options["auxiliary"] = {name: values[fold.train] for name, values in auxiliary.items()}
+    joint = bool(targets) and "targets" in inspect.signature(model.fit).parameters
+    if joint:
+        # Multitask heads learn the dimensions (NaN = unknown) with the emotion classes.
+        options["targets"] = {name: values[fold.train] for name, values in targets.items()}
     model.fit(scaler.transform(train_features), train_labels, **options)
     probabilities = None
     if hasattr(model, "predict_proba"):
@@ -82,9 +88,9 @@ def run_fold(
         if probabilities.shape[1] != int(labels.max()) + 1:
             probabilities = None  # a class was missing from this training fold
     predicted = model.predict(test_features)
-    return FoldResult(
-        fold.name, fold.test, np.asarray(predicted), probabilities, best, scores, model, scaler
-    )
+    dimensions = model.predict_dimensions(test_features) if joint else None
+    return FoldResult(fold.name, fold.test, np.asarray(predicted), probabilities, best, scores,
+                      model, scaler, dimensions)  # fmt: skip
 
 
 def fold_summary(result: FoldResult, fold: Fold, labels: np.ndarray, num_classes: int) -> dict:
