@@ -5,7 +5,8 @@ Features: a frozen whisper-base hidden state, mean-pooled, standardised per corp
 labels). The hidden state is chosen on the sources only (--layer auto): each source in turn
 is a pseudo-target for K=5 transfer from the other, speaker-disjoint; URDU never takes part.
 Meta-training tasks are the source corpora (--tasks corpus) or their speakers (--tasks
-speaker: 14 tasks). Methods: MAML (first-order), transfer (pre-train on the pooled sources,
+speaker: 14 tasks). Methods: MAML (first-order; classic shuffled class ids, and
+``maml_shared`` keeping the harmonised emotion ids in every episode), transfer (pre-train on the pooled sources,
 fine-tune), multitask (shared trunk, one head per task, new head on the target), and a
 scratch MLP on the K clips alone (anchor). For K in {1, 5, 10, 20}, repeated; mean UAR with a
 95% t-interval over repeats, under two protocols: speaker-disjoint support/query (the
@@ -101,6 +102,10 @@ def main() -> None:
     target_x = target_x[:, layer]
     methods = {
         "maml": MAMLClassifier(ways=4, hidden=128, meta_steps=600, shots=5, queries=5),
+        # The sources and URDU share the harmonised classes: episodes keep the class ids.
+        "maml_shared": MAMLClassifier(
+            ways=4, hidden=128, meta_steps=600, shots=5, queries=5, relabel=False
+        ),  # fmt: skip
         "transfer": TransferBaseline(hidden=128),
         "multitask": MultitaskBaseline(hidden=128),
         "scratch": ScratchBaseline(hidden=128),

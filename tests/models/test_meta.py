@@ -260,3 +260,33 @@ def test_speaker_independent_split_keeps_speakers_apart():
         Recorder(), features, labels, shots=3, repeats=2, seed=0, target_groups=np.zeros(48)
     )
     assert result["speaker_independent"] is False
+
+
+def test_shared_label_episodes_keep_class_ids_and_the_output_layer_learns_them():
+    rng = np.random.default_rng(0)
+    means = rng.normal(0, 2.0, (4, 16))  # one shared label space (e.g. harmonised emotions)
+
+    def corpus(shift, per_class=15):
+        labels = np.repeat(np.arange(4), per_class)
+        return means[labels] + shift + rng.normal(0, 1.0, (len(labels), 16)), labels
+
+    parts = [corpus(rng.normal(0, 0.5, 16)) for _ in range(4)]
+    features = np.concatenate([x for x, _ in parts])
+    labels = np.concatenate([y for _, y in parts])
+    groups = np.repeat(np.arange(4), 60)
+    sampler = episodes(features, labels, groups, ways=4, shots=2, queries=2,
+                       rng=np.random.default_rng(0), relabel=False)  # fmt: skip
+    episode = next(sampler)
+    assert episode.classes.tolist() == [0, 1, 2, 3]
+    assert np.array_equal(labels[episode.support_indices], episode.support_labels)
+    with pytest.raises(ValueError, match="relabel=False needs labels 0..2"):
+        episodes(features, labels, groups, ways=3, shots=2, queries=2,
+                 rng=np.random.default_rng(0), relabel=False)  # fmt: skip
+    target_features, target_labels = corpus(rng.normal(0, 0.5, 16))
+    shared = fomaml(relabel=False, meta_steps=150).meta_fit(features, labels, groups)
+    shuffled = fomaml(meta_steps=150).meta_fit(features, labels, groups)
+    # Without any adaptation step, only the shared-label initialisation knows the classes.
+    score = {name: few_shot_evaluation(model, target_features, target_labels, shots=2,
+                                       repeats=3, seed=0, steps=0)["mean_uar"]
+             for name, model in (("shared", shared), ("shuffled", shuffled))}  # fmt: skip
+    assert score["shared"] > 0.9 and score["shuffled"] < 0.6

@@ -78,15 +78,19 @@ def episodes(
     shots: int,
     queries: int,
     rng: np.random.Generator,
+    relabel: bool = True,
 ) -> Iterator[Episode]:
     """Endless N-way K-shot episodes, each from one source group chosen uniformly.
 
     A group takes part if it has at least ``ways`` classes with ``shots + queries`` rows each.
     Classes of an episode are drawn at random and relabelled ``0..ways-1`` in random order,
-    so no output unit can memorise an emotion.
+    so no output unit can memorise an emotion. With ``relabel=False`` (sources and target
+    share one label space, e.g. harmonised emotions) every episode holds all ``ways`` classes
+    under their own ids ``0..ways-1``, so the output layer learns the emotions themselves.
 
     Raises:
-        ValueError: if no group can fill an episode.
+        ValueError: if no group can fill an episode, or ``relabel=False`` and the labels are
+            not exactly ``0..ways-1``.
 
     Example:
         >>> labels = np.repeat(np.arange(3), 4)
@@ -98,6 +102,9 @@ def episodes(
         ((2, 2), [0, 1])
     """
     features, labels, groups = np.asarray(features), np.asarray(labels), np.asarray(groups)
+    if not relabel and sorted(np.unique(labels).tolist()) != list(range(ways)):
+        raise ValueError(f"relabel=False needs labels 0..{ways - 1} (ways = the number of "
+                         f"shared classes); have {np.unique(labels).tolist()}")  # fmt: skip
     needed = shots + queries
     pools: dict[Hashable, dict[int, np.ndarray]] = {}
     for group in np.unique(groups):
@@ -111,7 +118,11 @@ def episodes(
             f"no group has {ways} classes with {needed} rows each (shots={shots}, "
             f"queries={queries})"
         )
-    return _episode_stream(features, pools, ways, shots, queries, rng)
+    if not relabel:
+        pools = {name: pool for name, pool in pools.items() if len(pool) == ways}
+        if not pools:
+            raise ValueError(f"no group has all {ways} classes with {needed} rows each")
+    return _episode_stream(features, pools, ways, shots, queries, rng, relabel)
 
 
 def _episode_stream(
@@ -121,12 +132,13 @@ def _episode_stream(
     shots: int,
     queries: int,
     rng: np.random.Generator,
+    relabel: bool = True,
 ) -> Iterator[Episode]:
     names = list(pools)
     while True:
         group = names[rng.integers(len(names))]
         available = np.array(sorted(pools[group]))
-        classes = rng.choice(available, size=ways, replace=False)
+        classes = rng.choice(available, size=ways, replace=False) if relabel else available
         picks = [rng.choice(pools[group][int(c)], shots + queries, replace=False) for c in classes]
         support = np.concatenate([rows[:shots] for rows in picks])
         query = np.concatenate([rows[shots:] for rows in picks])
@@ -272,6 +284,9 @@ class MAMLClassifier(BaseEstimator):
             second-order MAML (the inner loop is differentiated, ``create_graph=True``).
         shots: support rows per class in an episode.
         queries: query rows per class in an episode.
+        relabel: shuffle class ids per episode (classic MAML); False when sources and target
+            share the label space, so the meta-learned output layer keeps each emotion's row
+            (see :func:`episodes`).
         seed: seeds the initialisation and the episode sampler.
     """
 
@@ -288,6 +303,7 @@ class MAMLClassifier(BaseEstimator):
         first_order: bool = True,
         shots: int = 5,
         queries: int = 10,
+        relabel: bool = True,
         seed: int = 0,
     ) -> None:
         self.ways = ways
@@ -300,6 +316,7 @@ class MAMLClassifier(BaseEstimator):
         self.first_order = first_order
         self.shots = shots
         self.queries = queries
+        self.relabel = relabel
         self.seed = seed
 
     def meta_fit(self, features: np.ndarray, labels: np.ndarray, groups: np.ndarray) -> Self:
@@ -313,6 +330,7 @@ class MAMLClassifier(BaseEstimator):
             shots=self.shots,
             queries=self.queries,
             rng=np.random.default_rng(self.seed),
+            relabel=self.relabel,
         )
         with _seeded(self.seed):
             self.network_ = _mlp(np.shape(features)[1], self.hidden, self.ways)
