@@ -8,10 +8,10 @@ Meta-training tasks are the source corpora (--tasks corpus) or their speakers (-
 speaker: 14 tasks). Methods: MAML (first-order; classic shuffled class ids, and
 ``maml_shared`` keeping the harmonised emotion ids in every episode), transfer (pre-train on
 the pooled sources, fine-tune), multitask (shared trunk, one head per task, new head on the
-target), and a scratch MLP on the K clips alone (anchor). For K in {1, 5, 10, 20}, repeated; mean UAR with a
-95% t-interval over repeats, under two protocols: speaker-disjoint support/query (the
-honest one: URDU's 26 single-emotion speakers make a random split leak the label through
-the voice) and the random split of the few-shot literature.
+target), and a scratch MLP on the K clips alone (anchor). For K in {1, 5, 10, 20}, repeated;
+mean UAR with a 95% t-interval over repeats, under two protocols: speaker-disjoint
+support/query (the honest one: URDU's 26 single-emotion speakers make a random split leak
+the label through the voice) and the random split of the few-shot literature.
 
     python benchmarks/fewshot.py [--repeats 10] [--layer auto] [--tasks speaker]
 """
