@@ -194,3 +194,19 @@ def test_pretrain_refuses_a_target_with_one_value(tmp_path, synthetic_root, tiny
                              "finetune.source_target=corpus")  # fmt: skip
     with pytest.raises(ValueError, match="one value only"):
         pretrain(config, progress=False)
+
+
+def test_speaker_normalised_finetuning_run_and_its_predictor(tmp_path, synthetic_root,
+                                                             synthetic_table, tiny_whisper):  # fmt: skip
+    config = finetune_config(tmp_path, synthetic_root, tiny_whisper, "name=spk",
+                             "split.only_folds=[speaker=s01]", "finetune.epochs=1",
+                             "finetune.normalization=speaker")  # fmt: skip
+    result = run(config, progress=False)
+    assert json.loads((result.run_dir / "model.json").read_text())["speaker_norm"] is True
+    predictor = Predictor.from_run(result.run_dir)
+    clips = synthetic_table.loc[synthetic_table["speaker"] == "s01", "file"].tolist()[:4]
+    outputs = predictor.predict_files(clips)
+    assert len(outputs) == 4 and abs(sum(outputs[0].values()) - 1) < 1e-5
+    with pytest.raises(ValueError, match="several clips of the same speaker"):
+        predictor.predict_file(clips[0])
+    assert main(["predict", str(result.run_dir), *clips]) == 0

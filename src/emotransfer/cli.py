@@ -191,10 +191,7 @@ def _predict(args: argparse.Namespace) -> int:
 
     predictor = Predictor.from_run(args.run_dir)
     print("file," + ",".join(predictor.classes))
-    if hasattr(predictor, "predict_files"):  # frozen-feature runs: all files in one call
-        results = predictor.predict_files(args.files)
-    else:
-        results = [predictor.predict_file(path) for path in args.files]
+    results = predictor.predict_files(args.files)  # given together (per-speaker norm)
     for path, probabilities in zip(args.files, results):
         print(f"{path}," + ",".join(f"{probabilities[c]:.4f}" for c in predictor.classes))
     return 0

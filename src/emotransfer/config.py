@@ -146,6 +146,9 @@ class FinetuneConfig(Section):
     random_init: bool = Field(
         False, description="start from the encoder architecture with random weights"
     )
+    normalization: Literal["global", "speaker"] = Field(
+        "global", description="speaker: subtract each speaker's mean pooled vector in the model"
+    )
     export_encoder: bool = Field(
         False, description="save each fold's adapted encoder (LoRA merged) as a model folder"
     )

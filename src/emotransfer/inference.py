@@ -79,18 +79,35 @@ class Predictor:
             models.append(model.eval())
         return cls(models=models, classes=spec["classes"], sample_rate=spec["sample_rate"])
 
-    @torch.no_grad()
+    def predict_signals(self, waves: list[np.ndarray]) -> list[dict[str, float]]:
+        """Probabilities for mono waveforms at ``sample_rate``. A speaker-normalised run
+        (``finetune.normalization: speaker``) treats the clips given together as one speaker."""
+        from emotransfer.training.trainer import predict_proba
+
+        waves = [np.asarray(w, dtype=np.float32) for w in waves]
+        speakers = None
+        if any(model.speaker_norm for model in self.models):
+            if len(waves) < 2:
+                raise ValueError(
+                    "this run normalises per speaker: give several clips of the same speaker "
+                    "together (predict_files), not a single clip"
+                )
+            speakers = np.zeros(len(waves), dtype=np.int64)
+        totals = sum(predict_proba(model, waves, 8, speakers) for model in self.models)
+        totals = np.asarray(totals) / len(self.models)
+        return [dict(zip(self.classes, row.tolist())) for row in totals]
+
     def predict_signal(self, wave: np.ndarray) -> dict[str, float]:
         """Probabilities for one mono waveform at ``sample_rate``."""
-        totals = np.zeros(len(self.classes))
-        for model in self.models:
-            batch = model.backbone.prepare([np.asarray(wave, dtype=np.float32)])
-            totals += torch.softmax(model(batch).float(), dim=-1)[0].numpy()
-        return dict(zip(self.classes, (totals / len(self.models)).tolist()))
+        return self.predict_signals([wave])[0]
+
+    def predict_files(self, paths: list[str | Path]) -> list[dict[str, float]]:
+        """Probabilities for audio files (any rate or channel count), given together."""
+        return self.predict_signals([load_audio(p, sample_rate=self.sample_rate) for p in paths])
 
     def predict_file(self, path: str | Path) -> dict[str, float]:
         """Probabilities for an audio file (any rate or channel count)."""
-        return self.predict_signal(load_audio(path, sample_rate=self.sample_rate))
+        return self.predict_files([path])[0]
 
 
 class FeaturePredictor:

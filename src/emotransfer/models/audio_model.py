@@ -6,7 +6,12 @@ wav2vec2-style), now with gradients. ``prepare`` turns waveforms into a batch on
 network; ``forward`` returns logits.
 
 Shapes: ``prepare(waves)`` -> dict of tensors; hidden states ``(B, L + 1, T, D)``;
-frame mask ``(B, T)``; logits ``(B, C)``.
+frame mask ``(B, T)``; pooled ``(B, D)``; logits ``(B, C)``.
+
+Speaker normalisation (``speaker_norm=True``): the pooled vector of each clip has the mean
+pooled vector of its speaker's clips subtracted (speakers given as ``batch["speaker"]``, integer
+ids ``(B,)``): the fine-tuned counterpart of per-speaker feature normalisation. Training batches
+hold one speaker each (see the Trainer); prediction uses all the clips of a speaker at once.
 """
 
 from __future__ import annotations
@@ -79,15 +84,17 @@ class EmotionModel(torch.nn.Module):
         num_classes: output classes.
         layer: a hidden-state index, or ``None`` for the learned weighted sum of all layers.
         dropout: dropout before the head.
+        speaker_norm: subtract each speaker's mean pooled vector (needs ``batch["speaker"]``).
     """
 
     def __init__(
         self, *, backbone: AudioBackbone, num_classes: int, layer: int | None = None,
-        dropout: float = 0.1,
+        dropout: float = 0.1, speaker_norm: bool = False,
     ) -> None:  # fmt: skip
         super().__init__()
         self.backbone = backbone
         self.layer = layer
+        self.speaker_norm = speaker_norm
         self.layer_sum = WeightedLayerSum(num_layers=backbone.num_layers + 1)
         # Hidden states of pretrained encoders have large, uneven scales: normalise the pooled
         # vector before the classifier so the head learns at the same rate for any encoder.
@@ -98,20 +105,49 @@ class EmotionModel(torch.nn.Module):
         )
 
     def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        return self.classify(self.pool(batch), batch.get("speaker"))
+
+    def pool(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Masked mean over frames of the chosen layer or layer mix: ``(B, D)``."""
         states, mask = self.backbone(batch)
         mixed = states[:, self.layer] if self.layer is not None else self.layer_sum(states)
         weights = mask.to(mixed.dtype).unsqueeze(-1)
-        pooled = (mixed * weights).sum(1) / weights.sum(1).clamp(min=1.0)
+        return (mixed * weights).sum(1) / weights.sum(1).clamp(min=1.0)
+
+    def classify(self, pooled: torch.Tensor, speakers: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits ``(B, C)`` from pooled vectors; ``speakers`` ``(B,)`` when speaker_norm."""
+        if self.speaker_norm:
+            if speakers is None:
+                raise ValueError("this model normalises per speaker: pass the clips' speakers")
+            pooled = pooled - speaker_means(pooled, speakers)
         return self.head(pooled)
+
+
+def speaker_means(pooled: torch.Tensor, speakers: torch.Tensor) -> torch.Tensor:
+    """Each row's speaker mean over the rows given: ``(B, D)``.
+
+    Example:
+        >>> speaker_means(torch.tensor([[1.0], [3.0], [10.0]]), torch.tensor([0, 0, 7]))
+        tensor([[ 2.],
+                [ 2.],
+                [10.]])
+    """
+    _, inverse = torch.unique(speakers, return_inverse=True)
+    sums = torch.zeros(int(inverse.max()) + 1, pooled.shape[1], dtype=pooled.dtype,
+                       device=pooled.device).index_add_(0, inverse, pooled)  # fmt: skip
+    counts = torch.bincount(inverse).to(pooled.dtype).unsqueeze(1)
+    return (sums / counts)[inverse]
 
 
 def build_model(
     *, model: str, num_classes: int, layer: int | None = None, whisper_input: str = "real_length",
     dropout: float = 0.1, trust_remote_code: bool = False, random_init: bool = False,
+    speaker_norm: bool = False,
 ) -> EmotionModel:  # fmt: skip
     """Load a pretrained encoder (folder or hub id) into a fresh :class:`EmotionModel`
     (``random_init``: the same architecture with seeded random weights, no pre-training)."""
     encoder = HFEncoder(model=model, whisper_input=whisper_input,  # type: ignore[arg-type]
                         trust_remote_code=trust_remote_code, random_init=random_init)  # fmt: skip
     backbone = AudioBackbone(encoder._load())
-    return EmotionModel(backbone=backbone, num_classes=num_classes, layer=layer, dropout=dropout)
+    return EmotionModel(backbone=backbone, num_classes=num_classes, layer=layer, dropout=dropout,
+                        speaker_norm=speaker_norm)  # fmt: skip

@@ -56,7 +56,7 @@ def model_spec(config: Any, classes: list[str]) -> dict[str, Any]:
                          "a change of the encoder's weights; export works for frozen, finetune, "
                          "full and lora")  # fmt: skip
     return {"model": params["model"], "whisper_input": params.get("whisper_input", "real_length"),
-            "random_init": tune.random_init,
+            "random_init": tune.random_init, "speaker_norm": tune.normalization == "speaker",
             "classes": classes, "layer": tune.layer, "strategy": tune.strategy,
             "strategy_params": tune.params, "sample_rate": config.data.audio.sample_rate,
             "source": bool(tune.source), "source_strategy": tune.source_strategy,
@@ -73,7 +73,8 @@ def assemble(
     strategy (which may add adapters on top of them)."""
     model = build_model(model=spec["model"], num_classes=len(spec["classes"]),
                         layer=spec["layer"], whisper_input=spec["whisper_input"],
-                        random_init=spec.get("random_init", False))  # fmt: skip
+                        random_init=spec.get("random_init", False),
+                        speaker_norm=spec.get("speaker_norm", False))  # fmt: skip
     if source_state is not None:
         _load_encoder(model, source_state)
     strategy = registry.build("strategy", spec["strategy"], **spec["strategy_params"])
@@ -98,15 +99,16 @@ def finetune_fold(
     torch.manual_seed(config.seed)
     model, groups_ = assemble(spec, source_state)
     trainer = _trainer(config, model, groups_, folder / "checkpoint", progress)
-    trainer.fit([waves[i] for i in train], labels[train],
-                valid_waves=[waves[i] for i in valid], valid_labels=labels[valid])  # fmt: skip
+    trainer.fit([waves[i] for i in train], labels[train], groups=groups[train],
+                valid_waves=[waves[i] for i in valid], valid_labels=labels[valid],
+                valid_groups=groups[valid])  # fmt: skip
     test_waves = [waves[i] for i in fold.test]
     if config.data.test_corruption:
         corruption = build_corruption(config.data.test_corruption)
         test_waves = [corruption(wave, config.data.audio.sample_rate,
                                  np.random.default_rng([config.seed, int(i)]))
                       for wave, i in zip(test_waves, fold.test)]  # fmt: skip
-    probabilities = trainer.predict_proba(test_waves)
+    probabilities = trainer.predict_proba(test_waves, groups=groups[fold.test])
     save_file(trainer._trainable_state(), str(folder / "trainable.safetensors"))
     if tune.export_encoder:
         export_encoder(model, spec, folder / "encoder")

@@ -100,8 +100,15 @@ class Trainer:
         *,
         valid_waves: list[np.ndarray] | None = None,
         valid_labels: np.ndarray | None = None,
+        groups: np.ndarray | None = None,
+        valid_groups: np.ndarray | None = None,
     ) -> list[dict[str, float]]:
-        """Train; keep the weights of the best validation epoch (last epoch without one)."""
+        """Train; keep the weights of the best validation epoch (last epoch without one).
+
+        ``groups`` / ``valid_groups``: speaker ids of the clips, needed by a model with
+        ``speaker_norm`` (its training batches then hold one speaker each).
+        """
+        self._groups = self._speaker_ids(groups, len(waves))
         from accelerate import Accelerator
 
         self.accelerator_ = Accelerator(
@@ -127,7 +134,7 @@ class Trainer:
             loss = self._train_epoch(model, optimizer, waves, labels, epoch)
             record = {"epoch": epoch, "loss": loss, "seconds": time.perf_counter() - began}
             if valid_waves is not None and valid_labels is not None and len(valid_labels):
-                guess = self.predict_proba(valid_waves).argmax(axis=1)
+                guess = self.predict_proba(valid_waves, groups=valid_groups).argmax(axis=1)
                 record["valid_uar"] = uar(valid_labels, guess, classes)
             self._track(state, record)
             self.on_epoch_end(epoch, record)
@@ -148,13 +155,18 @@ class Trainer:
         torch.manual_seed(self.seed * 100003 + epoch)
         model.train()
         total, count = 0.0, 0
-        batches = self._batches(rng.permutation(len(waves)), waves)
+        if self._groups is None:
+            batches = self._batches(rng.permutation(len(waves)), waves)
+        else:
+            batches = self._speaker_batches(self._groups, rng)
         for indices in tqdm(batches, desc=f"epoch {epoch}", disable=not self.progress):
             clips = [self._crop(waves[i], rng) for i in indices]
             if self.augment is not None:
                 clips = [self.augment(clip, 16000, rng) for clip in clips]
-            batch = {k: v.to(self.accelerator_.device)
-                     for k, v in self.model.backbone.prepare(clips).items()}  # fmt: skip
+            prepared = self.model.backbone.prepare(clips)
+            if self._groups is not None:
+                prepared["speaker"] = torch.as_tensor(self._groups[indices])
+            batch = {k: v.to(self.accelerator_.device) for k, v in prepared.items()}
             targets = torch.as_tensor(labels[indices], device=self.accelerator_.device)
             with self.accelerator_.accumulate(model):
                 with self.accelerator_.autocast():
@@ -167,21 +179,34 @@ class Trainer:
         return total / max(count, 1)
 
     @torch.no_grad()
-    def predict_proba(self, waves: list[np.ndarray], batch_size: int | None = None) -> np.ndarray:
-        """Class probabilities ``(N, C)``; batches are length-sorted for speed."""
-        self.model.eval()
-        order = np.argsort([len(w) for w in waves])
-        size = batch_size or self.batch_size
-        output: list[np.ndarray] = [np.empty(0)] * len(waves)
-        device = next(self.model.parameters()).device
-        for first in range(0, len(order), size):
-            indices = order[first : first + size]
-            prepared = self.model.backbone.prepare([waves[i] for i in indices])
-            batch = {key: value.to(device) for key, value in prepared.items()}
-            probabilities = torch.softmax(self.model(batch).float(), dim=-1).cpu().numpy()
-            for index, row in zip(indices, probabilities):
-                output[index] = row
-        return np.stack(output)
+    def predict_proba(
+        self, waves: list[np.ndarray], batch_size: int | None = None,
+        groups: np.ndarray | None = None,
+    ) -> np.ndarray:  # fmt: skip
+        """Class probabilities ``(N, C)``; batches are length-sorted for speed. A
+        speaker-normalised model takes each speaker's mean over all its clips in ``waves``."""
+        return predict_proba(self.model, waves, batch_size or self.batch_size,
+                             self._speaker_ids(groups, len(waves)))  # fmt: skip
+
+    def _speaker_ids(self, groups: np.ndarray | None, count: int) -> np.ndarray | None:
+        if not getattr(self.model, "speaker_norm", False):
+            return None
+        if groups is None or len(groups) != count:
+            raise ValueError("a speaker-normalised model needs the speaker of every clip")
+        return np.unique(np.asarray(groups).astype(str), return_inverse=True)[1]
+
+    def _speaker_batches(self, groups: np.ndarray, rng: np.random.Generator) -> list[np.ndarray]:
+        # One speaker per batch, so the batch mean is that speaker's mean; a short remainder
+        # joins the speaker's previous batch rather than giving a mean of one or two clips.
+        batches = []
+        for speaker in rng.permutation(np.unique(groups)):
+            rows = rng.permutation(np.flatnonzero(groups == speaker))
+            chunks = [rows[i : i + self.batch_size] for i in range(0, len(rows), self.batch_size)]
+            if len(chunks) > 1 and len(chunks[-1]) < self.batch_size // 2:
+                last = chunks.pop()
+                chunks[-1] = np.concatenate([chunks[-1], last])
+            batches += chunks
+        return [batches[i] for i in rng.permutation(len(batches))]
 
     def _batches(self, order: np.ndarray, waves: list[np.ndarray]) -> list[np.ndarray]:
         # Sort within windows of 16 batches by length: less padding, still shuffled.
@@ -260,3 +285,25 @@ class Trainer:
             state["best"] = load_file(str(folder / "best.safetensors"))
         optimizer.load_state_dict(torch.load(folder / "optimizer.pt", weights_only=True))
         return state
+
+
+@torch.no_grad()
+def predict_proba(
+    model: Any, waves: list[np.ndarray], batch_size: int, speakers: np.ndarray | None = None
+) -> np.ndarray:
+    """Class probabilities ``(N, C)`` of an EmotionModel in eval mode, length-sorted batches;
+    with ``speakers`` (integer ids) a speaker-normalised model pools every clip first, then
+    normalises each clip by its speaker's mean over all the given clips."""
+    model.eval()
+    order = np.argsort([len(w) for w in waves])
+    device = next(model.parameters()).device
+    pooled: list[torch.Tensor] = [torch.empty(0)] * len(waves)
+    for first in range(0, len(order), batch_size):
+        indices = order[first : first + batch_size]
+        prepared = model.backbone.prepare([waves[i] for i in indices])
+        batch = {key: value.to(device) for key, value in prepared.items()}
+        for index, row in zip(indices, model.pool(batch).float()):
+            pooled[index] = row
+    ids = None if speakers is None else torch.as_tensor(speakers, device=device)
+    logits = model.classify(torch.stack(pooled), ids)
+    return torch.softmax(logits.float(), dim=-1).cpu().numpy()
