@@ -196,8 +196,9 @@ def test_pretrain_refuses_a_target_with_one_value(tmp_path, synthetic_root, tiny
         pretrain(config, progress=False)
 
 
-def test_speaker_normalised_finetuning_run_and_its_predictor(tmp_path, synthetic_root,
-                                                             synthetic_table, tiny_whisper):  # fmt: skip
+def test_speaker_normalised_finetuning_run_and_its_predictor(
+    tmp_path, synthetic_root, synthetic_table, tiny_whisper
+):
     config = finetune_config(tmp_path, synthetic_root, tiny_whisper, "name=spk",
                              "split.only_folds=[speaker=s01]", "finetune.epochs=1",
                              "finetune.normalization=speaker")  # fmt: skip
