@@ -55,6 +55,7 @@ def run(name: str, strategy: str, args: argparse.Namespace) -> dict:
     only = "split.only_folds=[" + ", ".join(args.folds) + "]"
     folds = [] if args.folds == ["all"] else ["-o", only]
     export = ["-o", "finetune.export_encoder=true"] if args.probe else []
+    export += ["-o", f"finetune.normalization={args.normalization}"]
     command = [
         sys.executable, "-m", "emotransfer.cli", "finetune", "/dev/null", "--quiet",
         "-o", f"name={name}", "-o", f"output_dir={args.work}",
@@ -154,9 +155,11 @@ def main() -> None:
     args = parser.parse_args()
     corpus = Path(args.data).name
     results: dict = {"command": "python " + " ".join(sys.argv), "folds": args.folds,
-                     "epochs": args.epochs, "precision": args.precision}  # fmt: skip
+                     "epochs": args.epochs, "precision": args.precision,
+                     "normalization": args.normalization}  # fmt: skip
     for name in args.strategies:
-        folder = f"{corpus}_{name}_{args.epochs}ep"
+        suffix = "_spk" if args.normalization == "speaker" else ""
+        folder = f"{corpus}_{name}_{args.epochs}ep{suffix}"
         figures = run(folder, STRATEGIES[name], args)
         results[name] = figures
         if args.probe:
@@ -168,7 +171,8 @@ def main() -> None:
               f"epochs {figures['epochs']}", flush=True)  # fmt: skip
     for name in ("lora", "full"):
         if name in results:
-            run_dir = args.work / f"{corpus}_{name}_{args.epochs}ep"
+            suffix = "_spk" if args.normalization == "speaker" else ""
+            run_dir = args.work / f"{corpus}_{name}_{args.epochs}ep{suffix}"
             subprocess.run([sys.executable, "-m", "emotransfer.cli", "analyze", "adaptation",
                             str(run_dir), "--max-files", "60"], check=True, cwd=REPO)  # fmt: skip
             report = json.loads((run_dir / "adaptation" / "adaptation.json").read_text())
