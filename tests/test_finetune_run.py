@@ -211,3 +211,45 @@ def test_speaker_normalised_finetuning_run_and_its_predictor(
     with pytest.raises(ValueError, match="several clips of the same speaker"):
         predictor.predict_file(clips[0])
     assert main(["predict", str(result.run_dir), *clips]) == 0
+
+
+def tone_music_corpus(root, count=16):
+    """A tiny music set in the csv layout: quadrant q1..q4 set by tempo and pitch register."""
+    import soundfile as sf
+
+    (root / "audio").mkdir(parents=True)
+    rng = np.random.default_rng(3)
+    rows = ["file,corpus,speaker,emotion"]
+    for i in range(count):
+        quadrant = i % 4
+        beat = (4.0, 4.0, 1.5, 1.5)[quadrant]  # arousal: fast vs slow pulses
+        pitch = (880.0, 220.0, 220.0, 880.0)[quadrant] * rng.uniform(0.95, 1.05)
+        t = np.arange(16000) / 16000
+        wave = 0.3 * np.sin(2 * np.pi * pitch * t) * (0.5 + 0.5 * np.sin(2 * np.pi * beat * t))
+        sf.write(root / "audio" / f"song{i}.flac", wave.astype(np.float32), 16000)
+        rows.append(f"audio/song{i}.flac,tones,artist{i // 4},q{quadrant + 1}")
+    (root / "metadata.csv").write_text("\n".join(rows) + "\n")
+    return root
+
+
+@pytest.mark.parametrize("direction", ["music_to_speech", "speech_to_music"])
+def test_two_stage_transfer_between_music_and_speech(tmp_path, synthetic_root, tiny_whisper,
+                                                     direction):  # fmt: skip
+    music = tone_music_corpus(tmp_path / "music")
+    speech = (f"{{name: synthetic, root: {synthetic_root}, params: {{num_speakers: 4, "
+              "utterances_per_emotion: 4}}")  # fmt: skip
+    songs = f"{{name: csv, root: {music}}}"
+    source, target = (songs, speech) if direction == "music_to_speech" else (speech, songs)
+    classes = "[anger, sadness]" if direction == "music_to_speech" else "[]"
+    config = finetune_config(tmp_path, synthetic_root, tiny_whisper, f"name={direction}",
+                             f"data.corpora=[{target}]", f"data.labels.classes={classes}",
+                             f"finetune.source=[{source}]", "finetune.source_epochs=1",
+                             "finetune.epochs=1", "split.kind=speaker_kfold",
+                             "split.folds=2")  # fmt: skip
+    result = run(config, progress=False)
+    assert (result.run_dir / "source" / "encoder" / "config.json").is_file()
+    domains = set(pd.read_csv(result.run_dir / "predictions.csv")["file"].map(
+        lambda f: "music" if "song" in f else "speech"))  # fmt: skip
+    assert domains == {"speech" if direction == "music_to_speech" else "music"}
+    expected = 2 if direction == "music_to_speech" else 4
+    assert len(result.metrics["classes"]) == expected

@@ -132,3 +132,12 @@ def test_speaker_normalisation_ignores_a_constant_shift_of_a_speaker():
     torch.testing.assert_close(model.classify(pooled, speakers), model.classify(shifted, speakers))
     with pytest.raises(ValueError, match="per speaker"):
         model.classify(pooled)
+
+
+def test_a_training_split_without_the_last_class_still_trains(tiny_whisper):
+    model = build_model(model=tiny_whisper, num_classes=3)  # class 2 absent from training
+    trainer = Trainer(model=model, param_groups=FullFineTune().apply(model), epochs=1,
+                      batch_size=8, seed=0)  # fmt: skip
+    waves, labels = two_tone_task(count=8)
+    trainer.fit(waves, labels)
+    assert trainer.predict_proba(waves).shape == (8, 3)

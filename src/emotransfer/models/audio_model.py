@@ -94,6 +94,7 @@ class EmotionModel(torch.nn.Module):
         super().__init__()
         self.backbone = backbone
         self.layer = layer
+        self.num_classes = num_classes
         self.speaker_norm = speaker_norm
         self.layer_sum = WeightedLayerSum(num_layers=backbone.num_layers + 1)
         # Hidden states of pretrained encoders have large, uneven scales: normalise the pooled

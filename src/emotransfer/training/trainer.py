@@ -116,7 +116,8 @@ class Trainer:
             gradient_accumulation_steps=self.accumulation,
             cpu=not torch.cuda.is_available(),
         )
-        classes = int(labels.max()) + 1
+        # The model's outputs, not the labels seen: a training split may lack a class.
+        classes = int(getattr(self.model, "num_classes", int(labels.max()) + 1))
         counts = np.bincount(labels, minlength=classes).clip(min=1)
         self.class_weights_ = torch.tensor(len(labels) / (classes * counts), dtype=torch.float32)
         optimizer = torch.optim.AdamW(
