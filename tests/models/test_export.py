@@ -1,14 +1,17 @@
 import numpy as np
 import pytest
 
+from emotransfer.models.domain import DAAutoencoderHead, DANNHead
 from emotransfer.models.export import ExportedHead, export_head
 from emotransfer.models.heads import LogisticRegressionHead, RidgeHead, SVMHead
 from emotransfer.models.mlp import MLPHead
+from emotransfer.models.multitask import MultitaskHead
 
 
 @pytest.mark.parametrize("head", [RidgeHead(alpha=3.0), LogisticRegressionHead(C=0.5),
                                   SVMHead(C=0.1), SVMHead(C=1.0, kernel="rbf"),
-                                  MLPHead(hidden=8, epochs=30)])  # fmt: skip
+                                  MLPHead(hidden=8, epochs=30), DANNHead(hidden=8, epochs=5),
+                                  MultitaskHead(hidden=8, epochs=30)])  # fmt: skip
 def test_exported_heads_predict_exactly_like_the_fitted_ones(head):
     rng = np.random.default_rng(0)
     features = rng.normal(size=(80, 6))
@@ -18,3 +21,15 @@ def test_exported_heads_predict_exactly_like_the_fitted_ones(head):
     test = rng.normal(size=(40, 6))
     exported = ExportedHead(export_head(head))
     np.testing.assert_array_equal(exported.predict(test), head.predict(test))
+
+
+def test_torch_heads_export_their_probabilities_and_the_autoencoder_is_refused():
+    rng = np.random.default_rng(1)
+    features, labels = rng.normal(size=(40, 5)), np.arange(40) % 2
+    for head in (DANNHead(hidden=8, epochs=5), MultitaskHead(hidden=8, epochs=20)):
+        head.fit(features, labels)
+        scores = ExportedHead(export_head(head)).scores(features)
+        np.testing.assert_allclose(scores, head.predict_proba(features), atol=1e-5)
+    autoencoder = DAAutoencoderHead(latent_dim=8, heads=2, hidden=8, epochs=2)
+    with pytest.raises(ValueError, match="cannot export a DAAutoencoderHead"):
+        export_head(autoencoder.fit(features, labels))

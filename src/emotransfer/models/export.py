@@ -42,8 +42,35 @@ def export_head(head: Head) -> dict[str, np.ndarray]:
         return {"kind": np.array([3]), "w1": first.weight.detach().numpy().T,
                 "b1": first.bias.detach().numpy(), "w2": last.weight.detach().numpy().T,
                 "b2": last.bias.detach().numpy()}  # fmt: skip
+    layers = _relu_stack(head)
+    if layers is not None:
+        arrays = {"kind": np.array([4]), "depth": np.array([len(layers)])}
+        for number, layer in enumerate(layers):
+            arrays[f"w{number}"] = layer.weight.detach().numpy().T
+            arrays[f"b{number}"] = layer.bias.detach().numpy()
+        return arrays
     raise ValueError(f"cannot export a {type(head).__name__}: export supports ridge, logreg, "
-                     "svm and mlp heads")  # fmt: skip
+                     "svm, mlp, dann and multitask heads")  # fmt: skip
+
+
+def _relu_stack(head: Head) -> list | None:
+    """The linear layers of a head that predicts with Linear -> ReLU -> ... -> Linear (dropout
+    aside): DANN's extractor + emotion classifier, the multitask trunk + emotion head."""
+    import torch
+
+    from emotransfer.models.domain import DANNHead
+    from emotransfer.models.multitask import MultitaskHead
+
+    if isinstance(head, DANNHead):
+        modules = [*head.module_.encoder, head.module_.classifier]
+    elif isinstance(head, MultitaskHead):
+        modules = [*head.trunk_, head.heads_["emotion"]]
+    else:
+        return None
+    allowed = (torch.nn.Linear, torch.nn.ReLU, torch.nn.Dropout)
+    if not all(isinstance(m, allowed) for m in modules):
+        return None
+    return [m for m in modules if isinstance(m, torch.nn.Linear)]
 
 
 class ExportedHead:
@@ -72,6 +99,13 @@ class ExportedHead:
         if kind == 3:
             hidden = np.maximum(features @ a["w1"] + a["b1"], 0.0)
             return _softmax(hidden @ a["w2"] + a["b2"])
+        if kind == 4:
+            depth = int(a["depth"][0])
+            for number in range(depth):
+                features = features @ a[f"w{number}"] + a[f"b{number}"]
+                if number < depth - 1:
+                    features = np.maximum(features, 0.0)
+            return _softmax(features)
         raise ValueError("an SVM head gives votes, not scores: use predict")
 
     def _svm(self, features: np.ndarray) -> np.ndarray:
