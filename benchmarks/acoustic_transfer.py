@@ -4,7 +4,7 @@ The acoustic-similarity half of Triantafyllopoulos & Schuller (ICASSP 2021), fin
 EmoDB is split into two disjoint speaker sets: A (stage 1, clean audio, emotion labels) and
 B (stage 2 targets, leave-one-speaker-out). B's audio is clean or a corrupted copy (white
 noise at 0 dB SNR: the condition that hurt the frozen probe most). Runs, all with LoRA in
-stage 2 on whisper-base:
+stage 2 on whisper-base (speaker-normalised pooling, --normalization):
 
 - ``direct_corrupted``: LoRA from the pretrained encoder on corrupted B (no stage 1);
 - ``clean_to_corrupted``: stage 1 full fine-tuning on clean A, then LoRA on corrupted B;
@@ -53,6 +53,7 @@ def finetune(name: str, target: Path, args: argparse.Namespace, two_stage: bool)
         "-o", "finetune={strategy: lora, params: {rank: 8, alpha: 16}, learning_rate: 0.001}",
         "-o", f"finetune.epochs={args.epochs}", "-o", "finetune.patience=2",
         "-o", "finetune.mixed_precision=bf16", "-o", "split.kind=loso", *stage_one,
+        "-o", f"finetune.normalization={args.normalization}",
     ]  # fmt: skip
     subprocess.run(command, check=True, cwd=REPO, stdout=subprocess.DEVNULL)
     metrics = json.loads((args.work / name / "metrics.json").read_text())
@@ -83,6 +84,7 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=HERE / "work" / "acoustic_transfer")
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--source-epochs", type=int, default=3)
+    parser.add_argument("--normalization", default="speaker", choices=["global", "speaker"])
     args = parser.parse_args()
     corrupted = args.work / "emodb_white0db"
     if not (corrupted / "metadata.csv").is_file():

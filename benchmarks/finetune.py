@@ -142,6 +142,12 @@ def main() -> None:
     parser.add_argument("--patience", type=int, default=2)
     parser.add_argument("--out", default="finetune.json", help="file under benchmarks/results")
     parser.add_argument(
+        "--normalization",
+        default="global",
+        choices=["global", "speaker"],
+        help="finetune.normalization (speaker: per-speaker mean in the model)",
+    )
+    parser.add_argument(
         "--probe-cache",
         type=Path,
         default=HERE / "work" / "layer_probe" / "cache",

@@ -42,6 +42,12 @@ class CorpusConfig(Section):
     speakers: list[str] = Field(default_factory=list, description="keep only these speakers")
     exclude_speakers: list[str] = Field(default_factory=list, description="drop these speakers")
 
+    @field_validator("speakers", "exclude_speakers", mode="before")
+    @classmethod
+    def _names(cls, value: Any) -> Any:
+        # YAML reads 10 as a number; ids are text (quote ids with leading zeros: '03').
+        return [str(v) for v in value] if isinstance(value, list) else value
+
 
 class LabelConfig(Section):
     classes: list[str] = Field(default_factory=list, description="empty = all labels")
