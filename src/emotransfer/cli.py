@@ -100,6 +100,12 @@ def _parser() -> argparse.ArgumentParser:
     cross.add_argument("config", help="experiment YAML with two or more corpora")
     _config_options(cross)
     cross.set_defaults(handler=_crosscorpus)
+    fewshot = commands.add_parser(
+        "fewshot", help="MAML vs multitask vs transfer with K clips of a new corpus"
+    )
+    fewshot.add_argument("config", help="experiment YAML with a fewshot section")
+    _config_options(fewshot)
+    fewshot.set_defaults(handler=_fewshot)
     corpora = commands.add_parser("corpora", help="list the corpus adapters")
     corpora.set_defaults(handler=_corpora)
     demo = commands.add_parser("demo", help="full experiment on a generated corpus, offline")
@@ -249,6 +255,19 @@ def _crosscorpus(args: argparse.Namespace) -> int:
         print(f"leave {cell['test']} out: UAR {cell['uar']:.3f} "
               f"[{cell['ci_low']:.3f}, {cell['ci_high']:.3f}]")  # fmt: skip
     print(f"crosscorpus folder: {folder}")
+    return 0
+
+
+def _fewshot(args: argparse.Namespace) -> int:
+    from emotransfer.analysis.fewshot import run_fewshot
+    from emotransfer.config import load_config
+
+    config = load_config(args.config, overrides=args.override)
+    folder, report = run_fewshot(config, progress=not args.quiet)
+    for name, rows in report["methods"].items():
+        cells = "  ".join(f"K={k} {v['mean_uar']:.3f}" for k, v in rows.items())
+        print(f"{name:<18} {cells}")
+    print(f"fewshot folder: {folder}")
     return 0
 
 

@@ -160,6 +160,29 @@ class FinetuneConfig(Section):
     )
 
 
+class FewShotConfig(Section):
+    """A MetaSER-style few-shot study (``emotransfer fewshot``): adapt to ``target`` with K
+    labelled clips per class after learning from the other corpora."""
+
+    target: str = Field(description="the target corpus (its `corpus` column value)")
+    shots: list[int] = Field(default_factory=lambda: [1, 5, 10, 20])
+    repeats: int = Field(10, ge=1, description="support/query draws per K (CI over them)")
+    methods: list[str] = Field(
+        default_factory=lambda: ["maml", "maml_shared", "transfer", "multitask", "scratch"],
+        description="maml | maml_shared | maml_second_order | transfer | multitask | scratch",
+    )
+    tasks: Literal["corpus", "speaker"] = Field(
+        "corpus", description="meta-training tasks: the source corpora or their speakers"
+    )
+    protocol: Literal["speaker", "random"] = Field(
+        "speaker", description="support and query clips from disjoint target speakers, or not"
+    )
+    hidden: int = Field(128, ge=1)
+    meta_steps: int = Field(600, ge=0)
+    episode_shots: int = Field(5, ge=1, description="MAML: support clips per class per episode")
+    episode_queries: int = Field(5, ge=1, description="MAML: query clips per class per episode")
+
+
 class ExperimentConfig(Section):
     name: str = "experiment"
     seed: int = 0
@@ -171,6 +194,7 @@ class ExperimentConfig(Section):
     head: HeadConfig = Field(default_factory=HeadConfig)
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
     finetune: FinetuneConfig | None = Field(None, description="train on audio (issue 4)")
+    fewshot: FewShotConfig | None = Field(None, description="few-shot study (emotransfer fewshot)")
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
