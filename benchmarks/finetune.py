@@ -55,7 +55,12 @@ def run(name: str, strategy: str, args: argparse.Namespace) -> dict:
     only = "split.only_folds=[" + ", ".join(args.folds) + "]"
     folds = [] if args.folds == ["all"] else ["-o", only]
     export = ["-o", "finetune.export_encoder=true"] if args.probe else []
-    export += ["-o", f"finetune.normalization={args.normalization}"]
+    export += [
+        "-o",
+        f"finetune.normalization={args.normalization}",
+        "-o",
+        f"finetune.validation_folds={args.validation_folds}",
+    ]
     command = [
         sys.executable, "-m", "emotransfer.cli", "finetune", "/dev/null", "--quiet",
         "-o", f"name={name}", "-o", f"output_dir={args.work}",
@@ -165,6 +170,7 @@ def main() -> None:
                      "normalization": args.normalization}  # fmt: skip
     for name in args.strategies:
         suffix = "_spk" if args.normalization == "speaker" else ""
+        suffix += "_noval" if args.validation_folds == 0 else ""
         folder = f"{corpus}_{name}_{args.epochs}ep{suffix}"
         figures = run(folder, STRATEGIES[name], args)
         results[name] = figures
@@ -178,6 +184,7 @@ def main() -> None:
     for name in ("lora", "full"):
         if name in results:
             suffix = "_spk" if args.normalization == "speaker" else ""
+            suffix += "_noval" if args.validation_folds == 0 else ""
             run_dir = args.work / f"{corpus}_{name}_{args.epochs}ep{suffix}"
             subprocess.run([sys.executable, "-m", "emotransfer.cli", "analyze", "adaptation",
                             str(run_dir), "--max-files", "60"], check=True, cwd=REPO)  # fmt: skip

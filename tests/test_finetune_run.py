@@ -253,3 +253,15 @@ def test_two_stage_transfer_between_music_and_speech(tmp_path, synthetic_root, t
     assert domains == {"speech" if direction == "music_to_speech" else "music"}
     expected = 2 if direction == "music_to_speech" else 4
     assert len(result.metrics["classes"]) == expected
+
+
+def test_without_validation_speakers_every_training_speaker_trains_for_all_epochs(
+    tmp_path, synthetic_root, tiny_whisper
+):
+    config = finetune_config(tmp_path, synthetic_root, tiny_whisper, "name=noval",
+                             "split.only_folds=[speaker=s01]", "finetune.epochs=2",
+                             "finetune.validation_folds=0")  # fmt: skip
+    result = run(config, progress=False)
+    history = json.loads(next((result.run_dir / "models").glob("*/history.json")).read_text())
+    assert [row["epoch"] for row in history] == [1, 2]
+    assert all("valid_uar" not in row for row in history)

@@ -136,7 +136,20 @@ class FinetuneConfig(Section):
     mixed_precision: Literal["no", "bf16", "fp16"] = "no"
     patience: int = Field(3, ge=1)
     max_seconds: float | None = Field(8.0, description="random crop of training clips")
-    validation_folds: int = Field(5, ge=2, description="1/k of training speakers validate")
+    validation_folds: int = Field(
+        5,
+        ge=0,
+        description="1/k of training speakers validate (early stopping); 0 = none: "
+        "train on every training speaker for `epochs`",
+    )
+
+    @field_validator("validation_folds")
+    @classmethod
+    def _validation(cls, value: int) -> int:
+        if value == 1:
+            raise ValueError("validation_folds is 0 (no validation) or >= 2")
+        return value
+
     source: list[CorpusConfig] = Field(
         default_factory=list, description="two-stage: corpora of stage 1 (all rows train)"
     )

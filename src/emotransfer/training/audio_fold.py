@@ -215,7 +215,7 @@ def _trainer(config: Any, model: EmotionModel, groups: list, checkpoint: Path,
 def _validation_split(
     labels: np.ndarray, groups: np.ndarray, fold: Fold, folds: int, seed: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    if len(np.unique(groups[fold.train])) < 2:
+    if folds == 0 or len(np.unique(groups[fold.train])) < 2:
         return fold.train, fold.train[:0]
     inner_train, inner_valid = inner_splits(groups[fold.train], labels[fold.train],
                                             folds=folds, seed=seed)[0]  # fmt: skip
