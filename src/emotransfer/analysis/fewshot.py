@@ -123,6 +123,9 @@ def fewshot_figure(results: dict[str, dict[str, dict[str, Any]]], target: str) -
         axes.errorbar(shots, mean, yerr=[mean - low, high - mean], marker="o", capsize=3,
                       label=name)  # fmt: skip
     axes.set_xscale("log")
+    ticks = sorted({int(k) for rows in results.values() for k in rows})
+    axes.set_xticks(ticks, labels=[str(k) for k in ticks])
+    axes.minorticks_off()
     axes.set_xlabel("labelled clips per class (K)")
     axes.set_ylabel("UAR")
     axes.set_title(f"Few-shot adaptation to {target}")
