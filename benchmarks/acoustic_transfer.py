@@ -38,8 +38,9 @@ CORRUPTION = {"name": "noise", "snr_db": 0, "noise": "white"}
 
 
 def finetune(name: str, target: Path, args: argparse.Namespace, two_stage: bool) -> dict:
-    corpus = f"{{name: csv, root: {target}, exclude_speakers: [{', '.join(SPEAKERS_A)}]}}"
-    source = f"[{{name: csv, root: {args.data}, speakers: [{', '.join(SPEAKERS_A)}]}}]"
+    speakers = ", ".join(f"'{s}'" for s in SPEAKERS_A)  # quoted: YAML reads 03 as a number
+    corpus = f"{{name: csv, root: {target}, exclude_speakers: [{speakers}]}}"
+    source = f"[{{name: csv, root: {args.data}, speakers: [{speakers}]}}]"
     stage_one = [
         "-o", f"finetune.source={source}", "-o", "finetune.source_strategy=full",
         "-o", "finetune.source_params={encoder_lr_scale: 0.1}",

@@ -147,6 +147,12 @@ def main() -> None:
     parser.add_argument("--patience", type=int, default=2)
     parser.add_argument("--out", default="finetune.json", help="file under benchmarks/results")
     parser.add_argument(
+        "--validation-folds",
+        type=int,
+        default=5,
+        help="0: no validation speakers, train on all for --epochs",
+    )
+    parser.add_argument(
         "--normalization",
         default="global",
         choices=["global", "speaker"],
