@@ -26,6 +26,7 @@ from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
 from emotransfer.evaluation.metrics import uar
+from emotransfer.training.losses import balanced_class_weights
 
 
 class Trainer:
@@ -118,8 +119,7 @@ class Trainer:
         )
         # The model's outputs, not the labels seen: a training split may lack a class.
         classes = int(getattr(self.model, "num_classes", int(labels.max()) + 1))
-        counts = np.bincount(labels, minlength=classes).clip(min=1)
-        self.class_weights_ = torch.tensor(len(labels) / (classes * counts), dtype=torch.float32)
+        self.class_weights_ = balanced_class_weights(torch.as_tensor(labels), classes)
         optimizer = torch.optim.AdamW(
             [{"params": g["params"], "lr": self.learning_rate * g["lr_scale"]}
              for g in self.param_groups],
