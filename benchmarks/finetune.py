@@ -87,6 +87,13 @@ def run(name: str, strategy: str, args: argparse.Namespace) -> dict:
             "peak_rss_mb": peak_mb, "folds": metrics["folds"]}  # fmt: skip
 
 
+def run_name(args: argparse.Namespace, corpus: str, strategy: str) -> str:
+    """The run folder's name: corpus, strategy, epochs and the non-default settings."""
+    suffix = "_spk" if args.normalization == "speaker" else ""
+    suffix += "_noval" if args.validation_folds == 0 else ""
+    return f"{corpus}_{strategy}_{args.epochs}ep{suffix}"
+
+
 def probe_config(args: argparse.Namespace, model: str | Path, cache: Path) -> Any:
     return load_config(None, overrides=[
         "name=probe", f"output_dir={args.work / 'probes'}", f"cache_dir={cache}",
@@ -175,9 +182,7 @@ def main() -> None:
                      "epochs": args.epochs, "precision": args.precision,
                      "normalization": args.normalization}  # fmt: skip
     for name in args.strategies:
-        suffix = "_spk" if args.normalization == "speaker" else ""
-        suffix += "_noval" if args.validation_folds == 0 else ""
-        folder = f"{corpus}_{name}_{args.epochs}ep{suffix}"
+        folder = run_name(args, corpus, name)
         figures = run(folder, STRATEGIES[name], args)
         results[name] = figures
         if args.probe:
@@ -189,9 +194,7 @@ def main() -> None:
               f"epochs {figures['epochs']}", flush=True)  # fmt: skip
     for name in ("lora", "full"):
         if name in results:
-            suffix = "_spk" if args.normalization == "speaker" else ""
-            suffix += "_noval" if args.validation_folds == 0 else ""
-            run_dir = args.work / f"{corpus}_{name}_{args.epochs}ep{suffix}"
+            run_dir = args.work / run_name(args, corpus, name)
             subprocess.run([sys.executable, "-m", "emotransfer.cli", "analyze", "adaptation",
                             str(run_dir), "--max-files", "60"], check=True, cwd=REPO)  # fmt: skip
             report = json.loads((run_dir / "adaptation" / "adaptation.json").read_text())
