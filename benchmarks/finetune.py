@@ -60,6 +60,8 @@ def run(name: str, strategy: str, args: argparse.Namespace) -> dict:
         f"finetune.normalization={args.normalization}",
         "-o",
         f"finetune.validation_folds={args.validation_folds}",
+        "-o",
+        f"finetune.head_epochs={args.head_epochs}",
     ]
     command = [
         sys.executable, "-m", "emotransfer.cli", "finetune", "/dev/null", "--quiet",
@@ -91,6 +93,7 @@ def run_name(args: argparse.Namespace, corpus: str, strategy: str) -> str:
     """The run folder's name: corpus, strategy, epochs and the non-default settings."""
     suffix = "_spk" if args.normalization == "speaker" else ""
     suffix += "_noval" if args.validation_folds == 0 else ""
+    suffix += f"_lpft{args.head_epochs}" if args.head_epochs else ""
     return f"{corpus}_{strategy}_{args.epochs}ep{suffix}"
 
 
@@ -160,6 +163,12 @@ def main() -> None:
         help="0: no validation speakers, train on all for --epochs",
     )
     parser.add_argument(
+        "--head-epochs",
+        type=int,
+        default=0,
+        help="finetune.head_epochs: LP-FT, train the head on frozen pooled states first",
+    )
+    parser.add_argument(
         "--normalization",
         default="global",
         choices=["global", "speaker"],
@@ -180,7 +189,8 @@ def main() -> None:
     corpus = Path(args.data).name
     results: dict = {"command": "python " + " ".join(sys.argv), "folds": args.folds,
                      "epochs": args.epochs, "precision": args.precision,
-                     "normalization": args.normalization}  # fmt: skip
+                     "normalization": args.normalization, "head_epochs": args.head_epochs,
+                     "validation_folds": args.validation_folds}  # fmt: skip
     for name in args.strategies:
         folder = run_name(args, corpus, name)
         figures = run(folder, STRATEGIES[name], args)

@@ -136,6 +136,12 @@ class FinetuneConfig(Section):
     mixed_precision: Literal["no", "bf16", "fp16"] = "no"
     patience: int = Field(3, ge=1)
     max_seconds: float | None = Field(8.0, description="random crop of training clips")
+    head_epochs: int = Field(
+        0,
+        ge=0,
+        description="LP-FT: train the layer mix + head alone on pooled frozen states for this "
+        "many passes before `epochs` of the strategy (each stage)",
+    )
     validation_folds: int = Field(
         5,
         ge=0,

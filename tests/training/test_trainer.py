@@ -141,3 +141,44 @@ def test_a_training_split_without_the_last_class_still_trains(tiny_whisper):
     waves, labels = two_tone_task(count=8)
     trainer.fit(waves, labels)
     assert trainer.predict_proba(waves).shape == (8, 3)
+
+
+def test_head_warm_up_learns_from_frozen_states_before_any_encoder_step(tiny_whisper):
+    # head_epochs with no fine-tuning epochs is linear probing on pooled frozen states: the
+    # head alone learns the speaker-relative tones (speaker means remove the random encoder's
+    # constant offsets); validation scores the warm-up as epoch 0.
+    waves, labels, speakers = relative_pitch_task()
+    test_waves, test_labels, test_speakers = relative_pitch_task(seed=1)
+    torch.manual_seed(0)
+    model = build_model(model=tiny_whisper, num_classes=2, speaker_norm=True)
+    trainer = Trainer(model=model, param_groups=FullFineTune().apply(model), epochs=0,
+                      batch_size=8, learning_rate=1e-2, seed=0, head_epochs=50)  # fmt: skip
+    trainer.fit(waves, labels, groups=speakers, valid_waves=test_waves,
+                valid_labels=test_labels, valid_groups=test_speakers)  # fmt: skip
+    assert [r["epoch"] for r in trainer.history_] == [0]
+    assert trainer.history_[0]["valid_uar"] >= 0.9
+    guess = trainer.predict_proba(test_waves, groups=test_speakers).argmax(1)
+    assert (guess == test_labels).mean() >= 0.9
+
+
+def test_head_warm_up_leaves_the_encoder_unchanged_and_resumes_exactly(tiny_whisper, tmp_path):
+    torch.manual_seed(0)
+    model = build_model(model=tiny_whisper, num_classes=2)
+    before = {n: p.clone() for n, p in model.backbone.named_parameters()}
+    trainer = Trainer(model=model, param_groups=LoRA(rank=2).apply(model), epochs=0,
+                      batch_size=8, learning_rate=1e-2, seed=0, head_epochs=5)  # fmt: skip
+    waves, labels = two_tone_task()
+    trainer.fit(waves, labels)
+    for name, value in model.backbone.named_parameters():
+        if name in before:
+            assert torch.equal(value, before[name]), name
+    head = model.head[-1].weight.detach().clone()
+    assert not torch.equal(head, build_model(model=tiny_whisper, num_classes=2).head[-1].weight)
+    # A warm-up + 3 epochs run, killed after 1 epoch and resumed, ends where one run ends.
+    _, uninterrupted = train(tiny_whisper, LoRA(rank=2), epochs=3, head_epochs=5)
+    train(tiny_whisper, LoRA(rank=2), epochs=1, checkpoint=tmp_path / "ck", head_epochs=5)
+    resumed_trainer, resumed = train(tiny_whisper, LoRA(rank=2), epochs=3,
+                                     checkpoint=tmp_path / "ck", head_epochs=5)  # fmt: skip
+    assert [r["epoch"] for r in resumed_trainer.history_] == [0, 1, 2, 3]
+    for (name, a), (_, b) in zip(uninterrupted.state_dict().items(), resumed.state_dict().items()):
+        assert torch.equal(a, b), name

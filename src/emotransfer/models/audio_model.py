@@ -110,10 +110,18 @@ class EmotionModel(torch.nn.Module):
 
     def pool(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """Masked mean over frames of the chosen layer or layer mix: ``(B, D)``."""
+        return self.mix(self.pool_layers(batch))
+
+    def pool_layers(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Masked mean over frames of every hidden state: ``(B, L + 1, D)``."""
         states, mask = self.backbone(batch)
-        mixed = states[:, self.layer] if self.layer is not None else self.layer_sum(states)
-        weights = mask.to(mixed.dtype).unsqueeze(-1)
-        return (mixed * weights).sum(1) / weights.sum(1).clamp(min=1.0)
+        weights = mask.to(states.dtype)[:, None, :, None]
+        return (states * weights).sum(2) / weights.sum(2).clamp(min=1.0)
+
+    def mix(self, layers: torch.Tensor) -> torch.Tensor:
+        """``(B, L + 1, D) -> (B, D)``: the chosen hidden state or the learned layer sum (the
+        mean of a weighted sum of frames is the weighted sum of the per-layer means)."""
+        return layers[:, self.layer] if self.layer is not None else self.layer_sum(layers)
 
     def classify(self, pooled: torch.Tensor, speakers: torch.Tensor | None = None) -> torch.Tensor:
         """Logits ``(B, C)`` from pooled vectors; ``speakers`` ``(B,)`` when speaker_norm."""

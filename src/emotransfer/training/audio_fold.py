@@ -209,7 +209,7 @@ def _trainer(config: Any, model: EmotionModel, groups: list, checkpoint: Path,
                    mixed_precision=tune.mixed_precision, patience=tune.patience,
                    max_seconds=tune.max_seconds, seed=config.seed, checkpoint_dir=checkpoint,
                    augment=build_corruption(tune.augment) if tune.augment else None,
-                   progress=progress)  # fmt: skip
+                   head_epochs=tune.head_epochs, progress=progress)  # fmt: skip
 
 
 def _validation_split(

@@ -13,10 +13,13 @@ the same weights as an uninterrupted one.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +50,12 @@ class Trainer:
         checkpoint_dir: where the per-epoch checkpoint lives (``None`` = no checkpoints).
         augment: ``f(wave, sample_rate, rng) -> wave`` applied to training clips (e.g. a
             corruption from :mod:`emotransfer.data.corrupt`), drawn from the epoch's rng.
+        head_epochs: linear probing before fine-tuning (LP-FT, Kumar et al. 2022): on a fresh
+            start, every training clip is pooled once by the initial encoder (all hidden
+            states, no gradients) and the layer mix + head alone train on those vectors for
+            this many passes; then the strategy's parameters train from that head. A head
+            that starts random sends large gradients into the encoder and distorts the
+            pretrained features; starting from a trained head, the encoder moves less.
         progress: show progress bars.
     """
 
@@ -66,6 +75,7 @@ class Trainer:
         seed: int = 0,
         checkpoint_dir: str | Path | None = None,
         augment: Any = None,
+        head_epochs: int = 0,
         progress: bool = False,
     ) -> None:
         self.model = model
@@ -81,6 +91,7 @@ class Trainer:
         self.seed = seed
         self.checkpoint_dir = checkpoint_dir
         self.augment = augment
+        self.head_epochs = head_epochs
         self.progress = progress
 
     # ---- hooks -------------------------------------------------------------------------
@@ -128,6 +139,17 @@ class Trainer:
         model, optimizer = self.accelerator_.prepare(self.model, optimizer)
         self.class_weights_ = self.class_weights_.to(self.accelerator_.device)
         state = self._resume(optimizer)
+        if self.head_epochs and not state.get("head_done"):
+            began = time.perf_counter()
+            loss = self._fit_head(waves, labels)
+            record = {"epoch": 0, "loss": loss, "seconds": time.perf_counter() - began}
+            if valid_waves is not None and valid_labels is not None and len(valid_labels):
+                guess = self.predict_proba(valid_waves, groups=valid_groups).argmax(axis=1)
+                record["valid_uar"] = uar(valid_labels, guess, classes)
+            self._track(state, record)
+            self.on_epoch_end(0, record)
+            state["head_done"] = True
+            self._checkpoint(optimizer, state)
         for epoch in range(state["epoch"] + 1, self.epochs + 1):
             if state["bad_epochs"] > self.patience:
                 break
@@ -147,6 +169,39 @@ class Trainer:
             self._load_trainable(state["best"])
         self.history_ = state["history"]
         return self.history_
+
+    def _fit_head(self, waves: list[np.ndarray], labels: np.ndarray) -> float:
+        """The linear-probing stage of LP-FT: pool every clip once, train the layer mix and
+        head on the pooled vectors (same batches, seeds and class weights as the epochs)."""
+        model = self.model
+        rng = np.random.default_rng([self.seed, 0])
+        clips = [self._crop(wave, rng) for wave in waves]
+        pooled = pool_layers(model, clips, self.batch_size, self.accelerator_.autocast).float()
+        head = [*model.layer_sum.parameters(), *model.head.parameters()]
+        optimizer = torch.optim.AdamW(head, lr=self.learning_rate, weight_decay=self.weight_decay)
+        targets = torch.as_tensor(labels, device=pooled.device)
+        speakers = None if self._groups is None else torch.as_tensor(self._groups)
+        total, count = 0.0, 0
+        model.train()
+        for step in range(1, self.head_epochs + 1):
+            rng = np.random.default_rng([self.seed, 0, step])
+            torch.manual_seed(self.seed * 100003 + step)
+            if speakers is None:
+                batches = np.array_split(
+                    rng.permutation(len(clips)), -(-len(clips) // self.batch_size)
+                )
+            else:
+                batches = self._speaker_batches(self._groups, rng)
+            for rows in batches:
+                ids = None if speakers is None else speakers[rows].to(pooled.device)
+                logits = model.classify(model.mix(pooled[rows]), ids)
+                loss = self.compute_loss(logits, targets[rows])
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                if step == self.head_epochs:
+                    total, count = total + float(loss.detach()) * len(rows), count + len(rows)
+        return total / max(count, 1)
 
     def _train_epoch(
         self, model: torch.nn.Module, optimizer: torch.optim.Optimizer, waves: list[np.ndarray],
@@ -295,6 +350,20 @@ def predict_proba(
     """Class probabilities ``(N, C)`` of an EmotionModel in eval mode, length-sorted batches;
     with ``speakers`` (integer ids) a speaker-normalised model pools every clip first, then
     normalises each clip by its speaker's mean over all the given clips."""
+    pooled = pool_layers(model, waves, batch_size).float()
+    ids = None if speakers is None else torch.as_tensor(speakers, device=pooled.device)
+    logits = model.classify(model.mix(pooled), ids)
+    return torch.softmax(logits.float(), dim=-1).cpu().numpy()
+
+
+@torch.no_grad()
+def pool_layers(
+    model: Any, waves: list[np.ndarray], batch_size: int,
+    autocast: Callable[[], AbstractContextManager] = contextlib.nullcontext,
+) -> torch.Tensor:  # fmt: skip
+    """Every hidden state of every clip, mean-pooled by an EmotionModel in eval mode:
+    ``(N, L + 1, D)``, in the order of ``waves`` (batches are length-sorted for speed).
+    ``autocast``: the mixed-precision context of the encoder pass (not of the front end)."""
     model.eval()
     order = np.argsort([len(w) for w in waves])
     device = next(model.parameters()).device
@@ -303,8 +372,8 @@ def predict_proba(
         indices = order[first : first + batch_size]
         prepared = model.backbone.prepare([waves[i] for i in indices])
         batch = {key: value.to(device) for key, value in prepared.items()}
-        for index, row in zip(indices, model.pool(batch).float()):
+        with autocast():
+            rows = model.pool_layers(batch)
+        for index, row in zip(indices, rows):
             pooled[index] = row
-    ids = None if speakers is None else torch.as_tensor(speakers, device=device)
-    logits = model.classify(torch.stack(pooled), ids)
-    return torch.softmax(logits.float(), dim=-1).cpu().numpy()
+    return torch.stack(pooled)
