@@ -70,3 +70,4 @@ class Normalization(_Vocabulary):
     NONE = "none"
     GLOBAL = "global"
     SPEAKER = "speaker"
+    CORPUS = "corpus"

@@ -154,11 +154,12 @@ class FeaturePredictor:
         rows = [pool_statistics(frame_statistics(upstream.extract(w)), spec["pooling"])
                 [spec["layer"]] for w in waves]  # fmt: skip
         features = np.stack(rows).astype(np.float64)
-        if spec["normalization"] == "speaker":
+        if spec["normalization"] in ("speaker", "corpus"):
+            group = spec["normalization"]
             if len(waves) < 2:
                 raise ValueError(
-                    "this run normalises features per speaker: give several clips of the same "
-                    "speaker together (predict_files), not a single clip"
+                    f"this run normalises features per {group}: give several clips of the same "
+                    f"{group} together (predict_files), not a single clip"
                 )
             features = speaker_standardize(features, np.zeros(len(waves)))
         return features

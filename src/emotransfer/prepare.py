@@ -117,11 +117,21 @@ def layer_features(
     features = np.stack(
         [pool_statistics(extraction.arrays[i], settings.pooling) for i in keep]
     ).astype(np.float64)
-    if settings.normalization == "speaker":
+    if settings.normalization in ("speaker", "corpus"):
         count, layers, dim = features.shape
-        flat = speaker_standardize(features.reshape(count, -1), speaker_keys(table))
+        flat = speaker_standardize(features.reshape(count, -1), normalization_groups(
+            table, settings.normalization))  # fmt: skip
         features = flat.reshape(count, layers, dim)
     return features, table, extraction
+
+
+def normalization_groups(table: pd.DataFrame, normalization: str) -> np.ndarray:
+    """The rows z-scored together: each speaker (``speaker``) or each corpus (``corpus``:
+    the corpus normalisation of cross-corpus SER, Schuller et al. 2010, which removes each
+    corpus' recording conditions and language baseline without labels)."""
+    if normalization == "corpus":
+        return table["corpus"].astype(str).to_numpy()
+    return speaker_keys(table)
 
 
 def corrupted_features(
