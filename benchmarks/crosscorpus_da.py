@@ -100,7 +100,9 @@ def tuned(args: argparse.Namespace) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--normalization", default="global", choices=["global", "speaker"])
+    parser.add_argument(
+        "--normalization", default="global", choices=["global", "speaker", "corpus"]
+    )
     parser.add_argument("--cache", default=str(HERE / "work" / "layer_probe" / "cache"))
     parser.add_argument("--work", default=str(HERE / "work" / "crosscorpus_da"))
     parser.add_argument("--heads", nargs="+", default=list(HEADS))

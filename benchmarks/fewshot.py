@@ -8,7 +8,9 @@ Meta-training tasks are the source corpora (--tasks corpus) or their speakers (-
 speaker: 14 tasks). Methods: MAML (first-order; classic shuffled class ids, and
 ``maml_shared`` keeping the harmonised emotion ids in every episode), transfer (pre-train on
 the pooled sources, fine-tune), multitask (shared trunk, one head per task, new head on the
-target), and a scratch MLP on the K clips alone (anchor). For K in {1, 5, 10, 20}, repeated;
+target), and a scratch MLP on the K clips alone (anchor); ``*_layers``: the transfer and scratch
+methods on every hidden state, the one used chosen by cross-validation on the K support clips.
+For K in {1, 5, 10, 20}, repeated;
 mean UAR with a 95% t-interval over repeats, under two protocols: speaker-disjoint
 support/query (the honest one: URDU's 26 single-emotion speakers make a random split leak
 the label through the voice) and the random split of the few-shot literature.
@@ -34,6 +36,7 @@ from emotransfer.models.meta import (
     TransferBaseline,
     few_shot_evaluation,
 )
+from emotransfer.models.support_layer import SupportLayerChoice
 from emotransfer.prepare import layer_features, prepare_manifest
 
 HERE = Path(__file__).resolve().parent
@@ -80,6 +83,9 @@ def main() -> None:
     parser.add_argument("--tasks", default="speaker", choices=["corpus", "speaker"])
     parser.add_argument("--protocols", nargs="+", default=["speaker", "random"])
     parser.add_argument("--out", default="fewshot_urdu.json")
+    parser.add_argument("--methods", nargs="+", default=[
+        "maml", "maml_shared", "transfer", "multitask", "scratch", "transfer_layers",
+        "scratch_layers"])  # fmt: skip
     args = parser.parse_args()
     torch.set_num_threads(2)
     sources = [corpus_features(name, args.cache) for name in ("emodb", "savee")]
@@ -98,8 +104,9 @@ def main() -> None:
         source_g = np.concatenate([np.full(len(s[1]), i) for i, s in enumerate(sources)])
     else:
         source_g = np.unique(np.concatenate([s[2] for s in sources]), return_inverse=True)[1]
-    target_x, target_y, target_speakers = corpus_features("urdu", args.cache)
-    target_x = target_x[:, layer]
+    target_all, target_y, target_speakers = corpus_features("urdu", args.cache)
+    target_x = target_all[:, layer]
+    source_all = np.concatenate([s[0] for s in sources])
     methods = {
         "maml": MAMLClassifier(ways=4, hidden=128, meta_steps=600, shots=5, queries=5),
         # The sources and URDU share the harmonised classes: episodes keep the class ids.
@@ -109,14 +116,22 @@ def main() -> None:
         "transfer": TransferBaseline(hidden=128),
         "multitask": MultitaskBaseline(hidden=128),
         "scratch": ScratchBaseline(hidden=128),
-    }
+        # Every hidden state; the one used is chosen on the K support clips of each draw.
+        "transfer_layers": SupportLayerChoice(method=TransferBaseline(hidden=128),
+                                              fallback_layer=layer),
+        "scratch_layers": SupportLayerChoice(method=ScratchBaseline(hidden=128),
+                                             fallback_layer=layer),
+    }  # fmt: skip
+    methods = {name: methods[name] for name in args.methods}
     for name, method in methods.items():
-        method.meta_fit(source_x, source_y, source_g)
+        layers = isinstance(method, SupportLayerChoice)
+        method.meta_fit(source_all if layers else source_x, source_y, source_g)
         rows: dict = {}
         for protocol in args.protocols:
             groups = target_speakers if protocol == "speaker" else None
             for shots in args.shots:
-                figures = few_shot_evaluation(method, target_x, target_y, shots=shots,
+                figures = few_shot_evaluation(method, target_all if layers else target_x,
+                                              target_y, shots=shots,
                                               repeats=args.repeats, seed=0,
                                               target_groups=groups)  # fmt: skip
                 rows[f"{protocol}/{shots}"] = figures

@@ -188,7 +188,8 @@ class FewShotConfig(Section):
     repeats: int = Field(10, ge=1, description="support/query draws per K (CI over them)")
     methods: list[str] = Field(
         default_factory=lambda: ["maml", "maml_shared", "transfer", "multitask", "scratch"],
-        description="maml | maml_shared | maml_second_order | transfer | multitask | scratch",
+        description="maml | maml_shared | maml_second_order | transfer | multitask | scratch; "
+        "<method>_layers: every hidden state, the one chosen on the support clips",
     )
     tasks: Literal["corpus", "speaker"] = Field(
         "corpus", description="meta-training tasks: the source corpora or their speakers"

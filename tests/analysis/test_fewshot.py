@@ -33,16 +33,18 @@ def fewshot_yaml(tmp_path, synthetic_root, target="synthetic_copy", methods="[ma
 
 
 def test_fewshot_study_writes_table_and_plot(tmp_path, synthetic_root):
-    config = fewshot_yaml(tmp_path, synthetic_root)
+    config = fewshot_yaml(tmp_path, synthetic_root, methods="[maml, transfer, transfer_layers]")
     assert main(["fewshot", str(config), "--quiet"]) == 0
     folder = tmp_path / "fs" / "fewshot"
     report = json.loads((folder / "fewshot.json").read_text())
     assert report["target"] == "synthetic_copy" and report["sources"] == ["synthetic"]
-    assert set(report["methods"]) == {"maml", "transfer"}
+    assert set(report["methods"]) == {"maml", "transfer", "transfer_layers"}
     transfer = report["methods"]["transfer"]["2"]
     assert transfer["speaker_independent"] and transfer["mean_uar"] > 0.4  # 4 classes
     assert (folder / "fewshot.png").is_file() and (folder / "config.yaml").is_file()
-    assert len((folder / "fewshot.csv").read_text().splitlines()) == 1 + 2 * 2
+    # One hidden state (eGeMAPS functionals): the support-chosen layer is that state.
+    assert report["methods"]["transfer_layers"]["2"]["uars"] == transfer["uars"]
+    assert len((folder / "fewshot.csv").read_text().splitlines()) == 1 + 3 * 2
 
 
 def test_fewshot_refuses_an_unknown_target_or_method(tmp_path, synthetic_root):

@@ -4,7 +4,10 @@ Meta-learning (MAML) vs multitask vs transfer learning (pre-train + fine-tune) v
 on the K clips alone, adapting to an unseen target corpus (a new language) with K labelled
 clips per class, for every K in ``fewshot.shots``, repeated over support/query draws with a
 t-interval. Features: the experiment's upstream and hidden state, pooled, standardised per
-corpus without labels (for the target from its unlabelled clips). Writes ``fewshot.json``,
+corpus without labels (for the target from its unlabelled clips). A method named
+``<method>_layers`` (e.g. ``transfer_layers``) sees every hidden state and adapts on the one
+that cross-validates best on the K support clips (``SupportLayerChoice``; the configured
+state when K = 1). Writes ``fewshot.json``,
 ``fewshot.csv`` and ``fewshot.png`` (UAR vs K per method).
 """
 
@@ -23,13 +26,20 @@ from emotransfer.models.meta import (
     TransferBaseline,
     few_shot_evaluation,
 )
+from emotransfer.models.support_layer import SupportLayerChoice
 
 
 def build_method(
     name: str, *, ways: int, hidden: int, meta_steps: int, seed: int, shots: int = 5,
-    queries: int = 5,
+    queries: int = 5, fallback_layer: int = -1,
 ) -> Any:  # fmt: skip
-    """A few-shot learner by name (see :class:`~emotransfer.config.FewShotConfig`)."""
+    """A few-shot learner by name (see :class:`~emotransfer.config.FewShotConfig`);
+    ``<name>_layers`` chooses the hidden state on the support set (``fallback_layer`` at K=1)."""
+    if name.endswith("_layers"):
+        base = build_method(name.removesuffix("_layers"), ways=ways, hidden=hidden,
+                            meta_steps=meta_steps, seed=seed, shots=shots,
+                            queries=queries)  # fmt: skip
+        return SupportLayerChoice(method=base, fallback_layer=fallback_layer)
     maml = {"ways": ways, "hidden": hidden, "meta_steps": meta_steps, "shots": shots,
             "queries": queries, "seed": seed}  # fmt: skip
     makers = {
@@ -41,7 +51,8 @@ def build_method(
         "scratch": lambda: ScratchBaseline(hidden=hidden, seed=seed),
     }
     if name not in makers:
-        raise ValueError(f"fewshot.methods: unknown method {name!r}; known: {sorted(makers)}")
+        raise ValueError(f"fewshot.methods: unknown method {name!r}; known: {sorted(makers)}, "
+                         "each also as <name>_layers")  # fmt: skip
     return makers[name]()
 
 
@@ -58,7 +69,6 @@ def run_fewshot(config: Any, *, progress: bool = True) -> tuple[Path, dict[str, 
     folder = result_folder(config, Path(config.output_dir) / config.name / "fewshot")
     table, labels_info, skipped = prepare_manifest(config)
     features, table, _ = layer_features(config, table, skipped, progress=progress)
-    features = features[:, config.features.layer]
     corpora = table["corpus"].astype(str).to_numpy()
     if study.target not in set(corpora):
         raise ValueError(f"fewshot.target {study.target!r} is not loaded; have "
@@ -83,12 +93,14 @@ def run_fewshot(config: Any, *, progress: bool = True) -> tuple[Path, dict[str, 
     for name in study.methods:
         method = build_method(name, ways=len(classes), hidden=study.hidden,
                               meta_steps=study.meta_steps, seed=config.seed,
-                              shots=study.episode_shots, queries=study.episode_queries)  # fmt: skip
-        method.meta_fit(features[source].astype(np.float32), labels[source], tasks)
+                              shots=study.episode_shots, queries=study.episode_queries,
+                              fallback_layer=config.features.layer)  # fmt: skip
+        inputs = features if name.endswith("_layers") else features[:, config.features.layer]
+        method.meta_fit(inputs[source].astype(np.float32), labels[source], tasks)
         results[name] = {}
         for shots in study.shots:
             figures = few_shot_evaluation(
-                method, features[target].astype(np.float32), labels[target], shots=shots,
+                method, inputs[target].astype(np.float32), labels[target], shots=shots,
                 repeats=study.repeats, seed=config.seed,
                 target_groups=speakers if study.protocol == "speaker" else None,
             )  # fmt: skip
