@@ -54,8 +54,8 @@ GRIDS = {
 }
 
 
-def transfer_uar(args: argparse.Namespace, head: str, params: dict, train: list[str],
-                 test: list[str], tag: str) -> dict:  # fmt: skip
+def transfer_uar(args: argparse.Namespace, head: str, params: dict | str, train: list[str],
+                 test: list[str], tag: str, extra: tuple[str, ...] = ()) -> dict:  # fmt: skip
     """UAR of one cross-corpus fold: train on ``train``, test on ``test`` (unlabelled for
     the adaptive heads)."""
     roots = ", ".join(f"{{name: csv, root: ../shared/data/{c}}}" for c in [*train, *test])
@@ -64,6 +64,7 @@ def transfer_uar(args: argparse.Namespace, head: str, params: dict, train: list[
         f"features.normalization={args.normalization}", f"data.corpora=[{roots}]",
         "split.kind=cross_corpus", f"split.train_corpora={train}", f"split.test_corpora={test}",
         f"head.name={head}", "head.grid={}", f"head.params={params}", "evaluation.bootstrap=200",
+        *extra,
     ])  # fmt: skip
     uar = experiment.run(config, progress=False).metrics["summary"]["uar"]
     return {"uar": uar["value"], "ci": [uar["ci_low"], uar["ci_high"]]}
@@ -98,6 +99,32 @@ def tuned(args: argparse.Namespace) -> dict:
     return results
 
 
+def loco_only(args: argparse.Namespace) -> dict:
+    """Each head trained on two corpora, tested on the third (unlabelled for the adaptive
+    heads), with the source-only heads as anchors in the same run."""
+    results: dict = {"command": "python " + " ".join(sys.argv)}
+    for name in args.heads:
+        settings = dict(o.split("=", 1) for o in HEADS[name])
+        head, params = settings["head.name"], settings.get("head.params", "{}")
+        extra = [o for o in HEADS[name] if o.startswith("head.auxiliary")]
+        results[name] = {}
+        for target in CORPORA:
+            sources = [c for c in CORPORA if c != target]
+            cell = transfer_uar(args, head, params, sources, [target], f"{name}_to_{target}",
+                                extra=tuple(extra))  # fmt: skip
+            results[name][target] = cell
+        line = "  ".join(f"{t} {c['uar']:.3f} [{c['ci'][0]:.3f}, {c['ci'][1]:.3f}]"
+                         for t, c in results[name].items())  # fmt: skip
+        print(f"{name:<16} leave-one-corpus-out: {line}", flush=True)
+    if "source_only_mlp" in results:
+        for name in [h for h in ("dann", "da_autoencoder", "multitask") if h in results]:
+            for target, cell in results[name].items():
+                reference = results["source_only_mlp"][target]["uar"]
+                print(f"{name} vs source-only MLP on {target}: {cell['uar']:.3f} / "
+                      f"{reference:.3f} = {cell['uar'] / reference:.3f}")  # fmt: skip
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -107,7 +134,17 @@ def main() -> None:
     parser.add_argument("--work", default=str(HERE / "work" / "crosscorpus_da"))
     parser.add_argument("--heads", nargs="+", default=list(HEADS))
     parser.add_argument("--tune", action="store_true", help="source-side tuned DANN / DA-AE")
+    parser.add_argument(
+        "--loco-only",
+        action="store_true",
+        help="only the leave-one-corpus-out cells (no train-on-each x test-on-each matrix)",
+    )
     args = parser.parse_args()
+    if args.loco_only:
+        out = HERE / "results" / f"crosscorpus_da_{args.normalization}_loco.json"
+        out.write_text(json.dumps(loco_only(args), indent=1, default=str) + "\n")
+        print(f"wrote {out}")
+        return
     if args.tune:
         out = HERE / "results" / f"crosscorpus_da_{args.normalization}_tuned.json"
         out.write_text(json.dumps(tuned(args), indent=1, default=str) + "\n")
