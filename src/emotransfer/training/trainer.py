@@ -30,6 +30,7 @@ from tqdm.auto import tqdm
 
 from emotransfer.evaluation.metrics import uar
 from emotransfer.training.losses import balanced_class_weights
+from emotransfer.transfer.base import head_parameters
 
 
 class Trainer:
@@ -139,36 +140,40 @@ class Trainer:
         model, optimizer = self.accelerator_.prepare(self.model, optimizer)
         self.class_weights_ = self.class_weights_.to(self.accelerator_.device)
         state = self._resume(optimizer)
+        valid = (valid_waves, valid_labels, valid_groups, classes)
         if self.head_epochs and not state.get("head_done"):
             began = time.perf_counter()
             loss = self._fit_head(waves, labels)
             record = {"epoch": 0, "loss": loss, "seconds": time.perf_counter() - began}
-            if valid_waves is not None and valid_labels is not None and len(valid_labels):
-                guess = self.predict_proba(valid_waves, groups=valid_groups).argmax(axis=1)
-                record["valid_uar"] = uar(valid_labels, guess, classes)
-            self._track(state, record)
-            self.on_epoch_end(0, record)
-            state["head_done"] = True
-            self._checkpoint(optimizer, state)
+            self._close_epoch(state, record, optimizer, valid, head_done=True)
         for epoch in range(state["epoch"] + 1, self.epochs + 1):
             if state["bad_epochs"] > self.patience:
                 break
             began = time.perf_counter()
             loss = self._train_epoch(model, optimizer, waves, labels, epoch)
             record = {"epoch": epoch, "loss": loss, "seconds": time.perf_counter() - began}
-            if valid_waves is not None and valid_labels is not None and len(valid_labels):
-                guess = self.predict_proba(valid_waves, groups=valid_groups).argmax(axis=1)
-                record["valid_uar"] = uar(valid_labels, guess, classes)
-            self._track(state, record)
-            self.on_epoch_end(epoch, record)
-            state["epoch"] = epoch
-            self._checkpoint(optimizer, state)
+            self._close_epoch(state, record, optimizer, valid, epoch=epoch)
             if state["bad_epochs"] >= self.patience:
                 break
         if state["best"] is not None:
             self._load_trainable(state["best"])
         self.history_ = state["history"]
         return self.history_
+
+    def _close_epoch(
+        self, state: dict[str, Any], record: dict[str, float], optimizer: torch.optim.Optimizer,
+        valid: tuple, **updates: Any,
+    ) -> None:  # fmt: skip
+        """Score the validation clips (if any), track the best weights, call the hook, apply
+        ``updates`` to the state and write the checkpoint."""
+        valid_waves, valid_labels, valid_groups, classes = valid
+        if valid_waves is not None and valid_labels is not None and len(valid_labels):
+            guess = self.predict_proba(valid_waves, groups=valid_groups).argmax(axis=1)
+            record["valid_uar"] = uar(valid_labels, guess, classes)
+        self._track(state, record)
+        self.on_epoch_end(record["epoch"], record)
+        state.update(updates)
+        self._checkpoint(optimizer, state)
 
     def _fit_head(self, waves: list[np.ndarray], labels: np.ndarray) -> float:
         """The linear-probing stage of LP-FT: pool every clip once, train the layer mix and
@@ -177,23 +182,24 @@ class Trainer:
         rng = np.random.default_rng([self.seed, 0])
         clips = [self._crop(wave, rng) for wave in waves]
         pooled = pool_layers(model, clips, self.batch_size, self.accelerator_.autocast).float()
-        head = [*model.layer_sum.parameters(), *model.head.parameters()]
-        optimizer = torch.optim.AdamW(head, lr=self.learning_rate, weight_decay=self.weight_decay)
+        optimizer = torch.optim.AdamW(head_parameters(model), lr=self.learning_rate,
+                                      weight_decay=self.weight_decay)  # fmt: skip
         targets = torch.as_tensor(labels, device=pooled.device)
-        speakers = None if self._groups is None else torch.as_tensor(self._groups)
         total, count = 0.0, 0
         model.train()
         for step in range(1, self.head_epochs + 1):
             rng = np.random.default_rng([self.seed, 0, step])
             torch.manual_seed(self.seed * 100003 + step)
-            if speakers is None:
+            if self._groups is None:
                 batches = np.array_split(
                     rng.permutation(len(clips)), -(-len(clips) // self.batch_size)
                 )
             else:
                 batches = self._speaker_batches(self._groups, rng)
             for rows in batches:
-                ids = None if speakers is None else speakers[rows].to(pooled.device)
+                ids = None
+                if self._groups is not None:
+                    ids = torch.as_tensor(self._groups[rows], device=pooled.device)
                 logits = model.classify(model.mix(pooled[rows]), ids)
                 loss = self.compute_loss(logits, targets[rows])
                 optimizer.zero_grad()
