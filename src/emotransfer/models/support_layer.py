@@ -30,6 +30,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, clone
 
 from emotransfer.evaluation.metrics import uar
+from emotransfer.models.meta import _encode
 
 
 class LayerAdapted:
@@ -88,14 +89,13 @@ class SupportLayerChoice(BaseEstimator):
         folds = _support_folds(labels)
         scores: list[float] = []
         if folds:
-            classes = np.unique(labels)
-            encoded = np.searchsorted(classes, labels)
-            for learner in self.learners_:
+            classes, encoded = _encode(labels)
+            for layer, learner in enumerate(self.learners_):
                 fold_scores = []
                 for held in folds:
                     keep = np.setdiff1d(np.arange(len(labels)), held)
-                    adapted = learner.adapt(features[keep, len(scores)], labels[keep], steps)
-                    guess = np.searchsorted(classes, adapted.predict(features[held, len(scores)]))
+                    adapted = learner.adapt(features[keep, layer], labels[keep], steps)
+                    guess = np.searchsorted(classes, adapted.predict(features[held, layer]))
                     fold_scores.append(uar(encoded[held], guess, len(classes)))
                 scores.append(float(np.mean(fold_scores)))
             layer = int(np.argmax(scores))
