@@ -54,10 +54,10 @@ GRIDS = {
 }
 
 
-def transfer_uar(args: argparse.Namespace, head: str, params: dict | str, train: list[str],
+def transfer_uar(args: argparse.Namespace, head: str, params: dict, train: list[str],
                  test: list[str], tag: str, extra: tuple[str, ...] = ()) -> dict:  # fmt: skip
     """UAR of one cross-corpus fold: train on ``train``, test on ``test`` (unlabelled for
-    the adaptive heads)."""
+    the adaptive heads); ``extra`` overrides come last (e.g. a whole ``HEADS`` entry)."""
     roots = ", ".join(f"{{name: csv, root: ../shared/data/{c}}}" for c in [*train, *test])
     config = load_config(REPO / "configs" / "crosscorpus_4class.yaml", overrides=[
         f"name={tag}", f"cache_dir={args.cache}", f"output_dir={args.work}/tuning",
@@ -104,14 +104,12 @@ def loco_only(args: argparse.Namespace) -> dict:
     heads), with the source-only heads as anchors in the same run."""
     results: dict = {"command": "python " + " ".join(sys.argv)}
     for name in args.heads:
-        settings = dict(o.split("=", 1) for o in HEADS[name])
-        head, params = settings["head.name"], settings.get("head.params", "{}")
-        extra = [o for o in HEADS[name] if o.startswith("head.auxiliary")]
         results[name] = {}
         for target in CORPORA:
             sources = [c for c in CORPORA if c != target]
-            cell = transfer_uar(args, head, params, sources, [target], f"{name}_to_{target}",
-                                extra=tuple(extra))  # fmt: skip
+            # The HEADS entry (head.name, head.params, ...) overrides the svm default.
+            cell = transfer_uar(args, "svm", {}, sources, [target], f"{name}_to_{target}",
+                                extra=tuple(HEADS[name]))  # fmt: skip
             results[name][target] = cell
         line = "  ".join(f"{t} {c['uar']:.3f} [{c['ci'][0]:.3f}, {c['ci'][1]:.3f}]"
                          for t, c in results[name].items())  # fmt: skip
