@@ -35,6 +35,14 @@ def test_run_from_the_command_line(tmp_path, synthetic_root, capsys):
     out = capsys.readouterr().out
     assert "cli: UAR" in out and (tmp_path / "runs" / "cli" / "report.html").is_file()
     assert "seed: 3" in (tmp_path / "runs" / "cli" / "config.yaml").read_text()
+    # --resume continues the same config (its saved folds are reused) ...
+    assert main(["run", str(config), "--quiet", "-o", "seed=3", "--resume"]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == out.splitlines()[0]
+    # ... and refuses a different config or a folder with no run, naming the problem.
+    assert main(["run", str(config), "--quiet", "-o", "seed=4", "--resume"]) == 2
+    assert "is a different config" in capsys.readouterr().err
+    assert main(["run", str(config), "--quiet", "-o", "name=none", "--resume"]) == 2
+    assert "holds no run" in capsys.readouterr().err
 
 
 def test_corrupt_writes_a_loadable_corpus_copy(tmp_path, synthetic_root, capsys):

@@ -13,6 +13,7 @@ import logging
 import sys
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from emotransfer import registry
 
@@ -38,6 +39,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("config", help="experiment YAML")
     _config_options(run)
     run.add_argument("--run-dir", help="run folder (default: output_dir/name)")
+    run.add_argument(
+        "--resume", action="store_true",
+        help="continue a killed run; refuse unless the run folder holds this config",
+    )  # fmt: skip
     run.set_defaults(handler=_run)
     probe = commands.add_parser("probe", help="probe every layer of the upstream")
     probe.add_argument("config", help="experiment YAML")
@@ -49,6 +54,10 @@ def _parser() -> argparse.ArgumentParser:
     finetune.add_argument("config", help="experiment YAML with a finetune section")
     _config_options(finetune)
     finetune.add_argument("--run-dir", help="run folder (default: output_dir/name)")
+    finetune.add_argument(
+        "--resume", action="store_true",
+        help="continue a killed run; refuse unless the run folder holds this config",
+    )  # fmt: skip
     finetune.set_defaults(handler=_finetune)
     pretrain = commands.add_parser(
         "pretrain", help="train the encoder on a source task (speaker, gender, ...), export it"
@@ -127,7 +136,7 @@ def _run(args: argparse.Namespace) -> int:
     from emotransfer.config import load_config
 
     config = load_config(args.config, overrides=args.override)
-    return _execute(config, args.run_dir, not args.quiet)
+    return _execute(config, args.run_dir, not args.quiet, resume=args.resume)
 
 
 def _probe(args: argparse.Namespace) -> int:
@@ -178,7 +187,7 @@ def _finetune(args: argparse.Namespace) -> int:
     config = load_config(args.config, overrides=args.override)
     if config.finetune is None:
         config = load_config(args.config, overrides=[*args.override, "finetune={}"])
-    return _execute(config, args.run_dir, not args.quiet)
+    return _execute(config, args.run_dir, not args.quiet, resume=args.resume)
 
 
 def _pretrain(args: argparse.Namespace) -> int:
@@ -279,9 +288,20 @@ def _demo(args: argparse.Namespace) -> int:
     return _execute(config, None, not args.quiet)
 
 
-def _execute(config: object, run_dir: str | None, progress: bool) -> int:
+def _execute(config: Any, run_dir: str | None, progress: bool, *, resume: bool = False) -> int:
+    from emotransfer.config import load_config
     from emotransfer.experiment import run
 
+    if resume:
+        # A run started again always continues from its saved folds and epoch checkpoints;
+        # --resume makes sure that is what happens, instead of silently starting afresh.
+        folder = Path(run_dir) if run_dir else Path(config.output_dir) / config.name
+        saved = folder / "config.yaml"
+        if not saved.is_file():
+            raise ValueError(f"--resume: {folder} holds no run (no config.yaml) to resume")
+        if load_config(saved).digest() != config.digest():
+            raise ValueError(f"--resume: {saved} is a different config; resuming would mix "
+                             "results (drop --resume to start this config afresh)")  # fmt: skip
     logging.getLogger("emotransfer").setLevel(logging.INFO)
     result = run(config, run_dir=run_dir, progress=progress)
     summary = result.metrics["summary"]
