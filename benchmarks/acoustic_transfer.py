@@ -4,7 +4,8 @@ The acoustic-similarity half of Triantafyllopoulos & Schuller (ICASSP 2021), fin
 EmoDB is split into two disjoint speaker sets: A (stage 1, clean audio, emotion labels) and
 B (stage 2 targets, leave-one-speaker-out). B's audio is clean or a corrupted copy (white
 noise at 0 dB SNR: the condition that hurt the frozen probe most). Runs, all with LoRA in
-stage 2 on whisper-base (speaker-normalised pooling, --normalization):
+stage 2 on whisper-base (speaker-normalised pooling, --normalization; LP-FT: the head
+warms up on frozen pooled states first, --head-epochs; all training speakers train):
 
 - ``direct_corrupted``: LoRA from the pretrained encoder on corrupted B (no stage 1);
 - ``clean_to_corrupted``: stage 1 full fine-tuning on clean A, then LoRA on corrupted B;
@@ -15,7 +16,7 @@ stage 2 alone changed, per layer (weight change and CKA on the held-out clips). 
 UARs (the direct run is the anchor, measured in the same run) and the per-layer changes;
 writes benchmarks/results/acoustic_transfer.json.
 
-    python benchmarks/acoustic_transfer.py [--epochs 4] [--source-epochs 3]
+    python benchmarks/acoustic_transfer.py [--epochs 4] [--source-epochs 3] [--head-epochs 40]
 """
 
 from __future__ import annotations
@@ -55,6 +56,8 @@ def finetune(name: str, target: Path, args: argparse.Namespace, two_stage: bool)
         "-o", f"finetune.epochs={args.epochs}", "-o", "finetune.patience=2",
         "-o", "finetune.mixed_precision=bf16", "-o", "split.kind=loso", *stage_one,
         "-o", f"finetune.normalization={args.normalization}",
+        "-o", f"finetune.head_epochs={args.head_epochs}",
+        "-o", f"finetune.validation_folds={args.validation_folds}",
     ]  # fmt: skip
     subprocess.run(command, check=True, cwd=REPO, stdout=subprocess.DEVNULL)
     metrics = json.loads((args.work / name / "metrics.json").read_text())
@@ -86,6 +89,9 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--source-epochs", type=int, default=3)
     parser.add_argument("--normalization", default="speaker", choices=["global", "speaker"])
+    parser.add_argument("--head-epochs", type=int, default=40, help="LP-FT warm-up passes")
+    parser.add_argument("--validation-folds", type=int, default=0,
+                        help="0: every training speaker trains, for --epochs")  # fmt: skip
     args = parser.parse_args()
     corrupted = args.work / "emodb_white0db"
     if not (corrupted / "metadata.csv").is_file():

@@ -36,6 +36,7 @@ from emotransfer.models.meta import (
     TransferBaseline,
     few_shot_evaluation,
 )
+from emotransfer.models.normalize import Standardizer
 from emotransfer.models.support_layer import SupportLayerChoice
 from emotransfer.prepare import layer_features, prepare_manifest
 
@@ -53,7 +54,7 @@ def corpus_features(name: str, cache: str) -> tuple[np.ndarray, np.ndarray, np.n
     features, table, _ = layer_features(config, table, skipped, progress=False)
     classes = ["anger", "happiness", "neutral", "sadness"]
     labels = table["emotion"].map({c: i for i, c in enumerate(classes)}).to_numpy()
-    features = (features - features.mean(0)) / np.maximum(features.std(0), 1e-8)
+    features = Standardizer().fit(features).transform(features)
     speakers = (name + "/" + table["speaker"].astype(str)).to_numpy()
     return features.astype(np.float32), labels, speakers
 

@@ -26,6 +26,7 @@ from emotransfer.models.meta import (
     TransferBaseline,
     few_shot_evaluation,
 )
+from emotransfer.models.normalize import speaker_standardize
 from emotransfer.models.support_layer import SupportLayerChoice
 
 
@@ -75,10 +76,8 @@ def run_fewshot(config: Any, *, progress: bool = True) -> tuple[Path, dict[str, 
                          f"{sorted(set(corpora))}")  # fmt: skip
     if len(set(corpora)) < 2:
         raise ValueError("fewshot needs source corpora besides the target")
-    for corpus in set(corpora):  # per-corpus standardisation, no labels
-        rows = corpora == corpus
-        chunk = features[rows]
-        features[rows] = (chunk - chunk.mean(0)) / np.maximum(chunk.std(0), 1e-8)
+    # Per-corpus standardisation of every state, no labels.
+    features = speaker_standardize(features, corpora).astype(features.dtype)
     classes = sorted(table["emotion"].unique())
     labels = table["emotion"].map({c: i for i, c in enumerate(classes)}).to_numpy()
     source, target = corpora != study.target, corpora == study.target

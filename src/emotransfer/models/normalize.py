@@ -16,7 +16,8 @@ import numpy as np
 
 
 def speaker_standardize(features: np.ndarray, speakers: np.ndarray) -> np.ndarray:
-    """Z-score ``(N, D)`` features within each speaker; constant features become 0."""
+    """Z-score ``(N, ...)`` features (e.g. ``(N, D)`` or ``(N, L + 1, D)``) within each speaker
+    (or any group given as ``speakers``); constant features become 0."""
     result = np.empty_like(features, dtype=np.float64)
     for speaker in np.unique(speakers):
         rows = speakers == speaker
