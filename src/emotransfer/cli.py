@@ -291,11 +291,12 @@ def _demo(args: argparse.Namespace) -> int:
 def _execute(config: Any, run_dir: str | None, progress: bool, *, resume: bool = False) -> int:
     from emotransfer.config import load_config
     from emotransfer.experiment import run
+    from emotransfer.prepare import folder_path
 
     if resume:
         # A run started again always continues from its saved folds and epoch checkpoints;
         # --resume makes sure that is what happens, instead of silently starting afresh.
-        folder = Path(run_dir) if run_dir else Path(config.output_dir) / config.name
+        folder = folder_path(config, run_dir)
         saved = folder / "config.yaml"
         if not saved.is_file():
             raise ValueError(f"--resume: {folder} holds no run (no config.yaml) to resume")

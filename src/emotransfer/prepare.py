@@ -58,13 +58,18 @@ def experiment_folds(config: ExperimentConfig, table: pd.DataFrame) -> list:
                       test_corpora=split.test_corpora)  # fmt: skip
 
 
+def folder_path(config: ExperimentConfig, folder: str | Path | None = None) -> Path:
+    """The result folder ``folder``, or by default ``output_dir/name`` (nothing created)."""
+    return Path(folder) if folder else Path(config.output_dir) / config.name
+
+
 def result_folder(config: ExperimentConfig, folder: str | Path | None = None) -> Path:
     """Create a result folder (default ``output_dir/name``) holding the resolved config and
     the package versions, as every run and analysis records them."""
     from emotransfer.config import save_config
     from emotransfer.io import package_versions, write_json
 
-    path = Path(folder) if folder else Path(config.output_dir) / config.name
+    path = folder_path(config, folder)
     path.mkdir(parents=True, exist_ok=True)
     save_config(config, path / "config.yaml")
     write_json(path / "versions.json", package_versions())
