@@ -38,11 +38,7 @@ def _parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run an experiment from a YAML config")
     run.add_argument("config", help="experiment YAML")
     _config_options(run)
-    run.add_argument("--run-dir", help="run folder (default: output_dir/name)")
-    run.add_argument(
-        "--resume", action="store_true",
-        help="continue a killed run; refuse unless the run folder holds this config",
-    )  # fmt: skip
+    _run_options(run)
     run.set_defaults(handler=_run)
     probe = commands.add_parser("probe", help="probe every layer of the upstream")
     probe.add_argument("config", help="experiment YAML")
@@ -53,11 +49,7 @@ def _parser() -> argparse.ArgumentParser:
     finetune = commands.add_parser("finetune", help="run an experiment that trains the encoder")
     finetune.add_argument("config", help="experiment YAML with a finetune section")
     _config_options(finetune)
-    finetune.add_argument("--run-dir", help="run folder (default: output_dir/name)")
-    finetune.add_argument(
-        "--resume", action="store_true",
-        help="continue a killed run; refuse unless the run folder holds this config",
-    )  # fmt: skip
+    _run_options(finetune)
     finetune.set_defaults(handler=_finetune)
     pretrain = commands.add_parser(
         "pretrain", help="train the encoder on a source task (speaker, gender, ...), export it"
@@ -130,6 +122,15 @@ def _config_options(parser: argparse.ArgumentParser) -> None:
         help="override a config value, e.g. -o split.kind=loso (repeatable)",
     )  # fmt: skip
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def _run_options(parser: argparse.ArgumentParser) -> None:
+    """``--run-dir`` and ``--resume``, shared by the commands that write a run folder."""
+    parser.add_argument("--run-dir", help="run folder (default: output_dir/name)")
+    parser.add_argument(
+        "--resume", action="store_true",
+        help="continue a killed run; refuse unless the run folder holds this config",
+    )  # fmt: skip
 
 
 def _run(args: argparse.Namespace) -> int:
