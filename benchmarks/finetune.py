@@ -63,6 +63,8 @@ def run(name: str, strategy: str, args: argparse.Namespace) -> dict:
         "-o",
         f"finetune.head_epochs={args.head_epochs}",
     ]
+    if args.augment:
+        export += ["-o", f"finetune.augment={args.augment}"]
     command = [
         sys.executable, "-m", "emotransfer.cli", "finetune", "/dev/null", "--quiet",
         "-o", f"name={name}", "-o", f"output_dir={args.work}",
@@ -94,6 +96,7 @@ def run_name(args: argparse.Namespace, corpus: str, strategy: str) -> str:
     suffix = "_spk" if args.normalization == "speaker" else ""
     suffix += "_noval" if args.validation_folds == 0 else ""
     suffix += f"_lpft{args.head_epochs}" if args.head_epochs else ""
+    suffix += "_aug" if args.augment else ""
     return f"{corpus}_{strategy}_{args.epochs}ep{suffix}"
 
 
@@ -175,6 +178,11 @@ def main() -> None:
         help="finetune.normalization (speaker: per-speaker mean in the model)",
     )
     parser.add_argument(
+        "--augment",
+        default=None,
+        help='finetune.augment as YAML, e.g. "[{name: noise, snr_db: [10, 30]}]"',
+    )
+    parser.add_argument(
         "--probe-cache",
         type=Path,
         default=HERE / "work" / "layer_probe" / "cache",
@@ -190,7 +198,8 @@ def main() -> None:
     results: dict = {"command": "python " + " ".join(sys.argv), "folds": args.folds,
                      "epochs": args.epochs, "precision": args.precision,
                      "normalization": args.normalization, "head_epochs": args.head_epochs,
-                     "validation_folds": args.validation_folds}  # fmt: skip
+                     "validation_folds": args.validation_folds,
+                     "augment": args.augment}  # fmt: skip
     for name in args.strategies:
         folder = run_name(args, corpus, name)
         figures = run(folder, STRATEGIES[name], args)

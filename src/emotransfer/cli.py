@@ -61,7 +61,7 @@ def _parser() -> argparse.ArgumentParser:
     predict.add_argument("run_dir", help="a trained run folder")
     predict.add_argument("files", nargs="+", help="audio files")
     predict.set_defaults(handler=_predict)
-    analyze = commands.add_parser("analyze", help="analyses: fad, adaptation")
+    analyze = commands.add_parser("analyze", help="analyses: fad, adaptation, compare")
     analyses = analyze.add_subparsers(dest="analysis", required=True)
     fad = analyses.add_parser("fad", help="Fréchet Audio Distance between sets, per emotion")
     fad.add_argument("config", help="experiment YAML naming the corpora and the upstream")
@@ -84,6 +84,19 @@ def _parser() -> argparse.ArgumentParser:
         help="before = the pretrained or (two-stage) the stage-1 encoder",
     )
     adaptation.set_defaults(handler=_adaptation)
+    compare = analyses.add_parser(
+        "compare", help="systems on the same clips: paired differences, ensemble, oracle"
+    )
+    compare.add_argument(
+        "systems", nargs="+", help="run folders or predictions CSVs (first: reference)"
+    )
+    compare.add_argument("--names", nargs="+", help="one name per system")
+    compare.add_argument("--unit", choices=["clip", "speaker"], default="clip",
+                         help="what the bootstrap resamples")  # fmt: skip
+    compare.add_argument("--bootstrap", type=int, default=1000)
+    compare.add_argument("--seed", type=int, default=0)
+    compare.add_argument("--out", help="write the report as JSON here")
+    compare.set_defaults(handler=_compare)
     study = commands.add_parser("study", help="run named variants of one experiment, compare")
     study.add_argument("study", help="study YAML (base config + variants)")
     _config_options(study)
@@ -224,6 +237,37 @@ def _adaptation(args: argparse.Namespace) -> int:
         print(f"hidden state {row['layer']:>2}: CKA {row['cka']:.4f}  weight change {shown}")
     print(f"adaptation folder: {folder}")
     return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from emotransfer.analysis.compare import compare
+    from emotransfer.io import write_json
+
+    report = compare(args.systems, names=args.names, unit=args.unit, bootstrap=args.bootstrap,
+                     seed=args.seed)  # fmt: skip
+    print(f"{report['clips']} clips, {len(report['classes'])} classes, bootstrap over {args.unit}s")
+    rows = [*report["systems"], *([{"name": "ensemble", **report["ensemble"]}]
+                                  if report["ensemble"] else []),  # fmt: skip
+            {"name": "oracle", **report["oracle"]}]  # fmt: skip
+    for row in rows:
+        print(f"{row['name']:<24} UAR {_interval(row['uar'])}  errors {row['errors']}")
+    for pair in report["pairs"]:
+        test = pair["mcnemar"]
+        print(f"{pair['system']} - {pair['reference']}: "
+              f"{_interval(pair['uar_difference'], signed=True)}  McNemar p {test['p_value']:.3f}"
+              f" (only right: {test['only_right']}, both wrong {test['both_wrong']})")  # fmt: skip
+    print(f"wrong in every system: {report['all_wrong']}")
+    if args.out:
+        write_json(args.out, report)
+        print(f"report: {args.out}")
+    return 0
+
+
+def _interval(value: dict, *, signed: bool = False) -> str:
+    sign = "+" if signed else ""
+    if value["ci_low"] is None:
+        return f"{value['value']:{sign}.3f}"
+    return f"{value['value']:{sign}.3f} [{value['ci_low']:{sign}.3f}, {value['ci_high']:{sign}.3f}]"
 
 
 def _study(args: argparse.Namespace) -> int:

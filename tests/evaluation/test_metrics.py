@@ -8,7 +8,9 @@ from emotransfer.evaluation.metrics import (
     classification_report,
     confusion,
     macro_f1,
+    mcnemar,
     uar,
+    uar_difference,
     weighted_accuracy,
 )
 
@@ -122,3 +124,47 @@ def test_ccc_report_interval():
     assert report["value"] == pytest.approx(ccc(truth, guess))
     assert report["ci_low"] <= report["value"] <= report["ci_high"] < 1
     assert ccc_report(truth, guess, bootstrap=300, seed=3) == report
+
+
+def test_uar_difference_is_paired():
+    truth, first = random_predictions(5)
+    rng = np.random.default_rng(9)
+    # the second system fixes a third of the first one's errors and breaks nothing
+    second = np.where((first != truth) & (rng.random(truth.size) < 1 / 3), truth, first)
+    difference = uar_difference(truth, first, second, 4, bootstrap=500, seed=0)
+    assert difference["value"] == pytest.approx(uar(truth, second, 4) - uar(truth, first, 4))
+    # every resampled set of clips still has the second one ahead: the paired interval is > 0
+    assert 0 < difference["ci_low"] <= difference["value"] <= difference["ci_high"]
+    # two unpaired intervals overlap although the paired difference is clear
+    one = classification_report(truth, first, CLASSES, bootstrap=500)["summary"]["uar"]
+    two = classification_report(truth, second, CLASSES, bootstrap=500)["summary"]["uar"]
+    assert two["ci_low"] < one["ci_high"]
+    same = uar_difference(truth, first, first, 4, bootstrap=200)
+    assert same == {"value": 0.0, "ci_low": 0.0, "ci_high": 0.0}
+
+
+def test_uar_difference_over_groups_is_wider_when_errors_cluster():
+    truth = np.tile(np.arange(4), 60)
+    groups = np.repeat(np.arange(10), 24)
+    first = truth.copy()
+    second = truth.copy()
+    second[groups == 0] = (truth[groups == 0] + 1) % 4  # all errors in one speaker
+    items = uar_difference(truth, first, second, 4, bootstrap=500, seed=1)
+    speakers = uar_difference(truth, first, second, 4, groups=groups, bootstrap=500, seed=1)
+    assert items["value"] == speakers["value"] == pytest.approx(-0.1)
+    width = {name: d["ci_high"] - d["ci_low"] for name, d in (("i", items), ("s", speakers))}
+    assert width["s"] > 1.5 * width["i"]
+    assert uar_difference(truth, first, second, 4, groups=groups, bootstrap=100, seed=1) == (
+        uar_difference(truth, first, second, 4, groups=groups, bootstrap=100, seed=1)
+    )
+
+
+def test_mcnemar_counts_and_exact_p():
+    from scipy.stats import binomtest
+
+    first = np.array([1] * 30 + [0] * 10 + [1] * 3 + [0] * 7, bool)
+    second = np.array([1] * 30 + [1] * 10 + [0] * 3 + [0] * 7, bool)
+    test = mcnemar(first, second)
+    assert (test["only_first"], test["only_second"], test["both_wrong"]) == (3, 10, 7)
+    assert test["p_value"] == pytest.approx(binomtest(3, 13, 0.5).pvalue)
+    assert mcnemar(first, first)["p_value"] == 1.0

@@ -113,11 +113,89 @@ def _bootstrap_matrices(
 ) -> np.ndarray | None:
     if rounds <= 0:
         return None
+    return _matrices(truth, guess, count, _item_picks(len(truth), rounds, seed))
+
+
+def _item_picks(size: int, rounds: int, seed: int) -> list[np.ndarray]:
+    """Bootstrap rounds over items: ``rounds`` index arrays of ``size`` draws each."""
+    return list(np.random.default_rng(seed).integers(0, size, size=(rounds, size)))
+
+
+def _group_picks(groups: np.ndarray, rounds: int, seed: int) -> list[np.ndarray]:
+    """Bootstrap rounds over groups: each round draws as many groups as there are, with
+    replacement, and takes all items of every drawn group."""
+    _, inverse = np.unique(np.asarray(groups), return_inverse=True)
+    members = [np.flatnonzero(inverse == k) for k in range(inverse.max() + 1)]
     rng = np.random.default_rng(seed)
-    picks = rng.integers(0, len(truth), size=(rounds, len(truth)))
-    cells = truth[picks] * count + guess[picks] + (np.arange(rounds) * count * count)[:, None]
-    flat = np.bincount(cells.ravel(), minlength=rounds * count * count)
-    return flat.reshape(rounds, count, count)
+    drawn = rng.integers(0, len(members), size=(rounds, len(members)))
+    return [np.concatenate([members[k] for k in row]) for row in drawn]
+
+
+def _matrices(
+    truth: np.ndarray, guess: np.ndarray, count: int, picks: list[np.ndarray]
+) -> np.ndarray:
+    """One confusion matrix per bootstrap round: ``(rounds, count, count)``."""
+    rounds = len(picks)
+    index = np.concatenate(picks)
+    round_of = np.repeat(np.arange(rounds), [len(pick) for pick in picks])
+    cells = truth[index] * count + guess[index] + round_of * count * count
+    return np.bincount(cells, minlength=rounds * count * count).reshape(rounds, count, count)
+
+
+def uar_difference(
+    truth: np.ndarray,
+    first: np.ndarray,
+    second: np.ndarray,
+    num_classes: int,
+    *,
+    groups: np.ndarray | None = None,
+    bootstrap: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> dict[str, float | None]:
+    """UAR of ``second`` minus UAR of ``first`` on the same items, with a paired interval.
+
+    Every bootstrap round scores both systems on the same resampled items, so the interval is
+    that of the difference itself, narrower than two separate intervals suggest. With
+    ``groups`` (e.g. each item's speaker) a round resamples whole groups instead of items:
+    clips of one speaker are not independent, and a leave-one-speaker-out test set is a
+    sample of speakers.
+
+    Example:
+        >>> truth = np.array([0, 0, 1, 1])
+        >>> uar_difference(truth, np.array([0, 1, 1, 1]), truth, 2, bootstrap=0)["value"]
+        0.25
+    """
+    value = uar(truth, second, num_classes) - uar(truth, first, num_classes)
+    if bootstrap <= 0:
+        return _interval(value, None, confidence)
+    picks = (
+        _item_picks(len(truth), bootstrap, seed)
+        if groups is None
+        else _group_picks(groups, bootstrap, seed)
+    )
+    samples = _uar(_matrices(truth, second, num_classes, picks)) - _uar(
+        _matrices(truth, first, num_classes, picks)
+    )
+    return _interval(value, samples, confidence)
+
+
+def mcnemar(first_correct: np.ndarray, second_correct: np.ndarray) -> dict[str, float | int]:
+    """Exact McNemar test of two systems on the same items (a two-sided binomial test on the
+    items exactly one of them gets right).
+
+    Example:
+        >>> mcnemar(np.array([1, 1, 1, 0]), np.array([1, 0, 0, 0]))["only_first"]
+        2
+    """
+    from scipy.stats import binomtest
+
+    first, second = np.asarray(first_correct, bool), np.asarray(second_correct, bool)
+    only_first, only_second = int(np.sum(first & ~second)), int(np.sum(second & ~first))
+    discordant = only_first + only_second
+    p_value = binomtest(only_first, discordant, 0.5).pvalue if discordant else 1.0
+    return {"only_first": only_first, "only_second": only_second,
+            "both_wrong": int(np.sum(~first & ~second)), "p_value": float(p_value)}  # fmt: skip
 
 
 def _interval(
