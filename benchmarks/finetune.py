@@ -10,11 +10,16 @@ With --probe, each fold's adapted encoder is exported (finetune.export_encoder) 
 with the frozen-feature protocol of issue 3 (mean-pooled hidden states, per-speaker
 normalisation, learned weighted layer sum), on that fold's held-out speaker only; the anchor
 is the same probe on the pretrained encoder, on the same folds, in the same run.
-Writes benchmarks/results/<--out>.
+With --compare-runs (no training), existing run folders are compared with the frozen probe
+of the pretrained encoder on the same clips (`emotransfer analyze compare`): paired UAR
+differences with bootstrap intervals over clips and over speakers, McNemar tests, the ensemble
+and the oracle bound. Writes benchmarks/results/<--out>.
 
     python benchmarks/finetune.py [--folds speaker=03 speaker=10] [--epochs 4]
     python benchmarks/finetune.py --data ../shared/data/savee --folds all --strategies lora \
         --epochs 5 --probe --out finetune_savee_probe.json
+    python benchmarks/finetune.py --folds all --compare-runs emodb_partial_4ep_spk_noval_lpft40 \
+        emodb_lora_4ep_spk_noval_lpft40 --out finetune_emodb_compare.json
 """
 
 from __future__ import annotations
@@ -30,7 +35,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
+from emotransfer.analysis.compare import compare
 from emotransfer.config import load_config
 from emotransfer.data.splits import speaker_keys
 from emotransfer.evaluation.metrics import classification_report
@@ -110,16 +117,48 @@ def probe_config(args: argparse.Namespace, model: str | Path, cache: Path) -> An
     ])  # fmt: skip
 
 
-def probe_adapted(args: argparse.Namespace, folder: Path) -> dict:
-    """Weighted-layer-sum probe of each fold's adapted encoder on its own held-out speaker,
-    beside the same probe of the pretrained encoder on the same folds."""
+def probe_setup(args: argparse.Namespace) -> tuple:
+    """The manifest, the pretrained encoder's cached layer features, classes, labels,
+    speaker groups and LOSO folds (by name) of the probe protocol."""
     anchor_config = probe_config(args, args.model, args.probe_cache)
     table, _, skipped = prepare_manifest(anchor_config)
     anchor, table, _ = layer_features(anchor_config, table, skipped, progress=False)
     classes = sorted(table["emotion"].unique())
     labels = table["emotion"].map({c: i for i, c in enumerate(classes)}).to_numpy()
-    groups = speaker_keys(table)
     folds = {fold.name: fold for fold in experiment_folds(anchor_config, table)}
+    return table, anchor, classes, labels, speaker_keys(table), folds
+
+
+def predictions_table(results: list, table: Any, classes: list[str]) -> pd.DataFrame:
+    """Fold results as a predictions CSV table (``emotransfer analyze compare`` reads it)."""
+    rows = []
+    for result in results:
+        probabilities = result.probabilities
+        for i, index in enumerate(result.test):
+            row = {"file": table["file"].iloc[index], "speaker": table["speaker"].iloc[index],
+                   "fold": result.name, "true": table["emotion"].iloc[index],
+                   "predicted": classes[result.predicted[i]]}  # fmt: skip
+            for k, label in enumerate(classes):
+                row[f"prob_{label}"] = np.nan if probabilities is None else probabilities[i, k]
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def anchor_predictions(args: argparse.Namespace) -> Path:
+    """The frozen weighted-sum probe of the pretrained encoder on the --folds, as a CSV."""
+    table, anchor, classes, labels, groups, folds = probe_setup(args)
+    chosen = folds.values() if args.folds == ["all"] else [folds[name] for name in args.folds]
+    results = [run_fold(LayerSumHead(seed=0), {}, anchor, labels, groups, fold, inner_folds=3,
+                        seed=0) for fold in chosen]  # fmt: skip
+    path = args.work / "probe_pretrained.csv"
+    predictions_table(results, table, classes).to_csv(path, index=False)
+    return path
+
+
+def probe_adapted(args: argparse.Namespace, folder: Path) -> dict:
+    """Weighted-layer-sum probe of each fold's adapted encoder on its own held-out speaker,
+    beside the same probe of the pretrained encoder on the same folds."""
+    table, anchor, classes, labels, groups, folds = probe_setup(args)
     adapted_results, anchor_results = [], []
     for encoder in sorted(folder.glob("models/*/encoder")):
         fold = folds[encoder.parent.name]
@@ -131,6 +170,9 @@ def probe_adapted(args: argparse.Namespace, folder: Path) -> dict:
             results.append(run_fold(LayerSumHead(seed=0), {}, values, labels, groups, fold,
                                     inner_folds=3, seed=0))  # fmt: skip
         shutil.rmtree(cache, ignore_errors=True)
+    predictions_table(adapted_results, table, classes).to_csv(
+        folder / "probe_adapted.csv", index=False
+    )
     figures = {}
     for key, results in (("adapted", adapted_results), ("pretrained", anchor_results)):
         test = np.concatenate([r.test for r in results])
@@ -146,6 +188,34 @@ def probe_adapted(args: argparse.Namespace, folder: Path) -> dict:
         flush=True,
     )
     return figures
+
+
+def compare_runs(args: argparse.Namespace, folders: list[str]) -> dict:
+    """Each run folder (and its adapted-encoder probe, where saved) against the frozen
+    weighted-sum probe of the pretrained encoder on the same clips: paired UAR differences
+    (bootstrap over clips and over speakers), McNemar, the ensemble and the oracle bound."""
+    systems, names = [anchor_predictions(args)], ["frozen_probe"]
+    for folder in folders:
+        systems.append(args.work / folder)
+        names.append(folder)
+        if (args.work / folder / "probe_adapted.csv").is_file():
+            systems.append(args.work / folder / "probe_adapted.csv")
+            names.append(f"{folder}:adapted_probe")
+    reports = {unit: compare(systems, names=names, unit=unit) for unit in ("clip", "speaker")}
+    anchor = reports["clip"]["systems"][0]["uar"]["value"]
+    print(f"anchor frozen weighted-sum probe: UAR {anchor:.3f}; target >= {anchor + 0.02:.3f}")
+    for clip, speaker in zip(reports["clip"]["pairs"], reports["speaker"]["pairs"]):
+        a, b = clip["uar_difference"], speaker["uar_difference"]
+        print(f"{clip['system']}: {a['value'] * 100:+.1f} points (target >= +2.0), paired 95% CI "
+              f"[{a['ci_low'] * 100:+.1f}, {a['ci_high'] * 100:+.1f}] over clips, "
+              f"[{b['ci_low'] * 100:+.1f}, {b['ci_high'] * 100:+.1f}] over speakers; "
+              f"McNemar p {clip['mcnemar']['p_value']:.3f}")  # fmt: skip
+    for key in ("ensemble", "oracle"):
+        if reports["clip"][key] is not None:
+            value = reports["clip"][key]["uar"]["value"]
+            print(f"{key} of all: UAR {value:.3f} (ratio to anchor {value / anchor:.3f})")
+    print(f"clips wrong in every system: {reports['clip']['all_wrong']}")
+    return reports
 
 
 def main() -> None:
@@ -183,6 +253,11 @@ def main() -> None:
         help='finetune.augment as YAML, e.g. "[{name: noise, snr_db: [10, 30]}]"',
     )
     parser.add_argument(
+        "--compare-runs",
+        nargs="+",
+        help="no training: compare these run folders (under --work) with the frozen probe",
+    )
+    parser.add_argument(
         "--probe-cache",
         type=Path,
         default=HERE / "work" / "layer_probe" / "cache",
@@ -194,6 +269,13 @@ def main() -> None:
         help="probe each fold's adapted encoder (weighted layer sum)",
     )
     args = parser.parse_args()
+    if args.compare_runs:
+        reports = compare_runs(args, args.compare_runs)
+        out = HERE / "results" / args.out
+        out.write_text(json.dumps({"command": "python " + " ".join(sys.argv), **reports},
+                                  indent=1, default=str) + "\n")  # fmt: skip
+        print(f"wrote {out}")
+        return
     corpus = Path(args.data).name
     results: dict = {"command": "python " + " ".join(sys.argv), "folds": args.folds,
                      "epochs": args.epochs, "precision": args.precision,
