@@ -92,7 +92,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     compare.add_argument("--names", nargs="+", help="one name per system")
     compare.add_argument("--unit", choices=["clip", "speaker"], default="clip",
-                         help="what the bootstrap resamples")  # fmt: skip
+                         help="what every bootstrap interval resamples")  # fmt: skip
     compare.add_argument("--bootstrap", type=int, default=1000)
     compare.add_argument("--seed", type=int, default=0)
     compare.add_argument("--out", help="write the report as JSON here")

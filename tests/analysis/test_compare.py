@@ -77,6 +77,9 @@ def test_speaker_unit_resamples_speakers(three):
     difference = [r["pairs"][0]["uar_difference"] for r in (clips, speakers)]
     assert difference[0]["value"] == difference[1]["value"]
     assert difference[0] != difference[1]
+    intervals = [r["systems"][0]["uar"] for r in (clips, speakers)]
+    assert intervals[0]["value"] == intervals[1]["value"]
+    assert intervals[0]["ci_low"] != intervals[1]["ci_low"]
 
 
 def test_run_folder_and_blank_probabilities(tmp_path, three):

@@ -6,12 +6,13 @@ A system is a run folder (its ``predictions.csv``) or a predictions CSV with the
 and ``prob_<class>``. The systems must cover the same clips with the same true labels; they
 are matched on (file, start, end), so row order does not matter.
 
-The first system is the reference. For every other one the report gives its UAR minus the
-reference's with a paired bootstrap interval (over clips, or over speakers with
-``unit="speaker"``), and the exact McNemar test on the clips only one of the two gets right.
-The ensemble averages the class probabilities of all systems. The oracle counts a clip as
-right when any system gets it right: no combination of these systems' decisions can score
-higher, so it bounds what ensembling them could reach.
+Every interval comes from a bootstrap over clips, or over whole speakers with
+``unit="speaker"`` (clips of one speaker are not independent). The first system is the
+reference. For every other one the report gives its UAR minus the reference's with a paired
+interval (both scored on the same resampled clips), and the exact McNemar test on the clips
+only one of the two gets right. The ensemble averages the class probabilities of all systems.
+The oracle counts a clip as right when any system gets it right: no combination of these
+systems' decisions can score higher, so it bounds what ensembling them could reach.
 
 Example:
     >>> report = compare(["runs/probe", "runs/lora"])  # doctest: +SKIP
@@ -127,7 +128,7 @@ def compare(
     code = {label: i for i, label in enumerate(classes)}
     truth = tables[0]["true"].map(code).to_numpy()
     guesses = [table["predicted"].map(code).to_numpy() for table in tables]
-    settings = {"bootstrap": bootstrap, "confidence": confidence, "seed": seed}
+    settings = {"bootstrap": bootstrap, "confidence": confidence, "seed": seed, "groups": groups}
 
     def score(guess: np.ndarray) -> dict[str, Any]:
         summary = classification_report(truth, guess, classes, **settings)["summary"]
@@ -139,9 +140,7 @@ def compare(
         {
             "system": name,
             "reference": names[0],
-            "uar_difference": uar_difference(
-                truth, guesses[0], guess, len(classes), groups=groups, **settings
-            ),
+            "uar_difference": uar_difference(truth, guesses[0], guess, len(classes), **settings),
             "mcnemar": _named(mcnemar(guesses[0] == truth, guess == truth), names[0], name),
         }
         for name, guess in zip(names[1:], guesses[1:])

@@ -74,11 +74,15 @@ def classification_report(
     bootstrap: int = 1000,
     confidence: float = 0.95,
     seed: int = 0,
+    groups: np.ndarray | None = None,
 ) -> dict[str, object]:
-    """UAR, WA, macro-F1 and per-class recall, each with a bootstrap interval, and the matrix."""
+    """UAR, WA, macro-F1 and per-class recall, each with a bootstrap interval, and the matrix.
+
+    The bootstrap resamples items, or whole groups (e.g. speakers) when ``groups`` is given.
+    """
     count = len(classes)
     matrix = confusion(truth, guess, count)
-    samples = _bootstrap_matrices(truth, guess, count, bootstrap, seed)
+    samples = _bootstrap_matrices(truth, guess, count, bootstrap, seed, groups)
     summary = {
         name: _interval(
             function(matrix), function(samples) if samples is not None else None, confidence
@@ -109,11 +113,22 @@ def ccc_report(
 
 
 def _bootstrap_matrices(
-    truth: np.ndarray, guess: np.ndarray, count: int, rounds: int, seed: int
+    truth: np.ndarray,
+    guess: np.ndarray,
+    count: int,
+    rounds: int,
+    seed: int,
+    groups: np.ndarray | None = None,
 ) -> np.ndarray | None:
     if rounds <= 0:
         return None
-    return _matrices(truth, guess, count, _item_picks(len(truth), rounds, seed))
+    return _matrices(truth, guess, count, _picks(len(truth), rounds, seed, groups))
+
+
+def _picks(size: int, rounds: int, seed: int, groups: np.ndarray | None) -> list[np.ndarray]:
+    if groups is None:
+        return _item_picks(size, rounds, seed)
+    return _group_picks(groups, rounds, seed)
 
 
 def _item_picks(size: int, rounds: int, seed: int) -> list[np.ndarray]:
@@ -169,11 +184,7 @@ def uar_difference(
     value = uar(truth, second, num_classes) - uar(truth, first, num_classes)
     if bootstrap <= 0:
         return _interval(value, None, confidence)
-    picks = (
-        _item_picks(len(truth), bootstrap, seed)
-        if groups is None
-        else _group_picks(groups, bootstrap, seed)
-    )
+    picks = _picks(len(truth), bootstrap, seed, groups)
     samples = _uar(_matrices(truth, second, num_classes, picks)) - _uar(
         _matrices(truth, first, num_classes, picks)
     )
