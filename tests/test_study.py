@@ -24,7 +24,15 @@ def test_study_runs_every_variant_and_tabulates(tmp_path, synthetic_root, capsys
     saved = json.loads((folder / "study.json").read_text())
     assert [row["variant"] for row in saved["variants"]] == ["egemaps", "logmel"]
     assert (folder / "study.png").is_file() and (folder / "egemaps" / "report.html").is_file()
-    assert "egemaps" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "egemaps" in printed and "vs egemaps: " in printed
+    logmel = saved["variants"][1]
+    difference = logmel["uar"] - saved["variants"][0]["uar"]
+    paired = logmel["vs_first"]
+    assert paired["value"] == pytest.approx(difference)
+    assert paired["ci_low"] <= paired["value"] <= paired["ci_high"]
+    assert 0 <= logmel["mcnemar_p"] <= 1
+    assert saved["comparison"]["clips"] == 4 * 4 * len(saved["comparison"]["classes"])
 
 
 def test_bad_study_files_are_named(tmp_path):

@@ -277,7 +277,11 @@ def _study(args: argparse.Namespace) -> int:
     for row in rows:
         interval = (f" [{row['ci_low']:.3f}, {row['ci_high']:.3f}]"
                     if row["ci_low"] is not None else "")  # fmt: skip
-        print(f"{row['variant']:<24} UAR {row['uar']:.3f}{interval}")
+        paired = ""
+        if "vs_first" in row:
+            paired = (f"  vs {rows[0]['variant']}: {_interval(row['vs_first'], signed=True)}"
+                      f" (McNemar p {row['mcnemar_p']:.3f})")  # fmt: skip
+        print(f"{row['variant']:<24} UAR {row['uar']:.3f}{interval}{paired}")
     print(f"study folder: {folder}")
     return 0
 

@@ -11,7 +11,9 @@ Example study file (paths relative to the working directory)::
       no_pretraining: [features.upstream=hf, "features.params={model: ..., random_init: true}"]
 
 ``emotransfer study STUDY.yaml`` runs every variant (each a normal run folder, resumable)
-and writes ``<output_dir>/<name>/study.json``, ``study.csv`` and ``study.png``.
+and writes ``<output_dir>/<name>/study.json``, ``study.csv`` and ``study.png``. When the
+variants share their test clips, study.json also compares each with the first one
+(``analysis.compare``: paired UAR difference with its interval, McNemar, ensemble, oracle).
 """
 
 from __future__ import annotations
@@ -73,7 +75,11 @@ def run_study(
                      "run_dir": str(result.run_dir),
                      "seconds": result.metrics["timing"]["total_s"]})  # fmt: skip
     assert folder is not None
-    write_json(folder / "study.json", {"name": name, "variants": rows, "study": study})
+    evaluation = config.evaluation  # the intervals are set like the runs' own
+    comparison = _paired(rows, bootstrap=evaluation.bootstrap,
+                         confidence=evaluation.confidence, seed=config.seed)  # fmt: skip
+    saved = {"name": name, "variants": rows, "comparison": comparison, "study": study}
+    write_json(folder / "study.json", saved)
     lines = ["variant,uar,ci_low,ci_high,wa,macro_f1"] + [
         f"{r['variant']},{r['uar']:.4f},{r['ci_low']},{r['ci_high']},{r['wa']:.4f},"
         f"{r['macro_f1']:.4f}" for r in rows
@@ -81,3 +87,22 @@ def run_study(
     write_text(folder / "study.csv", "\n".join(lines) + "\n")
     save_figure(study_figure(rows, title=name), folder / "study.png")
     return folder, rows
+
+
+def _paired(rows: list[dict[str, Any]], **settings: Any) -> dict[str, Any] | None:
+    """Every variant against the first on the same clips (``analysis.compare``); each row gets
+    its paired UAR difference and McNemar p. None when the variants were tested on different
+    clips (e.g. different corpora), where a paired comparison does not apply."""
+    from emotransfer.analysis.compare import compare
+
+    if len(rows) < 2:
+        return None
+    try:
+        report = compare([row["run_dir"] for row in rows],
+                         names=[row["variant"] for row in rows], **settings)  # fmt: skip
+    except ValueError:
+        return None
+    for row, pair in zip(rows[1:], report["pairs"]):
+        row["vs_first"] = pair["uar_difference"]
+        row["mcnemar_p"] = pair["mcnemar"]["p_value"]
+    return report
