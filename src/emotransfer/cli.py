@@ -275,13 +275,12 @@ def _study(args: argparse.Namespace) -> int:
 
     folder, rows = run_study(args.study, overrides=args.override, progress=not args.quiet)
     for row in rows:
-        interval = (f" [{row['ci_low']:.3f}, {row['ci_high']:.3f}]"
-                    if row["ci_low"] is not None else "")  # fmt: skip
+        uar = _interval({"value": row["uar"], "ci_low": row["ci_low"], "ci_high": row["ci_high"]})
         paired = ""
         if "vs_first" in row:
             paired = (f"  vs {rows[0]['variant']}: {_interval(row['vs_first'], signed=True)}"
                       f" (McNemar p {row['mcnemar_p']:.3f})")  # fmt: skip
-        print(f"{row['variant']:<24} UAR {row['uar']:.3f}{interval}{paired}")
+        print(f"{row['variant']:<24} UAR {uar}{paired}")
     print(f"study folder: {folder}")
     return 0
 
