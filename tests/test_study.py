@@ -43,3 +43,20 @@ def test_bad_study_files_are_named(tmp_path):
     study.write_text("name: x\n")
     with pytest.raises(ConfigError, match="'variants'"):
         load_study(study)
+
+
+def test_variants_on_different_clips_are_not_paired(tmp_path):
+    from emotransfer.study import _paired
+
+    rows = []
+    for variant, files in (("a", ["x.wav", "y.wav"]), ("b", ["x.wav", "z.wav"])):
+        folder = tmp_path / variant
+        folder.mkdir()
+        (folder / "predictions.csv").write_text(
+            "file,true,predicted\n" + "".join(f"{f},anger,anger\n" for f in files)
+        )
+        rows.append({"variant": variant, "run_dir": str(folder)})
+    comparison = _paired(rows, bootstrap=10)
+    assert "1 clip(s) of a missing" in comparison["skipped"]
+    assert "vs_first" not in rows[1]
+    assert _paired(rows[:1]) is None

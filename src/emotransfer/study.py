@@ -91,8 +91,9 @@ def run_study(
 
 def _paired(rows: list[dict[str, Any]], **settings: Any) -> dict[str, Any] | None:
     """Every variant against the first on the same clips (``analysis.compare``); each row gets
-    its paired UAR difference and McNemar p. None when the variants were tested on different
-    clips (e.g. different corpora), where a paired comparison does not apply."""
+    its paired UAR difference and McNemar p. With one variant, None; when the variants were
+    tested on different clips (e.g. different corpora), where a paired comparison does not
+    apply, ``{"skipped": reason}``."""
     from emotransfer.analysis.compare import compare
 
     if len(rows) < 2:
@@ -100,8 +101,8 @@ def _paired(rows: list[dict[str, Any]], **settings: Any) -> dict[str, Any] | Non
     try:
         report = compare([row["run_dir"] for row in rows],
                          names=[row["variant"] for row in rows], **settings)  # fmt: skip
-    except ValueError:
-        return None
+    except ValueError as error:
+        return {"skipped": str(error)}
     for row, pair in zip(rows[1:], report["pairs"]):
         row["vs_first"] = pair["uar_difference"]
         row["mcnemar_p"] = pair["mcnemar"]["p_value"]
