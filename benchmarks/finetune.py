@@ -72,6 +72,7 @@ def run(name: str, strategy: str, args: argparse.Namespace) -> dict:
     ]
     if args.augment:
         export += ["-o", f"finetune.augment={args.augment}"]
+    export += ["-o", f"seed={args.seed}"]
     command = [
         sys.executable, "-m", "emotransfer.cli", "finetune", "/dev/null", "--quiet",
         "-o", f"name={name}", "-o", f"output_dir={args.work}",
@@ -104,6 +105,7 @@ def run_name(args: argparse.Namespace, corpus: str, strategy: str) -> str:
     suffix += "_noval" if args.validation_folds == 0 else ""
     suffix += f"_lpft{args.head_epochs}" if args.head_epochs else ""
     suffix += "_aug" if args.augment else ""
+    suffix += f"_seed{args.seed}" if args.seed else ""
     return f"{corpus}_{strategy}_{args.epochs}ep{suffix}"
 
 
@@ -247,6 +249,7 @@ def main() -> None:
         choices=["global", "speaker"],
         help="finetune.normalization (speaker: per-speaker mean in the model)",
     )
+    parser.add_argument("--seed", type=int, default=0, help="the runs' seed")
     parser.add_argument(
         "--augment",
         default=None,
@@ -281,7 +284,7 @@ def main() -> None:
                      "epochs": args.epochs, "precision": args.precision,
                      "normalization": args.normalization, "head_epochs": args.head_epochs,
                      "validation_folds": args.validation_folds,
-                     "augment": args.augment}  # fmt: skip
+                     "augment": args.augment, "seed": args.seed}  # fmt: skip
     for name in args.strategies:
         folder = run_name(args, corpus, name)
         figures = run(folder, STRATEGIES[name], args)
