@@ -35,12 +35,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from emotransfer.analysis.compare import compare
 from emotransfer.config import load_config
 from emotransfer.data.splits import speaker_keys
 from emotransfer.evaluation.metrics import classification_report
+from emotransfer.experiment import fold_predictions
 from emotransfer.models.layers import LayerSumHead
 from emotransfer.prepare import experiment_folds, layer_features, prepare_manifest
 from emotransfer.training.frozen import run_fold
@@ -131,21 +131,6 @@ def probe_setup(args: argparse.Namespace) -> tuple:
     return table, anchor, classes, labels, speaker_keys(table), folds
 
 
-def predictions_table(results: list, table: Any, classes: list[str]) -> pd.DataFrame:
-    """Fold results as a predictions CSV table (``emotransfer analyze compare`` reads it)."""
-    rows = []
-    for result in results:
-        probabilities = result.probabilities
-        for i, index in enumerate(result.test):
-            row = {"file": table["file"].iloc[index], "speaker": table["speaker"].iloc[index],
-                   "fold": result.name, "true": table["emotion"].iloc[index],
-                   "predicted": classes[result.predicted[i]]}  # fmt: skip
-            for k, label in enumerate(classes):
-                row[f"prob_{label}"] = np.nan if probabilities is None else probabilities[i, k]
-            rows.append(row)
-    return pd.DataFrame(rows)
-
-
 def anchor_predictions(args: argparse.Namespace) -> Path:
     """The frozen weighted-sum probe of the pretrained encoder on the --folds, as a CSV."""
     table, anchor, classes, labels, groups, folds = probe_setup(args)
@@ -153,7 +138,7 @@ def anchor_predictions(args: argparse.Namespace) -> Path:
     results = [run_fold(LayerSumHead(seed=0), {}, anchor, labels, groups, fold, inner_folds=3,
                         seed=0) for fold in chosen]  # fmt: skip
     path = args.work / "probe_pretrained.csv"
-    predictions_table(results, table, classes).to_csv(path, index=False)
+    fold_predictions(table, results, classes, labels).to_csv(path, index=False)
     return path
 
 
@@ -172,7 +157,7 @@ def probe_adapted(args: argparse.Namespace, folder: Path) -> dict:
             results.append(run_fold(LayerSumHead(seed=0), {}, values, labels, groups, fold,
                                     inner_folds=3, seed=0))  # fmt: skip
         shutil.rmtree(cache, ignore_errors=True)
-    predictions_table(adapted_results, table, classes).to_csv(
+    fold_predictions(table, adapted_results, classes, labels).to_csv(
         folder / "probe_adapted.csv", index=False
     )
     figures = {}

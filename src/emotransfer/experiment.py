@@ -101,7 +101,7 @@ def run(
     results = _train(config, folder, fit_fold, labels, folds, progress)
     training_s = time.perf_counter() - trained
 
-    predictions = _predictions(table, results, classes, labels)
+    predictions = fold_predictions(table, results, classes, labels)
     write_text(folder / "predictions.csv", predictions.to_csv(index=False))
     order = np.concatenate([r.test for r in results])
     guess = np.concatenate([r.predicted for r in results])
@@ -388,9 +388,11 @@ def _dimensional(
     return result
 
 
-def _predictions(
+def fold_predictions(
     table: pd.DataFrame, results: list[FoldResult], classes: list[str], labels: np.ndarray
 ) -> pd.DataFrame:
+    """The ``predictions.csv`` table of fold results: clip, speaker, fold, true and predicted
+    class, and ``prob_<class>`` where the head gave probabilities."""
     parts = []
     for result in results:
         rows = table.iloc[result.test]
