@@ -39,21 +39,37 @@ def test_unknown_kind_lists_known_kinds():
         registry.build("model", "svm")
 
 
-def test_class_path():
-    assert registry.resolve("head", "emotransfer.models.heads:SVMHead") is SVMHead
-    built = registry.build("upstream", "emotransfer.features.logmel:LogMel", num_mels=4)
+def test_class_path_allowed_by_plugins():
+    svm = "emotransfer.models.heads:SVMHead"
+    assert registry.resolve("head", svm, plugins=[svm]) is SVMHead
+    logmel = "emotransfer.features.logmel:LogMel"
+    built = registry.build("upstream", logmel, plugins=[logmel], num_mels=4)
     assert isinstance(built, LogMel) and built.num_mels == 4
-    # a class path reaches classes that are not registered at all
+    # an allowed class path reaches classes that are not registered at all
     from collections import OrderedDict
 
-    assert registry.resolve("corpus", "collections:OrderedDict") is OrderedDict
+    allowed = ["collections:OrderedDict"]
+    assert registry.resolve("corpus", "collections:OrderedDict", plugins=allowed) is OrderedDict
+
+
+def test_class_path_not_allowed_is_refused_before_any_import(monkeypatch):
+    imported = []
+    monkeypatch.setattr(registry.importlib, "import_module", lambda name: imported.append(name))
+    for kind, name in [("strategy", "subprocess:Popen"), ("upstream", "this:x"),
+                       ("head", "emotransfer.models.heads:SVMHead")]:  # fmt: skip
+        with pytest.raises(registry.PluginError, match=f"{kind} '{name}' is a class path"):
+            registry.build(kind, name, args="touch marker", shell=True)
+        with pytest.raises(KeyError, match=f"--plugin {name}"):
+            registry.resolve(kind, name, plugins=["other:Class"])
+    assert imported == []
 
 
 def test_bad_class_path_names_it():
     with pytest.raises(ImportError, match="cannot load head 'no_such_pkg.mod:Head'"):
-        registry.resolve("head", "no_such_pkg.mod:Head")
-    with pytest.raises(ImportError, match="from 'emotransfer.models.heads:Forest'"):
-        registry.resolve("head", "emotransfer.models.heads:Forest")
+        registry.resolve("head", "no_such_pkg.mod:Head", plugins=["no_such_pkg.mod:Head"])
+    forest = "emotransfer.models.heads:Forest"
+    with pytest.raises(ImportError, match=f"from '{forest}'"):
+        registry.resolve("head", forest, plugins=[forest])
 
 
 def test_bad_parameters_name_the_component():

@@ -18,11 +18,19 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from emotransfer.define import Normalization, SplitKind
 
@@ -60,6 +68,15 @@ class AudioConfig(Section):
     min_duration: float = Field(0.1, ge=0)
     max_duration: float = Field(600.0, gt=0)
     on_error: Literal["raise", "skip"] = "raise"
+
+    @model_validator(mode="after")
+    def _durations(self) -> AudioConfig:
+        if self.min_duration >= self.max_duration:
+            raise ValueError(
+                f"min_duration ({self.min_duration} s) must be below max_duration "
+                f"({self.max_duration} s)"
+            )
+        return self
 
 
 class DataConfig(Section):
@@ -203,9 +220,18 @@ class FewShotConfig(Section):
     episode_queries: int = Field(5, ge=1, description="MAML: query clips per class per episode")
 
 
+RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.=+-]*")
+CLASS_PATH = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_][A-Za-z0-9_]*")
+
+
 class ExperimentConfig(Section):
-    name: str = "experiment"
-    seed: int = 0
+    name: str = Field("experiment", description="run name: the run folder is output_dir/name")
+    seed: int = Field(0, ge=0, lt=2**32, description="fixes every random choice of the run")
+    plugins: list[str] = Field(
+        default_factory=list,
+        description="module:Class components this config may import (out-of-tree corpora, "
+        "upstreams, heads, strategies); nothing else is ever imported by name",
+    )
     output_dir: str = "runs"
     cache_dir: str | None = Field(None, description="default: $EMOTRANSFER_CACHE or ~/.cache")
     data: DataConfig = Field(default_factory=DataConfig)
@@ -215,6 +241,26 @@ class ExperimentConfig(Section):
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
     finetune: FinetuneConfig | None = Field(None, description="train on audio (issue 4)")
     fewshot: FewShotConfig | None = Field(None, description="few-shot study (emotransfer fewshot)")
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        # The name becomes a folder under output_dir: a path (../x, /x, a/b) would write
+        # the run elsewhere.
+        if not RUN_NAME.fullmatch(value) or len(value) > 200:
+            raise ValueError(
+                f"{value!r} is not a plain run name (letters, digits and _ . = + -, not "
+                "starting with a dot; no / or ..): it names a folder under output_dir"
+            )
+        return value
+
+    @field_validator("plugins")
+    @classmethod
+    def _plugins(cls, value: list[str]) -> list[str]:
+        for item in value:
+            if not CLASS_PATH.fullmatch(item):
+                raise ValueError(f"{item!r} is not a module:Class path")
+        return value
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json")

@@ -39,7 +39,13 @@ from emotransfer.prepare import (
     prepare_manifest,
     result_folder,
 )
-from emotransfer.training.audio_fold import decode_waves, finetune_fold, model_spec, train_source
+from emotransfer.training.audio_fold import (
+    audio_limits,
+    decode_waves,
+    finetune_fold,
+    model_spec,
+    train_source,
+)
 from emotransfer.training.frozen import FoldResult, fold_summary, run_fold
 from emotransfer.training.regression import DEFAULT_ALPHAS, run_regression_fold
 
@@ -80,7 +86,8 @@ def run(
     trained = time.perf_counter()
     groups = speaker_keys(table)
     if config.finetune is None:
-        head = registry.build("head", config.head.name, **config.head.params)
+        head = registry.build("head", config.head.name, plugins=config.plugins,
+                              **config.head.params)  # fmt: skip
         auxiliary = auxiliary_labels(config, table)
         targets = {name: table[name].to_numpy(dtype=float)
                    for name in config.evaluation.dimensions if name in table}  # fmt: skip
@@ -173,7 +180,7 @@ def _features(
 def _grid(config: ExperimentConfig) -> dict[str, list[Any]]:
     if config.head.grid:
         return config.head.grid
-    return dict(registry.resolve("head", config.head.name).default_grid)
+    return dict(registry.resolve("head", config.head.name, plugins=config.plugins).default_grid)
 
 
 def _waves(config: ExperimentConfig, table: pd.DataFrame, skipped: list) -> tuple:
@@ -265,7 +272,8 @@ def _frozen_spec(config: ExperimentConfig, classes: list[str]) -> dict[str, Any]
     return {"kind": "frozen", "upstream": features.upstream, "params": features.params,
             "layer": features.layer, "pooling": features.pooling,
             "normalization": features.normalization, "classes": classes,
-            "sample_rate": config.data.audio.sample_rate}  # fmt: skip
+            "sample_rate": config.data.audio.sample_rate,
+            "audio": audio_limits(config)}  # fmt: skip
 
 
 def _train(

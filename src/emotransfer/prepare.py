@@ -40,7 +40,7 @@ def prepare_manifest(config: ExperimentConfig) -> tuple[pd.DataFrame, dict, list
     """Corpora -> one manifest with the experiment's labels; missing files raise or are listed."""
     audio = config.data.audio
     corpora = [c.model_dump() for c in config.data.corpora]
-    table, skipped = load_corpora(corpora, on_missing=audio.on_error)
+    table, skipped = load_corpora(corpora, on_missing=audio.on_error, plugins=config.plugins)
     labels = config.data.labels
     spec = LabelSpec(classes=labels.classes, merge=labels.merge, other=labels.other)
     table, info = select_labels(table, spec)
@@ -82,9 +82,8 @@ def cache_root(config: ExperimentConfig) -> Path:
 
 def build_upstream(config: ExperimentConfig) -> Any:
     settings = config.features
-    return registry.build(
-        "upstream", settings.upstream, sample_rate=config.data.audio.sample_rate, **settings.params
-    )
+    return registry.build("upstream", settings.upstream, plugins=config.plugins,
+                          sample_rate=config.data.audio.sample_rate, **settings.params)  # fmt: skip
 
 
 def layer_features(

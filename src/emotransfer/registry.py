@@ -1,18 +1,28 @@
 """One table per component kind: ``name -> "module:Class"``, imported only when built.
 
 A new corpus, upstream, head or split is one line here plus its own file. Out-of-tree
-plug-ins are reached with a ``class_path`` such as ``"my_pkg.module:MyCorpus"``.
+plug-ins are reached with a class path such as ``"my_pkg.module:MyCorpus"``, imported only
+when the caller lists it in ``plugins``: the user's own config (``plugins:``) or command line
+(``--plugin``). A name read from a run folder (``model.json``) is therefore a registered name
+or refused, so a shared run folder can never make emotransfer import code.
 
 Example:
     >>> "emodb" in names("corpus")
     True
     >>> build("head", "svm", C=1.0).C
     1.0
+    >>> resolve("head", "collections:OrderedDict")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    emotransfer.registry.PluginError: head 'collections:OrderedDict' is a class path; ...
+    >>> resolve("head", "collections:OrderedDict", plugins=["collections:OrderedDict"])
+    <class 'collections.OrderedDict'>
 """
 
 from __future__ import annotations
 
 import importlib
+from collections.abc import Collection
 from typing import Any
 
 TABLES: dict[str, dict[str, str]] = {
@@ -58,13 +68,34 @@ TABLES: dict[str, dict[str, str]] = {
 }
 
 
+class PluginError(KeyError):
+    """A ``module:Class`` name that the caller did not allow; importing it could run code."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
 def names(kind: str) -> list[str]:
     """Known names of one component kind."""
     return sorted(_table(kind))
 
 
-def resolve(kind: str, name: str) -> type:
-    """Import and return the class registered as ``name`` (or a ``module:Class`` path)."""
+def resolve(kind: str, name: str, *, plugins: Collection[str] = ()) -> type:
+    """Import and return the class registered as ``name``, or a ``module:Class`` path that
+    ``plugins`` allows.
+
+    Raises:
+        KeyError: an unknown name (the message lists the known names).
+        PluginError: a class path not in ``plugins``.
+        ImportError: an allowed class path that cannot be imported.
+    """
+    name = str(name)
+    if ":" in name and name not in plugins:
+        raise PluginError(
+            f"{kind} {name!r} is a class path; class paths are imported only when allowed "
+            f"explicitly (config `plugins: [{name}]` or `--plugin {name}`); registered "
+            f"{kind} names: {', '.join(names(kind))}"
+        )
     path = name if ":" in name else _table(kind).get(name)
     if path is None:
         raise KeyError(f"unknown {kind} {name!r}; known: {', '.join(names(kind))}")
@@ -75,9 +106,9 @@ def resolve(kind: str, name: str) -> type:
         raise ImportError(f"cannot load {kind} {name!r} from {path!r}: {error}") from error
 
 
-def build(kind: str, name: str, **params: Any) -> Any:
-    """Build a component by name with keyword parameters."""
-    cls = resolve(kind, name)
+def build(kind: str, name: str, *, plugins: Collection[str] = (), **params: Any) -> Any:
+    """Build a component by name with keyword parameters (``plugins``: see :func:`resolve`)."""
+    cls = resolve(kind, name, plugins=plugins)
     try:
         return cls(**params)
     except TypeError as error:

@@ -59,7 +59,7 @@ def run_crosscorpus(config: Any, *, progress: bool = True) -> tuple[Path, dict[s
     groups = speaker_keys(table)
     domains = table["corpus"].astype(str).map({c: i for i, c in enumerate(corpora)}).to_numpy()
     auxiliary = auxiliary_labels(config, table)
-    head = registry.build("head", config.head.name, **config.head.params)
+    head = registry.build("head", config.head.name, plugins=config.plugins, **config.head.params)
     grid = config.head.grid or dict(type(head).default_grid)
 
     def cell(train: list[str], test: str) -> dict[str, Any]:

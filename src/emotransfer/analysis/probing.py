@@ -146,7 +146,7 @@ def run_probe(
     split = config.split
     folds = experiment_folds(config, table)
     audit = audit_folds(table, folds, kind=split.kind, allow_leakage=split.allow_leakage)
-    head = registry.build("head", probe)
+    head = registry.build("head", probe, plugins=config.plugins)
     result = probe_layers(
         features, labels, speaker_keys(table), folds, classes=classes, head=head,
         grid=dict(head.default_grid), inner_folds=config.head.inner_folds, seed=config.seed,

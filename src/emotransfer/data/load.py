@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 
 import pandas as pd
@@ -10,7 +11,9 @@ from emotransfer import registry
 from emotransfer.data.labels import LabelSpec, apply_labels, label_summary
 
 
-def load_corpora(corpora: list[dict], *, on_missing: str = "raise") -> tuple[pd.DataFrame, list]:
+def load_corpora(
+    corpora: list[dict], *, on_missing: str = "raise", plugins: Collection[str] = ()
+) -> tuple[pd.DataFrame, list]:
     """Concatenate the manifests of ``[{name, root, params}]``; handle files that do not exist.
 
     Returns:
@@ -27,7 +30,7 @@ def load_corpora(corpora: list[dict], *, on_missing: str = "raise") -> tuple[pd.
     tables = []
     for entry in corpora:
         corpus = registry.build(
-            "corpus", entry["name"], root=entry["root"], **entry.get("params", {})
+            "corpus", entry["name"], plugins=plugins, root=entry["root"], **entry.get("params", {})
         )
         table = _select_speakers(corpus.load(), entry)
         if table.empty:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -59,25 +60,38 @@ def model_spec(config: Any, classes: list[str]) -> dict[str, Any]:
             "random_init": tune.random_init, "speaker_norm": tune.normalization == "speaker",
             "classes": classes, "layer": tune.layer, "strategy": tune.strategy,
             "strategy_params": tune.params, "sample_rate": config.data.audio.sample_rate,
+            "audio": audio_limits(config),
             "source": bool(tune.source), "source_strategy": tune.source_strategy,
             "source_params": tune.source_params}  # fmt: skip
+
+
+def audio_limits(config: Any) -> dict[str, Any]:
+    """The run's audio rate and duration limits, which prediction applies too."""
+    audio = config.data.audio
+    return {"sample_rate": audio.sample_rate, "min_duration": audio.min_duration,
+            "max_duration": audio.max_duration}  # fmt: skip
 
 
 SOURCE_STRATEGIES = ("frozen", "finetune", "full")
 
 
 def assemble(
-    spec: dict[str, Any], source_state: dict[str, torch.Tensor] | None = None
+    spec: dict[str, Any],
+    source_state: dict[str, torch.Tensor] | None = None,
+    *,
+    plugins: Collection[str] = (),
 ) -> tuple[EmotionModel, list[dict[str, Any]]]:
     """A fresh model: pretrained encoder, then the stage-1 encoder weights if any, then the
-    strategy (which may add adapters on top of them)."""
+    strategy (which may add adapters on top of them). ``plugins``: the ``module:Class``
+    strategies the caller allows (never read from ``spec``: it may come from a run folder)."""
     model = build_model(model=spec["model"], num_classes=len(spec["classes"]),
                         layer=spec["layer"], whisper_input=spec["whisper_input"],
                         random_init=spec.get("random_init", False),
                         speaker_norm=spec.get("speaker_norm", False))  # fmt: skip
     if source_state is not None:
         _load_encoder(model, source_state)
-    strategy = registry.build("strategy", spec["strategy"], **spec["strategy_params"])
+    strategy = registry.build("strategy", spec["strategy"], plugins=plugins,
+                              **spec["strategy_params"])  # fmt: skip
     return model, strategy.apply(model)
 
 
@@ -97,7 +111,7 @@ def finetune_fold(
     tune = config.finetune
     train, valid = _validation_split(labels, groups, fold, tune.validation_folds, config.seed)
     torch.manual_seed(config.seed)
-    model, groups_ = assemble(spec, source_state)
+    model, groups_ = assemble(spec, source_state, plugins=config.plugins)
     trainer = _trainer(config, model, groups_, folder / "checkpoint", progress)
     trainer.fit([waves[i] for i in train], labels[train], groups=groups[train],
                 valid_waves=[waves[i] for i in valid], valid_labels=labels[valid],
@@ -138,7 +152,8 @@ def train_source(
     model = build_model(model=spec["model"], num_classes=classes, layer=spec["layer"],
                         whisper_input=spec["whisper_input"],
                         random_init=spec.get("random_init", False))  # fmt: skip
-    strategy = registry.build("strategy", tune.source_strategy, **tune.source_params)
+    strategy = registry.build("strategy", tune.source_strategy, plugins=config.plugins,
+                              **tune.source_params)  # fmt: skip
     trainer = _trainer(config, model, strategy.apply(model), folder / "checkpoint", progress)
     trainer.epochs = tune.source_epochs
     trainer.fit(waves, labels)
