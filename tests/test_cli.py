@@ -40,7 +40,7 @@ def test_run_from_the_command_line(tmp_path, synthetic_root, capsys):
     assert capsys.readouterr().out.splitlines()[0] == out.splitlines()[0]
     # ... and refuses a different config or a folder with no run, naming the problem.
     assert main(["run", str(config), "--quiet", "-o", "seed=4", "--resume"]) == 2
-    assert "is a different config" in capsys.readouterr().err
+    assert "holds a run of other inputs: the config changed: seed" in capsys.readouterr().err
     assert main(["run", str(config), "--quiet", "-o", "name=none", "--resume"]) == 2
     assert "holds no run" in capsys.readouterr().err
 

@@ -75,9 +75,12 @@ def test_changed_config_does_not_reuse_fold_results(tmp_path, synthetic_root, mo
     monkeypatch.setattr(
         experiment, "run_fold", lambda *a, **k: calls.append(1) or original(*a, **k)
     )
-    experiment.run(make_config(tmp_path, synthetic_root, "name=x", "head.name=logreg",
-                               "head.grid={}"), progress=False)  # fmt: skip
-    assert len(calls) == 4
+    changed = make_config(tmp_path, synthetic_root, "name=x", "head.name=logreg", "head.grid={}")
+    with pytest.raises(experiment.RunFolderError, match="config changed: head.grid.C, head.name"):
+        experiment.run(changed, progress=False)
+    assert calls == [] and "svm" in (tmp_path / "runs" / "x" / "config.yaml").read_text()
+    experiment.run(changed, progress=False, force=True)
+    assert len(calls) == 4 and "logreg" in (tmp_path / "runs" / "x" / "config.yaml").read_text()
 
 
 def bad_csv_corpus(tmp_path, synthetic_table):

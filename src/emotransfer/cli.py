@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from emotransfer import registry
+from emotransfer.run_lock import RunFolderBusy
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         return args.handler(args)
-    except (ValueError, FileNotFoundError, KeyError, ImportError, TypeError) as error:
+    except (ValueError, OSError, KeyError, ImportError, TypeError, RunFolderBusy) as error:
         message = error.args[0] if isinstance(error, KeyError) and error.args else error
         print(f"emotransfer: error: {message}", file=sys.stderr)
         return 2
@@ -60,6 +61,12 @@ def _parser() -> argparse.ArgumentParser:
     predict = commands.add_parser("predict", help="class probabilities for audio files")
     predict.add_argument("run_dir", help="a trained run folder")
     predict.add_argument("files", nargs="+", help="audio files")
+    predict.add_argument(
+        "--plugin", action="append", default=[], metavar="MODULE:CLASS",
+        help="allow model.json to name this out-of-tree component class (repeatable)",
+    )  # fmt: skip
+    predict.add_argument("--trust-remote-code", action="store_true",
+                         help="let the upstream run a hub model's own code")  # fmt: skip
     predict.set_defaults(handler=_predict)
     analyze = commands.add_parser("analyze", help="analyses: fad, adaptation, compare")
     analyses = analyze.add_subparsers(dest="analysis", required=True)
@@ -135,6 +142,22 @@ def _config_options(parser: argparse.ArgumentParser) -> None:
         help="override a config value, e.g. -o split.kind=loso (repeatable)",
     )  # fmt: skip
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument(
+        "--plugin", action="append", default=[], metavar="MODULE:CLASS",
+        help="allow this out-of-tree component class to be imported (repeatable)",
+    )  # fmt: skip
+
+
+def _config(args: argparse.Namespace, *, extra: tuple[str, ...] | list[str] = ()) -> Any:
+    """The config of ``args`` with its overrides; ``--plugin`` adds to its ``plugins``."""
+    from emotransfer.config import load_config
+
+    config = load_config(args.config, overrides=[*args.override, *extra])
+    if args.plugin:
+        plugins = list(dict.fromkeys([*config.plugins, *args.plugin]))
+        config = load_config(args.config, overrides=[*args.override, *extra,
+                                                     f"plugins={plugins}"])  # fmt: skip
+    return config
 
 
 def _run_options(parser: argparse.ArgumentParser) -> None:
@@ -142,22 +165,24 @@ def _run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--run-dir", help="run folder (default: output_dir/name)")
     parser.add_argument(
         "--resume", action="store_true",
-        help="continue a killed run; refuse unless the run folder holds this config",
+        help="continue a killed run; refuse unless the run folder holds this config and data",
+    )  # fmt: skip
+    parser.add_argument(
+        "--force", action="store_true",
+        help="recompute a run folder that holds another config or other data (replaces it)",
     )  # fmt: skip
 
 
 def _run(args: argparse.Namespace) -> int:
-    from emotransfer.config import load_config
 
-    config = load_config(args.config, overrides=args.override)
-    return _execute(config, args.run_dir, not args.quiet, resume=args.resume)
+    config = _config(args)
+    return _execute(config, args.run_dir, not args.quiet, resume=args.resume, force=args.force)
 
 
 def _probe(args: argparse.Namespace) -> int:
     from emotransfer.analysis.probing import run_probe
-    from emotransfer.config import load_config
 
-    config = load_config(args.config, overrides=args.override)
+    config = _config(args)
     folder, result = run_probe(
         config, probe=args.probe, weighted_sum=not args.no_weighted_sum, progress=not args.quiet
     )
@@ -176,9 +201,8 @@ def _probe(args: argparse.Namespace) -> int:
 
 def _fad(args: argparse.Namespace) -> int:
     from emotransfer.analysis.fad_study import run_fad
-    from emotransfer.config import load_config
 
-    config = load_config(args.config, overrides=args.override)
+    config = _config(args)
     pairs = [item.split("=", 1) for item in args.music_map.split(",") if item]
     if any(len(pair) != 2 for pair in pairs):
         raise ValueError(f"--music-map {args.music_map!r}: use q1=happiness,q2=anger,...")
@@ -196,34 +220,40 @@ def _fad(args: argparse.Namespace) -> int:
 
 
 def _finetune(args: argparse.Namespace) -> int:
-    from emotransfer.config import load_config
 
-    config = load_config(args.config, overrides=args.override)
+    config = _config(args)
     if config.finetune is None:
-        config = load_config(args.config, overrides=[*args.override, "finetune={}"])
-    return _execute(config, args.run_dir, not args.quiet, resume=args.resume)
+        config = _config(args, extra=["finetune={}"])
+    return _execute(config, args.run_dir, not args.quiet, resume=args.resume, force=args.force)
 
 
 def _pretrain(args: argparse.Namespace) -> int:
-    from emotransfer.config import load_config
     from emotransfer.experiment import pretrain
 
-    config = load_config(args.config, overrides=args.override)
+    config = _config(args)
     if config.finetune is None:
-        config = load_config(args.config, overrides=[*args.override, "finetune={}"])
+        config = _config(args, extra=["finetune={}"])
     print(f"encoder folder: {pretrain(config, progress=not args.quiet)}")
     return 0
 
 
 def _predict(args: argparse.Namespace) -> int:
+    """CSV of probabilities for the good files; each bad file on stderr; 1 if any was bad."""
+    import csv
+
     from emotransfer.inference import Predictor
 
-    predictor = Predictor.from_run(args.run_dir)
-    print("file," + ",".join(predictor.classes))
-    results = predictor.predict_files(args.files)  # given together (per-speaker norm)
-    for path, probabilities in zip(args.files, results):
-        print(f"{path}," + ",".join(f"{probabilities[c]:.4f}" for c in predictor.classes))
-    return 0
+    predictor = Predictor.from_run(args.run_dir, plugins=args.plugin,
+                                   trust_remote_code=args.trust_remote_code)  # fmt: skip
+    results, problems = predictor.predict_paths(args.files)  # good clips given together
+    rows = csv.writer(sys.stdout, lineterminator="\n")
+    rows.writerow(["file", *predictor.classes])
+    for path in args.files:
+        if path in results:
+            rows.writerow([path, *(f"{results[path][c]:.4f}" for c in predictor.classes)])
+    for problem in problems:
+        print(f"emotransfer: {problem['file']}: {problem['problem']}", file=sys.stderr)
+    return 1 if problems else 0
 
 
 def _adaptation(args: argparse.Namespace) -> int:
@@ -300,9 +330,8 @@ def _corrupt(args: argparse.Namespace) -> int:
 
 def _crosscorpus(args: argparse.Namespace) -> int:
     from emotransfer.analysis.crosscorpus import run_crosscorpus
-    from emotransfer.config import load_config
 
-    config = load_config(args.config, overrides=args.override)
+    config = _config(args)
     folder, result = run_crosscorpus(config, progress=not args.quiet)
     names = result["corpora"]
     print("train \\ test  " + "  ".join(f"{n:>10}" for n in names))
@@ -317,9 +346,8 @@ def _crosscorpus(args: argparse.Namespace) -> int:
 
 def _fewshot(args: argparse.Namespace) -> int:
     from emotransfer.analysis.fewshot import run_fewshot
-    from emotransfer.config import load_config
 
-    config = load_config(args.config, overrides=args.override)
+    config = _config(args)
     folder, report = run_fewshot(config, progress=not args.quiet)
     for name, rows in report["methods"].items():
         cells = "  ".join(f"K={k} {v['mean_uar']:.3f}" for k, v in rows.items())
@@ -336,23 +364,15 @@ def _demo(args: argparse.Namespace) -> int:
     return _execute(config, None, not args.quiet)
 
 
-def _execute(config: Any, run_dir: str | None, progress: bool, *, resume: bool = False) -> int:
-    from emotransfer.config import load_config
+def _execute(
+    config: Any, run_dir: str | None, progress: bool, *, resume: bool = False, force: bool = False
+) -> int:
     from emotransfer.experiment import run
-    from emotransfer.prepare import folder_path
 
-    if resume:
-        # A run started again always continues from its saved folds and epoch checkpoints;
-        # --resume makes sure that is what happens, instead of silently starting afresh.
-        folder = folder_path(config, run_dir)
-        saved = folder / "config.yaml"
-        if not saved.is_file():
-            raise ValueError(f"--resume: {folder} holds no run (no config.yaml) to resume")
-        if load_config(saved).digest() != config.digest():
-            raise ValueError(f"--resume: {saved} is a different config; resuming would mix "
-                             "results (drop --resume to start this config afresh)")  # fmt: skip
+    # A run started again continues from its saved folds and epoch checkpoints when its
+    # config and data are the same; otherwise run() refuses, naming what changed.
     logging.getLogger("emotransfer").setLevel(logging.INFO)
-    result = run(config, run_dir=run_dir, progress=progress)
+    result = run(config, run_dir=run_dir, progress=progress, resume=resume, force=force)
     summary = result.metrics["summary"]
     line = "  ".join(
         f"{name.upper()} {v['value']:.3f}"

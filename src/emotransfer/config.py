@@ -28,6 +28,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -60,7 +61,19 @@ class CorpusConfig(Section):
 class LabelConfig(Section):
     classes: list[str] = Field(default_factory=list, description="empty = all labels")
     merge: dict[str, str] = Field(default_factory=dict)
-    other: str = Field("drop", description="'drop' or a class to merge other labels into")
+    other: str = Field(
+        "drop",
+        description="labels outside `classes` (or, without classes, outside the vocabulary): "
+        "'drop' (without classes: refuse them), 'keep' (without classes), or a class to "
+        "merge them into",
+    )
+
+    @field_validator("other")
+    @classmethod
+    def _other(cls, value: str, info: ValidationInfo) -> str:
+        from emotransfer.data.labels import check_other
+
+        return check_other(value, info.data.get("classes") or [])
 
 
 class AudioConfig(Section):
@@ -86,6 +99,9 @@ class DataConfig(Section):
     test_corruption: dict[str, Any] | list[dict[str, Any]] | None = Field(
         None, description="corrupt every fold's test clips (train clean -> test corrupted)"
     )
+    allow_duplicates: bool = Field(
+        False, description="keep manifest rows that repeat a segment (same file, start, end)"
+    )
 
 
 class SplitConfig(Section):
@@ -97,6 +113,11 @@ class SplitConfig(Section):
     train_corpora: list[str] = Field(default_factory=list)
     test_corpora: list[str] = Field(default_factory=list)
     allow_leakage: bool = False
+    unlearnable: Literal["raise", "drop"] = Field(
+        "raise",
+        description="a class tested in a fold whose training rows lack it: refuse the run, or "
+        "drop that class' rows from every fold (listed as skipped)",
+    )
     only_folds: list[str] = Field(
         default_factory=list, description="run only these folds (names as in the report)"
     )
@@ -320,7 +341,9 @@ def apply_override(raw: dict[str, Any], override: str) -> None:
 
 
 def save_config(config: ExperimentConfig, path: str | Path) -> None:
-    Path(path).write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
+    from emotransfer.io import write_text
+
+    write_text(path, yaml.safe_dump(config.to_dict(), sort_keys=False))
 
 
 def _index(part: str, node: list[Any], key: str) -> int:

@@ -35,10 +35,16 @@ from emotransfer.prepare import (
     cache_root,
     corrupted_features,
     experiment_folds,
+    folder_path,
     layer_features,
+    missing_files,
     prepare_manifest,
     result_folder,
 )
+from emotransfer.run_files import record_model_files
+from emotransfer.run_folder import RunFolderError, claim_folder, read_inputs
+from emotransfer.run_inputs import run_digest
+from emotransfer.run_lock import RunFolderBusy, RunLock
 from emotransfer.training.audio_fold import (
     audio_limits,
     decode_waves,
@@ -50,7 +56,7 @@ from emotransfer.training.frozen import FoldResult, fold_summary, run_fold
 from emotransfer.training.regression import DEFAULT_ALPHAS, run_regression_fold
 
 log = logging.getLogger("emotransfer")
-__all__ = ["BadAudioError", "RunResult", "pretrain", "run"]
+__all__ = ["BadAudioError", "RunFolderBusy", "RunFolderError", "RunResult", "pretrain", "run"]
 
 
 @dataclass
@@ -60,13 +66,36 @@ class RunResult:
 
 
 def run(
-    config: ExperimentConfig, *, run_dir: str | Path | None = None, progress: bool = True
+    config: ExperimentConfig,
+    *,
+    run_dir: str | Path | None = None,
+    progress: bool = True,
+    resume: bool = False,
+    force: bool = False,
 ) -> RunResult:
-    """Run ``config`` end to end; returns the run folder and its metrics."""
-    began = time.perf_counter()
-    folder = result_folder(config, run_dir)
-    np.random.seed(config.seed)
+    """Run ``config`` end to end; returns the run folder and its metrics.
 
+    A run folder that holds finished folds of the same config and data continues from them;
+    one that holds another config or other data is refused (the message says what changed)
+    unless ``force``, which recomputes it. ``resume`` also refuses a folder that holds no
+    run. The folder is locked while the run writes it.
+
+    Raises:
+        RunFolderError: the folder holds another run (and not ``force``), or no run to
+            ``resume``.
+        RunFolderBusy: another process is writing the folder.
+    """
+    folder = folder_path(config, run_dir)
+    with RunLock(folder):
+        return _run(config, folder, progress=progress, resume=resume, force=force)
+
+
+def _run(
+    config: ExperimentConfig, folder: Path, *, progress: bool, resume: bool, force: bool
+) -> RunResult:
+    began = time.perf_counter()
+    np.random.seed(config.seed)  # for library code that draws from numpy's global state
+    saved = read_inputs(folder, resume=resume, force=force)
     table, labels_info, skipped = prepare_manifest(config)
     if config.finetune is None:
         features, table, extraction = _features(config, table, skipped, progress)
@@ -83,6 +112,9 @@ def run(
                              f"{[fold.name for fold in folds][:20]}")  # fmt: skip
         folds = [fold for fold in folds if fold.name in split.only_folds]
     audit = audit_folds(table, folds, kind=split.kind, allow_leakage=split.allow_leakage)
+    # Only now is the run known to start: its config, versions and inputs replace the
+    # folder's (a run that fails earlier leaves a finished run's files as they were).
+    inputs = claim_folder(folder, config, table, saved, force=force)
     trained = time.perf_counter()
     groups = speaker_keys(table)
     if config.finetune is None:
@@ -105,7 +137,7 @@ def run(
         fit_fold = _finetuner(config, folder, features, labels, groups, classes, progress)
     if config.finetune is None:
         write_json(folder / "model.json", _frozen_spec(config, classes))
-    results = _train(config, folder, fit_fold, labels, folds, progress)
+    results = _train(config, folder, fit_fold, labels, folds, run_digest(inputs), progress)
     training_s = time.perf_counter() - trained
 
     predictions = fold_predictions(table, results, classes, labels)
@@ -167,6 +199,7 @@ def run(
     from emotransfer.reporting.html import write_report
 
     write_report(folder)
+    record_model_files(folder)
     return RunResult(folder, metrics)
 
 
@@ -174,7 +207,13 @@ def _features(
     config: ExperimentConfig, table: pd.DataFrame, skipped: list, progress: bool
 ) -> tuple[np.ndarray, pd.DataFrame, Any]:
     features, table, extraction = layer_features(config, table, skipped, progress=progress)
-    return features[:, config.features.layer], table, extraction
+    states, layer = features.shape[1], config.features.layer
+    if not -states <= layer < states:
+        raise ValueError(
+            f"features.layer={layer}: upstream {config.features.upstream!r} gives {states} "
+            f"hidden state(s): use 0..{states - 1} or -{states}..-1"
+        )
+    return features[:, layer], table, extraction
 
 
 def _grid(config: ExperimentConfig) -> dict[str, list[Any]]:
@@ -185,8 +224,8 @@ def _grid(config: ExperimentConfig) -> dict[str, list[Any]]:
 
 def _waves(config: ExperimentConfig, table: pd.DataFrame, skipped: list) -> tuple:
     waves, problems = decode_waves(table, config.data.audio)
-    if problems and config.data.audio.on_error == "raise":
-        raise BadAudioError(problems)
+    if config.data.audio.on_error == "raise" and (problems or missing_files(skipped)):
+        raise BadAudioError(missing_files(skipped) + problems)
     skipped.extend(problems)
     keep = [i for i, wave in enumerate(waves) if wave is not None]
     extraction = Extraction(arrays=[], errors=problems)
@@ -282,9 +321,9 @@ def _train(
     fit_fold: Any,
     labels: np.ndarray,
     folds: list[Fold],
+    digest: str,
     progress: bool,
 ) -> list[FoldResult]:
-    digest = config.digest()
     results = []
     bar = tqdm(folds, desc="folds", unit="fold", disable=not progress)
     for number, fold in enumerate(bar, start=1):

@@ -37,14 +37,42 @@ class BadAudioError(ValueError):
 
 
 def prepare_manifest(config: ExperimentConfig) -> tuple[pd.DataFrame, dict, list]:
-    """Corpora -> one manifest with the experiment's labels; missing files raise or are listed."""
-    audio = config.data.audio
+    """Corpora -> one manifest with the experiment's labels; missing files are listed (and
+    raised with the bad audio by :func:`layer_features` when ``on_error`` is ``raise``).
+
+    Rows with a blank emotion are listed in the returned skips too, and with
+    ``split.unlearnable=drop`` the rows of classes some fold cannot learn (summary in
+    ``info["unlearnable"]``). ``info["speaker_near_duplicates"]`` lists speaker ids that are
+    probably one person (see :mod:`emotransfer.data.load`).
+    """
+    from emotransfer.data.load import speaker_near_duplicates
+    from emotransfer.data.splits import drop_unlearnable
+
     corpora = [c.model_dump() for c in config.data.corpora]
-    table, skipped = load_corpora(corpora, on_missing=audio.on_error, plugins=config.plugins)
+    # Missing files are listed here and raised (on_error: raise) together with the bad audio
+    # found later, so one run names every bad file.
+    table, skipped = load_corpora(corpora, on_missing="skip", plugins=config.plugins,
+                                  allow_duplicates=config.data.allow_duplicates)  # fmt: skip
+    near_duplicates = speaker_near_duplicates(table)
     labels = config.data.labels
     spec = LabelSpec(classes=labels.classes, merge=labels.merge, other=labels.other)
     table, info = select_labels(table, spec)
+    info["speaker_near_duplicates"] = near_duplicates
+    if config.split.unlearnable == "drop":
+        table, found, dropped = drop_unlearnable(table, lambda t: experiment_folds(config, t))
+        info["unlearnable"] = {"folds": found, "rows_dropped": len(dropped)}
+        info["classes"] = table["emotion"].value_counts().sort_index().to_dict()
+        info["rows_after"] = len(table)
+        skipped.extend(dropped)
     return table, info, skipped
+
+
+MISSING = "file does not exist"
+
+
+def missing_files(skipped: list[dict[str, str]]) -> list[dict[str, str]]:
+    """The entries of ``skipped`` that are manifest files which do not exist."""
+    return [entry for entry in skipped if entry["problem"] == MISSING]
 
 
 def experiment_folds(config: ExperimentConfig, table: pd.DataFrame) -> list:
@@ -113,8 +141,8 @@ def layer_features(
         progress=progress,
         level="pooled",
     )
-    if extraction.errors and audio.on_error == "raise":
-        raise BadAudioError(extraction.errors)
+    if audio.on_error == "raise" and (extraction.errors or missing_files(skipped)):
+        raise BadAudioError(missing_files(skipped) + extraction.errors)
     skipped.extend(extraction.errors)
     keep = [i for i, array in enumerate(extraction.arrays) if array is not None]
     table = table.iloc[keep].reset_index(drop=True)

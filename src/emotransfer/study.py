@@ -23,7 +23,7 @@ from typing import Any
 
 import yaml
 
-from emotransfer.config import ConfigError, apply_override
+from emotransfer.config import RUN_NAME, ConfigError, apply_override
 from emotransfer.experiment import run
 
 
@@ -51,7 +51,9 @@ def run_study(
     from emotransfer.reporting.study import study_figure
 
     study = load_study(path)
-    name = study.get("name", Path(path).stem)
+    name = str(study.get("name", Path(path).stem))
+    if not RUN_NAME.fullmatch(name):
+        raise ConfigError(f"{path}: name {name!r} is not a plain name (it names a folder)")
     base: dict[str, Any] = dict(study.get("config") or {})
     if study.get("base"):
         base = yaml.safe_load(Path(study["base"]).read_text()) or {}
@@ -61,12 +63,15 @@ def run_study(
         raw = yaml.safe_load(yaml.safe_dump(base))
         for override in [*study.get("overrides", []), *(changes or []), *overrides]:
             apply_override(raw, override)
-        raw["name"] = f"{name}/{variant}"
+        # Each variant runs in <output_dir>/<study>/<variant>: a plain run name in the
+        # study's folder.
+        raw["name"] = str(variant)
+        raw["output_dir"] = str(Path(raw.get("output_dir", "runs")) / name)
         try:
             config = ExperimentConfig.model_validate(raw)
         except Exception as error:
             raise ConfigError(f"study {name}, variant {variant}: {error}") from error
-        folder = Path(config.output_dir) / name
+        folder = Path(config.output_dir)
         result = run(config, progress=progress)
         summary = result.metrics["summary"]
         rows.append({"variant": variant, "uar": summary["uar"]["value"],

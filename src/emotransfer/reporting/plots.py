@@ -88,10 +88,14 @@ def confusion_matrix_figure(
 
 
 def _value_and_errors(estimate: Mapping[str, float]) -> tuple[float, float, float]:
-    """Point value and the distances down to ``ci_low`` and up to ``ci_high`` (NaN if absent)."""
-    value = float(estimate.get("value", MISSING))
-    low = float(estimate.get("ci_low", MISSING))
-    high = float(estimate.get("ci_high", MISSING))
+    """Point value and the distances down to ``ci_low`` and up to ``ci_high`` (NaN if absent,
+    e.g. ``None`` when the run had ``evaluation.bootstrap: 0``)."""
+
+    def number(key: str) -> float:
+        found = estimate.get(key)
+        return MISSING if found is None else float(found)
+
+    value, low, high = number("value"), number("ci_low"), number("ci_high")
     return value, max(value - low, 0.0), max(high - value, 0.0)
 
 

@@ -1,0 +1,105 @@
+"""Claiming a run folder: what it holds is checked before a run reuses or replaces it.
+
+A run folder records its inputs (``inputs.json``, see :mod:`emotransfer.run_inputs`) when
+the run is known to start, together with ``config.yaml`` and ``versions.json``. A later run
+into the same folder continues only on the same config and data; otherwise it is refused
+with what changed, and ``force`` recomputes (the old fold results and checkpoints are
+removed first, so nothing of the old run is mixed into the new one).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from emotransfer.config import ExperimentConfig, save_config
+from emotransfer.io import package_versions, write_json
+from emotransfer.run_files import RunFolderError
+from emotransfer.run_inputs import describe, input_record
+
+INPUTS = "inputs.json"
+# Settings that do not change any fold result: a run may continue across them (e.g. all
+# folds after a run of `split.only_folds`, or with another cache folder).
+NEUTRAL = ["name", "output_dir", "cache_dir", "features.workers", "split.only_folds",
+           "evaluation.bootstrap", "evaluation.confidence"]  # fmt: skip
+RESULTS = ["folds", "models", "source"]
+
+
+def read_inputs(folder: Path, *, resume: bool, force: bool) -> dict[str, Any] | None:
+    """The saved input record of ``folder``, or ``None`` for a fresh folder.
+
+    Raises:
+        RunFolderError: ``resume`` and the folder holds no run; or the folder holds results
+            of unknown inputs (an older emotransfer, an unreadable record) and not ``force``.
+    """
+    path = folder / INPUTS
+    held = [name for name in RESULTS if (folder / name).exists()]
+    if not path.is_file():
+        if resume:
+            raise RunFolderError(f"--resume: {folder} holds no run to resume (no {INPUTS})")
+        if held and not force:
+            raise RunFolderError(
+                f"{folder} holds results ({', '.join(held)}) without a record of their "
+                f"inputs ({INPUTS}); --force recomputes the run, or choose another name"
+            )
+        return None
+    try:
+        saved = json.loads(path.read_text())
+        if not isinstance(saved, dict) or "rows" not in saved:
+            raise ValueError("not an input record")
+    except (OSError, ValueError) as error:
+        if force:
+            return None
+        raise RunFolderError(f"{path}: unreadable ({error}); --force recomputes the run") from None
+    return saved
+
+
+def claim_folder(
+    folder: Path,
+    config: ExperimentConfig,
+    table: pd.DataFrame,
+    saved: dict[str, Any] | None,
+    *,
+    force: bool,
+) -> dict[str, Any]:
+    """Check ``saved`` against this run, then write config, versions and the new record.
+
+    Returns:
+        The input record of this run.
+
+    Raises:
+        RunFolderError: the saved record differs (the message lists what) and not ``force``.
+    """
+    record = input_record(result_config(config), table)
+    if saved is not None:
+        changed = describe(saved, record)
+        if changed and not force:
+            raise RunFolderError(
+                f"{folder} holds a run of other inputs: {'; '.join(changed)}. Its results "
+                "are kept: choose another name (-o name=...) or --run-dir, or --force to "
+                "recompute it"
+            )
+    if force and (saved is None or describe(saved, record)):
+        for name in RESULTS:
+            shutil.rmtree(folder / name, ignore_errors=True)
+    save_config(config, folder / "config.yaml")
+    write_json(folder / "versions.json", package_versions())
+    write_json(folder / INPUTS, record)
+    return record
+
+
+def result_config(config: ExperimentConfig) -> dict[str, Any]:
+    """The resolved config without the settings in :data:`NEUTRAL`."""
+    values = config.to_dict()
+    for key in NEUTRAL:
+        *path, last = key.split(".")
+        node = values
+        for part in path:
+            node = node.get(part) or {}
+        if isinstance(node, dict):
+            node.pop(last, None)
+    return values

@@ -1,0 +1,126 @@
+"""What a run depends on, recorded in its folder (``inputs.json``) and checked before reuse.
+
+The record holds the config digest and, per manifest row, the audio content digest (the
+blake2b of the file's bytes, as the feature cache keys it) and every label the run reads.
+Saved fold results are reused only when the record still matches, and a mismatch is
+described (which config keys, which rows, which files changed) instead of reusing results
+computed on other data. Rows are identified by file name and segment bounds, never by the
+folder they lie in, so a moved corpus still matches.
+
+Example:
+    >>> import pandas as pd, tempfile, pathlib
+    >>> clip = pathlib.Path(tempfile.mkdtemp()) / "a.wav"
+    >>> _ = clip.write_bytes(b"RIFF")
+    >>> table = pd.DataFrame({"file": [str(clip)], "start": [float("nan")],
+    ...     "end": [float("nan")], "corpus": ["c"], "speaker": ["s1"], "emotion": ["anger"]})
+    >>> before = input_record({"seed": 0}, table)
+    >>> changes({"seed": 0}, table.assign(emotion=["sadness"]), before)
+    ['the label of 1 row(s) changed, e.g. a.wav: emotion anger -> sadness']
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from emotransfer.features.extract import file_digest
+
+LABEL_COLUMNS = ["corpus", "speaker", "emotion", "valence", "arousal", "dominance"]
+
+
+def input_record(config: dict[str, Any], table: pd.DataFrame) -> dict[str, Any]:
+    """The record of ``config`` (a resolved config dict) and the manifest ``table``.
+
+    Returns:
+        ``{"config_digest", "config", "data_digest", "rows": [[name, start, end, audio digest,
+        {label column: value}], ...]}``
+    """
+    digests = {path: file_digest(path) for path in table["file"].unique()}
+    columns = [c for c in LABEL_COLUMNS if c in table]
+    rows = []
+    for position in range(len(table)):
+        row = table.iloc[position]
+        labels = {c: _plain(row[c]) for c in columns}
+        rows.append([Path(row["file"]).name, _plain(row.get("start")), _plain(row.get("end")),
+                     digests[row["file"]], labels])  # fmt: skip
+    data = hashlib.blake2b(json.dumps(rows).encode(), digest_size=16).hexdigest()
+    text = json.dumps(config, sort_keys=True, default=str)
+    return {
+        "config_digest": hashlib.sha256(text.encode()).hexdigest()[:16],
+        "config": config,
+        "data_digest": data,
+        "rows": rows,
+    }
+
+
+def run_digest(record: dict[str, Any]) -> str:
+    """One digest of config and data: what a saved fold result is valid for."""
+    return f"{record['config_digest']}-{record['data_digest']}"
+
+
+def changes(config: dict[str, Any], table: pd.DataFrame, saved: dict[str, Any]) -> list[str]:
+    """What differs between the saved record and ``config`` + ``table`` (empty: nothing)."""
+    return describe(saved, input_record(config, table))
+
+
+def describe(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
+    """Readable differences between two records, config first, then the data."""
+    found = []
+    keys = _differing_keys(saved.get("config", {}), current["config"])
+    if keys or saved.get("config_digest") != current["config_digest"]:
+        found.append("the config changed: " + (", ".join(keys[:10]) or "(values)"))
+    if saved.get("data_digest") == current["data_digest"]:
+        return found
+    before = {_row_id(row): row for row in saved.get("rows", [])}
+    after = {_row_id(row): row for row in current["rows"]}
+    added = [key for key in after if key not in before]
+    removed = [key for key in before if key not in after]
+    if added:
+        found.append(f"{len(added)} row(s) added, e.g. {added[0]}")
+    if removed:
+        found.append(f"{len(removed)} row(s) removed, e.g. {removed[0]}")
+    audio = [key for key in after if key in before and after[key][3] != before[key][3]]
+    if audio:
+        found.append(f"the audio of {len(audio)} file(s) changed, e.g. {audio[0]}")
+    relabelled = []
+    for key in after:
+        if key in before and after[key][4] != before[key][4]:
+            old, new = before[key][4], after[key][4]
+            column = next(c for c in new if old.get(c) != new.get(c))
+            relabelled.append(f"{key}: {column} {old.get(column)} -> {new.get(column)}")
+    if relabelled:
+        found.append(f"the label of {len(relabelled)} row(s) changed, e.g. {relabelled[0]}")
+    if not (added or removed or audio or relabelled):
+        found.append("the order of the manifest rows changed")
+    return found
+
+
+def _row_id(row: list[Any]) -> str:
+    name, start, end = row[0], row[1], row[2]
+    return name if start is None and end is None else f"{name}[{start}:{end}]"
+
+
+def _differing_keys(old: Any, new: Any, prefix: str = "") -> list[str]:
+    if isinstance(old, dict) and isinstance(new, dict):
+        keys = []
+        for key in sorted(set(old) | set(new)):
+            keys.extend(_differing_keys(old.get(key), new.get(key), f"{prefix}{key}."))
+        return keys
+    return [] if old == new else [prefix.rstrip(".")]
+
+
+def _plain(value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if hasattr(value, "item"):
+        value = value.item()
+        if isinstance(value, float) and math.isnan(value):
+            return None
+    return value

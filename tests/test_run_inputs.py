@@ -1,0 +1,52 @@
+import numpy as np
+import pandas as pd
+
+from emotransfer.run_inputs import changes, describe, input_record, run_digest
+
+
+def manifest(tmp_path, count=3):
+    rows = []
+    for i in range(count):
+        path = tmp_path / f"clip{i}.wav"
+        path.write_bytes(f"audio {i}".encode())
+        rows.append({"file": str(path), "start": np.nan, "end": np.nan, "corpus": "c",
+                     "speaker": f"s{i}", "emotion": "anger", "valence": 0.5})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def test_same_inputs_have_no_changes(tmp_path):
+    table = manifest(tmp_path)
+    saved = input_record({"seed": 0}, table)
+    assert changes({"seed": 0}, table, saved) == []
+    assert run_digest(saved) == run_digest(input_record({"seed": 0}, table.copy()))
+
+
+def test_each_change_is_named(tmp_path):
+    table = manifest(tmp_path)
+    saved = input_record({"seed": 0, "head": {"name": "svm"}}, table)
+    config = {"seed": 0, "head": {"name": "svm"}}
+    assert changes({"seed": 1, "head": {"name": "logreg"}}, table, saved) == [
+        "the config changed: head.name, seed"
+    ]
+    relabelled = table.assign(valence=[0.5, 0.9, 0.5])
+    assert changes(config, relabelled, saved) == [
+        "the label of 1 row(s) changed, e.g. clip1.wav: valence 0.5 -> 0.9"
+    ]
+    (tmp_path / "clip2.wav").write_bytes(b"other audio")
+    assert changes(config, table, saved) == ["the audio of 1 file(s) changed, e.g. clip2.wav"]
+    (tmp_path / "clip2.wav").write_bytes(b"audio 2")
+    assert changes(config, table.iloc[:2], saved) == ["1 row(s) removed, e.g. clip2.wav"]
+    segment = table.iloc[:1].assign(start=[0.0], end=[1.0])
+    assert changes(config, pd.concat([table, segment]), saved) == [
+        "1 row(s) added, e.g. clip0.wav[0.0:1.0]"
+    ]
+    assert changes(config, table.iloc[::-1], saved) == ["the order of the manifest rows changed"]
+
+
+def test_moved_corpus_has_the_same_record(tmp_path):
+    (tmp_path / "a").mkdir()
+    table = manifest(tmp_path / "a")
+    before = input_record({}, table)
+    (tmp_path / "a").rename(tmp_path / "b")
+    moved = table.assign(file=[str(tmp_path / "b" / f"clip{i}.wav") for i in range(3)])
+    assert describe(before, input_record({}, moved)) == []
