@@ -323,3 +323,28 @@ def test_random_init_keeps_the_architecture_and_drops_the_weights(models):
         b, HFEncoder(model=str(root / "whisper"), random_init=True).extract(wave)
     )  # seeded
     assert random.identity()["random_init"] and not pretrained.identity()["random_init"]
+
+
+class _RunsCode:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        import os
+
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_pickle_checkpoint_that_names_code_is_refused(tmp_path, tiny_whisper):
+    import shutil
+
+    import torch
+
+    folder = tmp_path / "model"
+    shutil.copytree(tiny_whisper, folder)
+    (folder / "model.safetensors").unlink()
+    marker = tmp_path / "marker"
+    torch.save({"weight": _RunsCode(marker)}, folder / "pytorch_model.bin")
+    with pytest.raises(ValueError, match="pickle that names code to run, refused.*GLOBAL"):
+        HFEncoder(model=str(folder)).num_layers  # noqa: B018 (loads the model)
+    assert not marker.exists()

@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import math
+import pickle
 import re
 import warnings
 from collections.abc import Iterator
@@ -280,6 +281,14 @@ def _from_pretrained(cls: Any, source: str, options: dict[str, Any]) -> Any:
     try:
         with _quiet_transformers():
             model, info = cls.from_pretrained(source, output_loading_info=True, **options)
+    except pickle.UnpicklingError as error:
+        # torch.load(weights_only=True) refused a pickle that names code: never retried.
+        lines = [line for line in str(error).splitlines() if "GLOBAL" in line]
+        reason = f" ({lines[0].strip()[:200]})" if lines else ""
+        raise ValueError(
+            f"cannot load the model from {source!r}: its checkpoint is a pickle that names "
+            f"code to run, refused{reason}; use a safetensors checkpoint"
+        ) from None
     except (OSError, ValueError) as error:
         kind = OSError if isinstance(error, OSError) else ValueError
         raise kind(f"cannot load the model from {source!r}: {error}") from error
