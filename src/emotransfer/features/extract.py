@@ -6,30 +6,47 @@ probing any layer with any pooling reads only the small statistics and never re-
 encoder. Hand-crafted upstreams run in worker processes; upstreams with ``extract_batch``
 (neural encoders) run in this process on length-sorted batches.
 
+A cache hit is no way around validation: every entry records the duration of the audio it
+was computed from, and a hit is re-checked against this run's ``min_duration`` and
+``max_duration`` in :func:`~emotransfer.data.audio.load_audio`'s words (audio that failed
+any other check was never stored). Corrupt entries (see :mod:`emotransfer.features.cache`)
+and entries that break the upstream contract (shape, NaN) are logged, deleted, recomputed
+and counted in :attr:`Extraction.corrupt`.
+
 Bad audio never stops the pass midway: every problem is collected with its file name, so
-the caller can report the full list or skip those rows.
+the caller can report the full list or skip those rows; a file that no longer exists is
+such a problem even where its features are cached.
 """
 
 from __future__ import annotations
 
 import hashlib
+import inspect
+import math
 import multiprocessing
 import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+import soundfile
 from tqdm.auto import tqdm
 
 from emotransfer.data.audio import AudioError, load_audio
 from emotransfer.features.base import Upstream
-from emotransfer.features.cache import FeatureCache
+from emotransfer.features.cache import CorruptEntry, Entry, FeatureCache
 
 Level = Literal["frames", "pooled"]
+# load_audio's own defaults, so a hit is judged by the limits a decode would apply
+LIMIT_DEFAULTS = {
+    name: inspect.signature(load_audio).parameters[name].default
+    for name in ("min_duration", "max_duration")
+}
 
 
 @dataclass
@@ -37,12 +54,16 @@ class Extraction:
     """Per-row arrays (``None`` where the audio was bad) and statistics of the pass.
 
     ``arrays`` hold ``(L + 1, T, D)`` frames or ``(L + 1, 2, D)`` mean/std statistics.
+    ``hits`` rows were answered from the cache (features, or a duration outside the
+    limits), ``misses`` rows were decoded, ``corrupt`` cache entries were found, deleted and
+    recomputed (they are misses too).
     """
 
     arrays: list[np.ndarray | None]
     errors: list[dict[str, str]] = field(default_factory=list)
     hits: int = 0
     misses: int = 0
+    corrupt: int = 0
     seconds: float = 0.0
 
 
@@ -54,14 +75,83 @@ def file_digest(path: str) -> str:
     return digest.hexdigest()
 
 
-def row_keys(table: pd.DataFrame, sample_rate: int) -> list[str]:
-    """Content keys per row: file bytes digest x segment bounds x rate (one hash per file)."""
-    digests = {path: file_digest(path) for path in table["file"].unique()}
-    keys = []
+def row_keys(table: pd.DataFrame, sample_rate: int) -> list[str | None]:
+    """Content keys per row: file bytes digest x segment bounds x rate (one hash per file).
+
+    A row whose file cannot be read (missing, a folder, no permission) has key ``None``.
+    """
+    digests = {path: _digest_or_none(path) for path in table["file"].unique()}
+    keys: list[str | None] = []
     for path, start, end in zip(table["file"], table["start"], table["end"]):
+        if digests[path] is None:
+            keys.append(None)
+            continue
         text = f"{digests[path]}|{start!r}|{end!r}|{sample_rate}"
         keys.append(hashlib.blake2b(text.encode(), digest_size=20).hexdigest())
     return keys
+
+
+def segment_duration(path: str, start: float | None, end: float | None) -> tuple[float, int]:
+    """Seconds and native rate of the segment :func:`load_audio` decodes (its arithmetic).
+
+    Example:
+        >>> import tempfile
+        >>> path = tempfile.mktemp(suffix=".wav")
+        >>> soundfile.write(path, np.full(8000, 0.1), 8000)
+        >>> segment_duration(path, 0.25, None)
+        (0.75, 8000)
+    """
+    info = soundfile.info(str(path))
+    rate = info.samplerate
+    first = 0 if _unset(start) else int(round(float(start) * rate))
+    last = info.frames if _unset(end) else min(int(round(float(end) * rate)), info.frames)
+    return (last - first) / rate, rate
+
+
+def duration_problem(duration: float, audio_options: dict[str, Any]) -> str | None:
+    """:func:`load_audio`'s verdict on a segment of ``duration`` seconds, or ``None``.
+
+    Example:
+        >>> duration_problem(1200.0, {"max_duration": 600})
+        'too long: 1200.0 s > max_duration 600 s'
+        >>> duration_problem(0.05, {})
+        'too short: 0.050 s < min_duration 0.1 s'
+        >>> duration_problem(3.0, {}) is None
+        True
+    """
+    longest = audio_options.get("max_duration", LIMIT_DEFAULTS["max_duration"])
+    shortest = audio_options.get("min_duration", LIMIT_DEFAULTS["min_duration"])
+    if duration > longest:
+        return f"too long: {duration:.1f} s > max_duration {longest} s"
+    if duration < shortest:
+        return f"too short: {duration:.3f} s < min_duration {shortest} s"
+    return None
+
+
+def entry_problem(array: np.ndarray, level: Level) -> str | None:
+    """What in a stored array breaks the upstream contract, or ``None``.
+
+    Frames are finite ``(L + 1, T, D)``; statistics are ``(L + 1, 2, D)`` with finite means
+    and standard deviations finite or all NaN (a single frame).
+
+    Example:
+        >>> entry_problem(np.zeros((2, 5, 3)), "pooled")
+        'shape (2, 5, 3) is not (L + 1, 2, D)'
+        >>> entry_problem(np.zeros((2, 5, 3)), "frames") is None
+        True
+    """
+    if array.ndim != 3:
+        return f"shape {array.shape} is not (L + 1, T, D)"
+    if level == "frames":
+        return None if np.all(np.isfinite(array)) else "NaN or infinite values"
+    if array.shape[1] != 2:
+        return f"shape {array.shape} is not (L + 1, 2, D)"
+    std = array[:, 1]
+    if not np.all(np.isfinite(array[:, 0])) or not (
+        np.all(np.isfinite(std)) or np.all(np.isnan(std))
+    ):
+        return "NaN or infinite values"
+    return None
 
 
 def frame_statistics(frames: np.ndarray) -> np.ndarray:
@@ -101,9 +191,10 @@ def extract_features(
     began = time.perf_counter()
     keys = row_keys(table, audio_options.get("sample_rate", upstream.sample_rate))
     store = cache if level == "frames" else pooled_cache(cache)
-    arrays: list[np.ndarray | None] = [store.get(key) for key in keys]
-    todo = [i for i, array in enumerate(arrays) if array is None]
-    result = Extraction(arrays=arrays, hits=len(keys) - len(todo), misses=len(todo))
+    result = Extraction(arrays=[None] * len(keys))
+    problems = _read_cache(table, keys, store, level, audio_options, result)
+    todo = [i for i, array in enumerate(result.arrays) if array is None and i not in problems]
+    result.misses = len(todo)
     jobs = [
         (i, table["file"].iat[i], table["start"].iat[i], table["end"].iat[i], keys[i]) for i in todo
     ]
@@ -114,22 +205,96 @@ def extract_features(
         outcomes = _run_processes(jobs, upstream, cache, audio_options, workers, level)
     for index, array, problem in outcomes:
         if problem is None:
-            arrays[index] = array
+            result.arrays[index] = array
         else:
-            result.errors.append({"file": str(table["file"].iat[index]), "problem": problem})
+            problems[index] = problem
         bar.update()
     bar.close()
+    result.errors = [
+        {"file": str(table["file"].iat[i]), "problem": problems[i]} for i in sorted(problems)
+    ]
     result.seconds = time.perf_counter() - began
     return result
 
 
-def _store(cache: FeatureCache, key: str, frames: np.ndarray, level: Level) -> np.ndarray:
+def _read_cache(
+    table: pd.DataFrame,
+    keys: list[str | None],
+    store: FeatureCache,
+    level: Level,
+    options: dict,
+    result: Extraction,
+) -> dict[int, str]:
+    """Fill ``result`` from ``store``; the problems found without decoding, by row."""
+    problems = {}
+    for index, key in enumerate(keys):
+        if key is None:
+            problems[index] = _unreadable(table["file"].iat[index])
+            continue
+        entry = _cached(store, key, level, result)
+        if entry is None:
+            continue
+        result.hits += 1
+        problem = duration_problem(entry.duration, options)
+        if problem is None:
+            result.arrays[index] = entry.array
+        else:
+            problems[index] = problem
+    return problems
+
+
+def _cached(store: FeatureCache, key: str, level: Level, result: Extraction) -> Entry | None:
+    try:
+        entry = store.load(key)
+        problem = None if entry is None else entry_problem(entry.array, level)
+        if problem is not None:
+            raise CorruptEntry(store.path(key), problem)
+    except CorruptEntry as error:
+        store.discard(error)
+        result.corrupt += 1
+        return None
+    if entry is not None and entry.duration is None:
+        return None  # stored without its audio's duration: the limits cannot be re-checked
+    return entry
+
+
+def _unreadable(path: str) -> str:
+    if not Path(path).is_file():
+        return "file does not exist"  # load_audio's words
+    return "cannot read file"
+
+
+def _digest_or_none(path: str) -> str | None:
+    try:
+        return file_digest(path)
+    except OSError:
+        return None
+
+
+def _unset(value: float | None) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _decode(path: str, start: float, end: float, options: dict) -> tuple[np.ndarray, float, int]:
+    """The wave and what the cache records about it: segment seconds and native rate."""
+    wave = load_audio(path, start=start, end=end, **options)
+    try:
+        seconds, rate = segment_duration(path, start, end)
+    except Exception as error:  # the file vanished or changed after it was decoded
+        raise AudioError(path, f"cannot decode audio ({type(error).__name__})") from error
+    return wave, seconds, rate
+
+
+def _store(
+    cache: FeatureCache, key: str, frames: np.ndarray, level: Level, seconds: float, rate: int
+) -> np.ndarray:
     frames = np.asarray(frames, dtype=np.float32)
     statistics = frame_statistics(frames)
     # Large frame arrays are kept in float16 when their range allows (half the disk).
     small = frames.size < 65536 or float(np.abs(frames).max(initial=0.0)) > 6e4
-    cache.put(key, frames if small else frames.astype(np.float16))
-    pooled_cache(cache).put(key, statistics)
+    stored = frames if small else frames.astype(np.float16)
+    cache.put(key, stored, duration=seconds, sample_rate=rate)
+    pooled_cache(cache).put(key, statistics, duration=seconds, sample_rate=rate)
     return frames if level == "frames" else statistics
 
 
@@ -142,10 +307,10 @@ def _check(frames: np.ndarray) -> str | None:
 def _run_batched(
     jobs: list[tuple], upstream: Any, cache: FeatureCache, options: dict, level: Level
 ) -> Iterator[tuple[int, np.ndarray | None, str | None]]:
-    def decode(job: tuple) -> tuple[tuple, np.ndarray | None, str | None]:
+    def decode(job: tuple) -> tuple[tuple, tuple | None, str | None]:
         index, path, start, end, _ = job
         try:
-            return job, load_audio(path, start=start, end=end, **options), None
+            return job, _decode(path, start, end, options), None
         except AudioError as error:
             return job, None, error.problem
 
@@ -155,14 +320,14 @@ def _run_batched(
     for job, _, problem in decoded:
         if problem is not None:
             yield job[0], None, problem
-    good = sorted((d for d in decoded if d[2] is None), key=lambda d: len(d[1]))
+    good = sorted((d for d in decoded if d[2] is None), key=lambda d: len(d[1][0]))
     for first in range(0, len(good), size):
         batch = good[first : first + size]
         try:
-            outputs = upstream.extract_batch([wave for _, wave, _ in batch])
+            outputs = upstream.extract_batch([audio[0] for _, audio, _ in batch])
         except Exception:  # retry one by one so a single bad clip fails alone
-            outputs = [_extract_one(upstream, wave) for _, wave, _ in batch]
-        for (job, _, _), frames in zip(batch, outputs):
+            outputs = [_extract_one(upstream, audio[0]) for _, audio, _ in batch]
+        for (job, (_, seconds, rate), _), frames in zip(batch, outputs):
             if isinstance(frames, str):
                 yield job[0], None, frames
                 continue
@@ -170,7 +335,7 @@ def _run_batched(
             if problem:
                 yield job[0], None, problem
             else:
-                yield job[0], _store(cache, job[4], frames, level), None
+                yield job[0], _store(cache, job[4], frames, level, seconds, rate), None
 
 
 def _extract_one(upstream: Any, wave: np.ndarray) -> np.ndarray | str:
@@ -214,7 +379,7 @@ def _init(upstream: Upstream, cache: FeatureCache, options: dict, level: Level) 
 def _work(job: tuple) -> tuple[int, np.ndarray | None, str | None]:
     index, path, start, end, key = job
     try:
-        wave = load_audio(path, start=start, end=end, **_STATE["options"])
+        wave, seconds, rate = _decode(path, start, end, _STATE["options"])
         frames = np.asarray(_STATE["upstream"].extract(wave), dtype=np.float32)
     except AudioError as error:
         return index, None, error.problem
@@ -223,4 +388,4 @@ def _work(job: tuple) -> tuple[int, np.ndarray | None, str | None]:
     problem = _check(frames)
     if problem:
         return index, None, problem
-    return index, _store(_STATE["cache"], key, frames, _STATE["level"]), None
+    return index, _store(_STATE["cache"], key, frames, _STATE["level"], seconds, rate), None
