@@ -92,6 +92,12 @@ class EmotionModel(torch.nn.Module):
         dropout: float = 0.1, speaker_norm: bool = False,
     ) -> None:  # fmt: skip
         super().__init__()
+        states = backbone.num_layers + 1
+        if layer is not None and not -states <= layer < states:
+            raise ValueError(
+                f"layer={layer}: the encoder gives {states} hidden states: use "
+                f"0..{states - 1}, -{states}..-1, or none for the weighted layer sum"
+            )
         self.backbone = backbone
         self.layer = layer
         self.num_classes = num_classes
