@@ -174,6 +174,7 @@ def _run(
             "pooling": config.features.pooling,
             "normalization": config.features.normalization,
             "cache_hits": extraction.hits,
+            "cache_corrupt": getattr(extraction, "corrupt", 0),
             "cache_misses": extraction.misses,
             "cache_dir": str(cache_root(config)),
         },

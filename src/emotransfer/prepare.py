@@ -128,7 +128,7 @@ def layer_features(
     upstream = build_upstream(config)
     # A model that cannot load (a missing folder, a refused pickle checkpoint) is one error
     # of the upstream, not a problem of every clip.
-    _ = upstream.num_layers
+    getattr(upstream, "num_layers", None)
     cache = FeatureCache(root=cache_root(config), identity=upstream.identity())
     options = {
         "sample_rate": audio.sample_rate,
