@@ -6,78 +6,312 @@ for each fold (no pickle anywhere) and averages the folds' probabilities. A froz
 run keeps the upstream's description and each fold's standardiser and head as
 ``models/<fold>/head.safetensors``; its predictor extracts features the same way (same
 upstream, layer, pooling, Whisper input mode) and averages the folds' scores (an SVM fold
-contributes its vote).
+contributes its vote; a fold that never saw a class gives it 0).
+
+A run folder is untrusted input (people share them), so nothing read from it can import or
+run code: every component ``model.json`` names must be a registered name or a
+``module:Class`` the caller allows (``plugins``), ``trust_remote_code`` always comes from the
+caller, and the folder is checked against the digests the run recorded (``files.json``, see
+:mod:`emotransfer.run_files`) before anything is loaded.
 
 Usage::
 
     predictor = Predictor.from_run("runs/emodb_lora")
     predictor.predict_file("clip.wav")        # {"anger": 0.81, "boredom": 0.02, ...}
+    results, problems = predictor.predict_paths(["a.wav", "broken.wav"])
 """
 
 from __future__ import annotations
 
+import inspect
 import json
+from collections.abc import Collection
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
-from safetensors.torch import load_file
 
-from emotransfer.data.audio import load_audio
+from emotransfer import registry
+from emotransfer.data.audio import AudioError, load_audio
+from emotransfer.define import Normalization, Pooling
 from emotransfer.models.audio_model import EmotionModel
+from emotransfer.models.export import ExportedHead
+from emotransfer.run_files import RunFolderError, load_arrays, load_tensors, verify_model_files
 from emotransfer.training.audio_fold import assemble
 
+SPEC = "model.json"
+# Limits of runs whose model.json predates its "audio" entry (the config's defaults).
+AUDIO_DEFAULTS = {"min_duration": 0.1, "max_duration": 600.0}
+# model.json keys that name a component, and its registry kind, per kind of run.
+COMPONENTS = {"frozen": {"upstream": "upstream"},
+              "finetune": {"strategy": "strategy", "source_strategy": "strategy"}}  # fmt: skip
 
-class Predictor:
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_classes(value: Any) -> bool:
+    return (isinstance(value, list) and len(value) >= 2 and len(set(value)) == len(value)
+            and all(isinstance(c, str) and c for c in value))  # fmt: skip
+
+
+# key -> (check, what the value must be), per kind of run; "?" keys may be absent.
+KEYS: dict[str, dict[str, tuple[Any, str]]] = {
+    "common": {
+        "classes": (_is_classes, "a list of two or more distinct class names"),
+        "sample_rate": (lambda v: _is_int(v) and v > 0, "a positive integer (Hz)"),
+        "audio?": (lambda v: isinstance(v, dict), "an object"),
+    },
+    "frozen": {
+        "upstream": (lambda v: isinstance(v, str), "a registered upstream name"),
+        "params": (lambda v: isinstance(v, dict), "an object of upstream parameters"),
+        "layer": (_is_int, "an integer hidden-state index"),
+        "pooling": (lambda v: v in Pooling.values(), f"one of {Pooling.values()}"),
+        "normalization": (
+            lambda v: v in Normalization.values(),
+            f"one of {Normalization.values()}",
+        ),
+    },
+    "finetune": {
+        "model": (lambda v: isinstance(v, str), "a model folder or hub id"),
+        "layer": (lambda v: v is None or _is_int(v), "an integer or null"),
+        "whisper_input": (lambda v: v in ("padded", "real_length"), "'padded' or 'real_length'"),
+        "strategy": (lambda v: isinstance(v, str), "a registered strategy name"),
+        "strategy_params": (lambda v: isinstance(v, dict), "an object"),
+        "source_strategy?": (lambda v: isinstance(v, str), "a strategy name"),
+        "speaker_norm?": (lambda v: isinstance(v, bool), "true or false"),
+        "random_init?": (lambda v: isinstance(v, bool), "true or false"),
+        "source?": (lambda v: isinstance(v, bool), "true or false"),
+    },
+}
+
+
+def read_model_spec(
+    folder: str | Path, *, plugins: Collection[str] = (), trust_remote_code: bool = False
+) -> dict[str, Any]:
+    """``model.json`` of a run folder, checked, with the caller's security settings applied.
+
+    Every key is checked for its type and vocabulary; a component name (``upstream``,
+    ``strategy``) must be registered or listed in ``plugins``. ``trust_remote_code`` replaces
+    whatever the file says (a run folder never decides to run a model's code), and
+    ``audio`` holds the run's limits (the defaults for runs that predate them).
+
+    Raises:
+        FileNotFoundError: no ``model.json``.
+        RunFolderError: not JSON, a missing or wrong key, or a refused name; the message names
+            the file, the key and what is allowed.
+
+    Example:
+        >>> import tempfile
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> _ = (folder / "model.json").write_text(json.dumps({"kind": "frozen",
+        ...     "upstream": "subprocess:Popen", "params": {}, "layer": 0, "pooling": "mean",
+        ...     "normalization": "none", "classes": ["anger", "sadness"],
+        ...     "sample_rate": 16000}))
+        >>> read_model_spec(folder)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        emotransfer.run_files.RunFolderError: ...model.json: "upstream": 'subprocess:Popen' ...
+        >>> read_model_spec(folder, plugins=["subprocess:Popen"])["params"]
+        {}
+    """
+    path = Path(folder) / SPEC
+    if not path.is_file():
+        raise FileNotFoundError(f"{Path(folder)}: no {SPEC}; Predictor loads trained run folders")
+    try:
+        spec = json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise RunFolderError(f"{path}: not a JSON model description ({error})") from error
+    if not isinstance(spec, dict):
+        raise RunFolderError(f"{path}: not a JSON object")
+    if spec.get("kind", "finetune") not in COMPONENTS:
+        raise RunFolderError(f'{path}: "kind": "frozen", or absent for a fine-tuning run')
+    kind = spec.get("kind", "finetune")
+    for group in ("common", kind):
+        for key, (check, wanted) in KEYS[group].items():
+            name = key.rstrip("?")
+            if name not in spec and key.endswith("?"):
+                continue
+            if name not in spec or not check(spec[name]):
+                shown = f"{spec[name]!r}" if name in spec else "missing"
+                raise RunFolderError(f'{path}: "{name}": must be {wanted}, not {shown}')
+    for key, component in COMPONENTS[kind].items():
+        if key in spec:
+            _check_component(path, key, component, spec[key], plugins)
+    spec = {**spec, "audio": _audio_limits(path, spec)}
+    if kind == "frozen":
+        spec["params"] = _trusted_params(spec["upstream"], spec["params"], plugins,
+                                         trust_remote_code)  # fmt: skip
+    else:
+        spec["trust_remote_code"] = trust_remote_code
+    return spec
+
+
+def _check_component(
+    path: Path, key: str, kind: str, name: str, plugins: Collection[str]
+) -> None:  # fmt: skip
+    if name in registry.names(kind) or name in plugins:
+        return
+    known = ", ".join(registry.names(kind))
+    if ":" in name:
+        raise RunFolderError(
+            f'{path}: "{key}": {name!r} is a class path, and a run folder may not make '
+            f"emotransfer import code; if you trust it, allow it explicitly: emotransfer "
+            f"predict --plugin {name} (Predictor.from_run(..., plugins=[{name!r}])); "
+            f"registered {kind} names: {known}"
+        )
+    raise RunFolderError(f'{path}: "{key}": unknown {kind} {name!r}; registered: {known}')
+
+
+def _audio_limits(path: Path, spec: dict[str, Any]) -> dict[str, Any]:
+    audio = {**AUDIO_DEFAULTS, "sample_rate": spec["sample_rate"], **spec.get("audio", {})}
+    if audio["sample_rate"] != spec["sample_rate"]:
+        raise RunFolderError(f'{path}: "audio.sample_rate" {audio["sample_rate"]!r} differs '
+                             f'from "sample_rate" {spec["sample_rate"]!r}')  # fmt: skip
+    limits = (audio["min_duration"], audio["max_duration"])
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in limits) or not (
+        0 <= limits[0] < limits[1]
+    ):
+        raise RunFolderError(f'{path}: "audio": min_duration and max_duration must be '
+                             f"seconds with 0 <= min < max, not {limits}")  # fmt: skip
+    return audio
+
+
+def _trusted_params(
+    upstream: str, params: dict[str, Any], plugins: Collection[str], trust_remote_code: bool
+) -> dict[str, Any]:
+    """``params`` with the caller's ``trust_remote_code`` where the upstream takes it."""
+    accepted = inspect.signature(registry.resolve("upstream", upstream, plugins=plugins))
+    takes = "trust_remote_code" in accepted.parameters or any(
+        p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.parameters.values()
+    )
+    params = {k: v for k, v in params.items() if k != "trust_remote_code"}
+    return {**params, "trust_remote_code": trust_remote_code} if takes else params
+
+
+def _check_layer(path: Path, layer: int | None, states: int) -> None:
+    if layer is not None and not -states <= layer < states:
+        raise RunFolderError(
+            f'{path}: "layer": {layer} is out of range: the upstream gives {states} hidden '
+            f"state{'s' if states != 1 else ''} (layers 0..{states - 1}, or -{states}..-1)"
+        )
+
+
+class _AudioPredictor:
+    """What both predictors share: decoding files with the run's limits, per-file problems.
+    Subclasses set ``classes``, ``sample_rate``, ``min_duration`` and ``max_duration`` and
+    implement :meth:`predict_signals`."""
+
+    classes: list[str]
+    sample_rate: int
+    min_duration: float
+    max_duration: float
+
+    def predict_signals(self, waves: list[np.ndarray]) -> list[dict[str, float]]:
+        raise NotImplementedError
+
+    def predict_signal(self, wave: np.ndarray) -> dict[str, float]:
+        """Probabilities for one mono waveform at ``sample_rate``."""
+        return self.predict_signals([wave])[0]
+
+    def load(self, path: str | Path) -> np.ndarray:
+        """Decode a file (any rate or channel count) with the run's audio limits.
+
+        Raises:
+            AudioError: unreadable, too short, too long, silent, ... (names the file).
+        """
+        return load_audio(path, sample_rate=self.sample_rate, min_duration=self.min_duration,
+                          max_duration=self.max_duration)  # fmt: skip
+
+    def predict_files(self, paths: list[str | Path]) -> list[dict[str, float]]:
+        """Probabilities for audio files, given together (raises on the first bad file)."""
+        return self.predict_signals([self.load(p) for p in paths])
+
+    def predict_file(self, path: str | Path) -> dict[str, float]:
+        """Probabilities for an audio file (any rate or channel count)."""
+        return self.predict_files([path])[0]
+
+    def predict_paths(
+        self, paths: list[str | Path]
+    ) -> tuple[dict[str, dict[str, float]], list[dict[str, str]]]:
+        """Decode every file first, then predict the good ones together.
+
+        Returns:
+            ``results``: probabilities per good file (keyed by ``str(path)``), and
+            ``problems``: one ``{"file", "problem"}`` per file that could not be used.
+        """
+        waves: dict[str, np.ndarray] = {}
+        problems = []
+        for path in paths:
+            try:
+                waves[str(path)] = self.load(path)
+            except AudioError as error:
+                problems.append({"file": str(path), "problem": error.problem})
+        if not waves:
+            return {}, problems
+        return dict(zip(waves, self.predict_signals(list(waves.values())))), problems
+
+
+class Predictor(_AudioPredictor):
     """Averaged probabilities of one or more trained models of the same run.
 
     Args:
         models: models in eval mode, each trained on one fold.
         classes: class names in output order.
         sample_rate: rate audio is resampled to.
+        min_duration, max_duration: accepted clip length in seconds (the run's).
     """
 
-    def __init__(self, *, models: list[EmotionModel], classes: list[str], sample_rate: int) -> None:
+    def __init__(
+        self, *, models: list[EmotionModel], classes: list[str], sample_rate: int,
+        min_duration: float = 0.1, max_duration: float = 600.0,
+    ) -> None:  # fmt: skip
         self.models = models
         self.classes = classes
         self.sample_rate = sample_rate
+        self.min_duration = min_duration
+        self.max_duration = max_duration
 
     @classmethod
-    def from_run(cls, run_dir: str | Path) -> Predictor:
-        """Load every fold model of a fine-tuning run folder.
+    def from_run(
+        cls, run_dir: str | Path, *, plugins: Collection[str] = (),
+        trust_remote_code: bool = False,
+    ) -> Predictor:  # fmt: skip
+        """Load every fold model of a run folder (a frozen-feature run gives a
+        :class:`FeaturePredictor`).
+
+        Args:
+            run_dir: the run folder (untrusted: see the module docstring).
+            plugins: ``module:Class`` components that ``model.json`` may name.
+            trust_remote_code: let the upstream run a hub model's own code.
 
         Raises:
             FileNotFoundError: the folder has no ``model.json`` or no trained fold weights.
+            RunFolderError: a model file changed since the run (``files.json``), or
+                ``model.json`` or a weight file is malformed or names a refused component.
         """
         folder = Path(run_dir)
-        spec_path = folder / "model.json"
-        if not spec_path.is_file():
-            raise FileNotFoundError(
-                f"{folder}: no model.json; Predictor loads runs trained with a finetune section"
-            )
-        spec = json.loads(spec_path.read_text())
+        if not (folder / SPEC).is_file():
+            raise FileNotFoundError(f"{folder}: no {SPEC}; Predictor loads trained run folders")
+        verify_model_files(folder)
+        spec = read_model_spec(folder, plugins=plugins, trust_remote_code=trust_remote_code)
         if spec.get("kind") == "frozen":
-            return FeaturePredictor.from_run(folder)  # type: ignore[return-value]
+            return FeaturePredictor.from_spec(folder, spec, plugins=plugins)  # type: ignore[return-value]
         weights = sorted((folder / "models").glob("*/trainable.safetensors"))
         if not weights:
             raise FileNotFoundError(
                 f"{folder}: no models/*/trainable.safetensors (run unfinished?)"
             )
         source = folder / "source" / "encoder.safetensors"
-        source_state = load_file(str(source)) if spec.get("source") else None
-        models = []
-        for path in weights:
-            model, _ = assemble(spec, source_state)
-            parameters = dict(model.named_parameters())
-            state = load_file(str(path))
-            unknown = [name for name in state if name not in parameters]
-            if unknown:
-                raise ValueError(f"{path}: weights do not fit the model: {unknown[:3]}")
-            with torch.no_grad():
-                for name, value in state.items():
-                    parameters[name].copy_(value)
-            models.append(model.eval())
-        return cls(models=models, classes=spec["classes"], sample_rate=spec["sample_rate"])
+        source_state = load_tensors(source) if spec.get("source") else None
+        models = [_fold_model(folder / SPEC, spec, source_state, path, plugins)
+                  for path in weights]  # fmt: skip
+        audio = spec["audio"]
+        return cls(models=models, classes=spec["classes"], sample_rate=audio["sample_rate"],
+                   min_duration=audio["min_duration"],
+                   max_duration=audio["max_duration"])  # fmt: skip
 
     def predict_signals(self, waves: list[np.ndarray]) -> list[dict[str, float]]:
         """Probabilities for mono waveforms at ``sample_rate``. A speaker-normalised run
@@ -97,63 +331,116 @@ class Predictor:
         totals = np.asarray(totals) / len(self.models)
         return [dict(zip(self.classes, row.tolist())) for row in totals]
 
-    def predict_signal(self, wave: np.ndarray) -> dict[str, float]:
-        """Probabilities for one mono waveform at ``sample_rate``."""
-        return self.predict_signals([wave])[0]
 
-    def predict_files(self, paths: list[str | Path]) -> list[dict[str, float]]:
-        """Probabilities for audio files (any rate or channel count), given together."""
-        return self.predict_signals([load_audio(p, sample_rate=self.sample_rate) for p in paths])
+def _fold_model(
+    spec_path: Path, spec: dict[str, Any], source_state: dict[str, torch.Tensor] | None,
+    path: Path, plugins: Collection[str],
+) -> EmotionModel:  # fmt: skip
+    """One fold's model: built as ``model.json`` says, then its trained weights."""
+    try:
+        model, _ = assemble(spec, source_state, plugins=plugins)
+    except ValueError as error:  # e.g. a layer the encoder does not have: model.json's
+        raise RunFolderError(f"{spec_path}: {error}") from error
+    _check_layer(spec_path, spec["layer"], model.backbone.num_layers + 1)
+    parameters = dict(model.named_parameters())
+    state = load_tensors(path)
+    unknown = [name for name in state if name not in parameters]
+    if unknown:
+        raise RunFolderError(f"{path}: weights do not fit the model of {spec_path}: "
+                             f"{unknown[:3]}")  # fmt: skip
+    outputs = state.get("head.2.weight")
+    if outputs is not None and outputs.shape[0] != len(spec["classes"]):
+        raise RunFolderError(
+            f'{spec_path}: "classes" lists {len(spec["classes"])} classes, but {path} has '
+            f"{outputs.shape[0]} outputs: give one class name per output"
+        )
+    for name, value in state.items():
+        if value.shape != parameters[name].shape:
+            raise RunFolderError(f"{path}: {name} has shape {tuple(value.shape)}, the model of "
+                                 f"{spec_path} {tuple(parameters[name].shape)}")  # fmt: skip
+    with torch.no_grad():
+        for name, value in state.items():
+            parameters[name].copy_(value)
+    return model.eval()
 
-    def predict_file(self, path: str | Path) -> dict[str, float]:
-        """Probabilities for an audio file (any rate or channel count)."""
-        return self.predict_files([path])[0]
 
-
-class FeaturePredictor:
+class FeaturePredictor(_AudioPredictor):
     """Predictions of a frozen-feature run: upstream -> pooled layer -> fold heads.
 
     With per-speaker normalisation the statistics come from the clips given together to
     :meth:`predict_files` (treated as one speaker); a single clip cannot be normalised that
     way and is refused.
+
+    Args:
+        spec: the checked ``model.json`` (:func:`read_model_spec`).
+        heads: per fold, the standardiser's mean and scale and the exported head.
+        upstream: the feature extractor ``spec`` describes.
+        spec_path: where ``spec`` came from (named in errors).
     """
 
-    def __init__(self, *, spec: dict, heads: list[tuple[np.ndarray, np.ndarray, object]]) -> None:
+    def __init__(
+        self, *, spec: dict, heads: list[tuple[np.ndarray, np.ndarray, ExportedHead]],
+        upstream: Any, spec_path: str | Path = SPEC,
+    ) -> None:  # fmt: skip
         self.spec = spec
         self.heads = heads
+        self.upstream = upstream
+        self.spec_path = spec_path
         self.classes = spec["classes"]
-        self.sample_rate = spec["sample_rate"]
+        audio = {**AUDIO_DEFAULTS, "sample_rate": spec["sample_rate"], **spec.get("audio", {})}
+        self.sample_rate = audio["sample_rate"]
+        self.min_duration = audio["min_duration"]
+        self.max_duration = audio["max_duration"]
 
     @classmethod
-    def from_run(cls, run_dir: str | Path) -> FeaturePredictor:
-        from safetensors.numpy import load_file as load_arrays
-
-        from emotransfer.models.export import ExportedHead
-
+    def from_run(
+        cls, run_dir: str | Path, *, plugins: Collection[str] = (),
+        trust_remote_code: bool = False,
+    ) -> FeaturePredictor:  # fmt: skip
+        """Load a frozen-feature run folder (arguments and errors as :meth:`Predictor.from_run`)."""
         folder = Path(run_dir)
-        spec = json.loads((folder / "model.json").read_text())
+        if (folder / SPEC).is_file():
+            verify_model_files(folder)
+        spec = read_model_spec(folder, plugins=plugins, trust_remote_code=trust_remote_code)
+        if spec.get("kind") != "frozen":
+            raise RunFolderError(f"{folder / SPEC}: not a frozen-feature run; use Predictor")
+        return cls.from_spec(folder, spec, plugins=plugins)
+
+    @classmethod
+    def from_spec(
+        cls, folder: Path, spec: dict[str, Any], *, plugins: Collection[str] = ()
+    ) -> FeaturePredictor:
+        """The predictor of a checked ``spec`` (:func:`read_model_spec`) and the fold heads
+        of ``folder``."""
         paths = sorted((folder / "models").glob("*/head.safetensors"))
         if not paths:
             raise FileNotFoundError(f"{folder}: no models/*/head.safetensors (run unfinished?)")
-        heads = []
-        for path in paths:
-            arrays = load_arrays(str(path))
-            head = ExportedHead({k[5:]: v for k, v in arrays.items() if k.startswith("head.")})
-            heads.append((arrays["scaler.mean"], arrays["scaler.scale"], head))
-        return cls(spec=spec, heads=heads)
+        heads = [_fold_head(path) for path in paths]
+        _check_classes(folder / SPEC, spec["classes"], paths, [head for *_, head in heads])
+        try:
+            upstream = registry.build("upstream", spec["upstream"], plugins=plugins,
+                                      sample_rate=spec["sample_rate"],
+                                      **spec["params"])  # fmt: skip
+        except TypeError as error:
+            raise RunFolderError(f'{folder / SPEC}: "params": {error}') from error
+        return cls(spec=spec, heads=heads, upstream=upstream, spec_path=folder / SPEC)
 
     def _features(self, waves: list[np.ndarray]) -> np.ndarray:
-        from emotransfer import registry
         from emotransfer.features.extract import frame_statistics
         from emotransfer.models.normalize import speaker_standardize
         from emotransfer.models.pooling import pool_statistics
 
         spec = self.spec
-        upstream = registry.build("upstream", spec["upstream"], sample_rate=self.sample_rate,
-                                  **spec["params"])  # fmt: skip
-        rows = [pool_statistics(frame_statistics(upstream.extract(w)), spec["pooling"])
-                [spec["layer"]] for w in waves]  # fmt: skip
-        features = np.stack(rows).astype(np.float64)
+        pooled = [pool_statistics(frame_statistics(self.upstream.extract(w)), spec["pooling"])
+                  for w in waves]  # fmt: skip
+        _check_layer(Path(self.spec_path), spec["layer"], len(pooled[0]))
+        features = np.stack([states[spec["layer"]] for states in pooled]).astype(np.float64)
+        inputs = len(self.heads[0][0])
+        if features.shape[1] != inputs:
+            raise RunFolderError(
+                f'{self.spec_path}: "upstream", "params" and "pooling" give '
+                f"{features.shape[1]} features, but the fold heads take {inputs}"
+            )
         if spec["normalization"] in ("speaker", "corpus"):
             group = spec["normalization"]
             if len(waves) < 2:
@@ -165,26 +452,53 @@ class FeaturePredictor:
         return features
 
     def predict_signals(self, waves: list[np.ndarray]) -> list[dict[str, float]]:
+        """Probabilities for mono waveforms at ``sample_rate``: the mean over the folds."""
         features = self._features([np.asarray(w, dtype=np.float32) for w in waves])
         totals = np.zeros((len(waves), len(self.classes)))
         for mean, scale, head in self.heads:
-            inputs = (features - mean) / scale
-            if int(head.arrays["kind"][0]) == 2:
-                totals[np.arange(len(waves)), head.predict(inputs)] += 1.0
-            else:
-                scores = head.scores(inputs)
-                if int(head.arrays["kind"][0]) == 0:  # ridge scores -> probabilities
-                    scores = np.exp(scores - scores.max(1, keepdims=True))
-                    scores /= scores.sum(1, keepdims=True)
-                totals += scores
+            totals += head.class_probabilities((features - mean) / scale, len(self.classes))
         totals /= len(self.heads)
         return [dict(zip(self.classes, row.tolist())) for row in totals]
 
-    def predict_signal(self, wave: np.ndarray) -> dict[str, float]:
-        return self.predict_signals([wave])[0]
 
-    def predict_files(self, paths: list[str | Path]) -> list[dict[str, float]]:
-        return self.predict_signals([load_audio(p, sample_rate=self.sample_rate) for p in paths])
+def _fold_head(path: Path) -> tuple[np.ndarray, np.ndarray, ExportedHead]:
+    """A fold's standardiser and head from its ``head.safetensors``, checked."""
+    arrays = load_arrays(path)
+    try:
+        mean, scale = arrays["scaler.mean"], arrays["scaler.scale"]
+        head = ExportedHead({k[5:]: v for k, v in arrays.items() if k.startswith("head.")})
+        head.check()
+    except KeyError as error:
+        raise RunFolderError(f"{path}: not a fold head: no array {error}") from error
+    except (ValueError, IndexError) as error:
+        raise RunFolderError(f"{path}: not a fold head: {error}") from error
+    if mean.ndim != 1 or mean.shape != scale.shape or len(mean) != head.input_size():
+        raise RunFolderError(f"{path}: scaler.mean {mean.shape}, scaler.scale {scale.shape} and "
+                             f"the head's {head.input_size()} inputs differ")  # fmt: skip
+    if not (np.isfinite(mean).all() and np.isfinite(scale).all() and (scale > 0).all()):
+        raise RunFolderError(f"{path}: scaler.scale must be finite and positive, and "
+                             "scaler.mean finite (an edited scaler?)")  # fmt: skip
+    return mean, scale, head
 
-    def predict_file(self, path: str | Path) -> dict[str, float]:
-        return self.predict_files([path])[0]
+
+def _check_classes(
+    spec_path: Path, classes: list[str], paths: list[Path], heads: list[ExportedHead]
+) -> None:
+    """Each head's outputs are classes of the run, and together they cover every class (a
+    fold may lack a class its training clips did not have)."""
+    covered: set[int] = set()
+    for path, head in zip(paths, heads):
+        indices = head.class_indices()
+        if len(set(indices.tolist())) != len(indices) or (
+            len(indices) and not 0 <= indices.min() <= indices.max() < len(classes)
+        ):
+            raise RunFolderError(
+                f'{spec_path}: "classes" lists {len(classes)} classes, but {path} has outputs '
+                f"for class indices {indices.tolist()}: give one name per class of the run"
+            )
+        covered |= set(indices.tolist())
+    if len(covered) != len(classes):
+        raise RunFolderError(
+            f'{spec_path}: "classes" lists {len(classes)} classes, but the fold heads have '
+            f"outputs for {len(covered)} (class indices {sorted(covered)})"
+        )

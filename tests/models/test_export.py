@@ -33,3 +33,32 @@ def test_torch_heads_export_their_probabilities_and_the_autoencoder_is_refused()
     autoencoder = DAAutoencoderHead(latent_dim=8, heads=2, hidden=8, epochs=2)
     with pytest.raises(ValueError, match="cannot export a DAAutoencoderHead"):
         export_head(autoencoder.fit(features, labels))
+
+
+@pytest.mark.parametrize("head", [LogisticRegressionHead(C=1.0), RidgeHead(alpha=1.0),
+                                  SVMHead(C=1.0), MLPHead(hidden=8, epochs=30)])  # fmt: skip
+def test_a_head_that_never_saw_a_class_scores_in_the_run_columns(head):
+    rng = np.random.default_rng(2)
+    features = rng.normal(size=(60, 4))
+    labels = 1 + np.arange(60) % 3  # class 0 of the run (and class 4) never seen
+    features[:, 0] += labels
+    exported = ExportedHead(export_head(head.fit(features, labels))).check()
+    probabilities = exported.class_probabilities(features, 5)
+    assert probabilities.shape == (60, 5) and (probabilities[:, 4] == 0).all()
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0)
+    np.testing.assert_array_equal(probabilities.argmax(axis=1), head.predict(features))
+    if isinstance(head, LogisticRegressionHead | SVMHead):  # they store the classes they saw
+        assert exported.class_indices().tolist() == [1, 2, 3]
+        assert (probabilities[:, 0] == 0).all()
+
+
+def test_check_refuses_an_incomplete_or_inconsistent_export():
+    rng = np.random.default_rng(3)
+    arrays = export_head(LogisticRegressionHead().fit(rng.normal(size=(30, 3)), np.arange(30) % 3))
+    assert ExportedHead(arrays).check().input_size() == 3
+    with pytest.raises(ValueError, match="needs the arrays \\['offset'\\]"):
+        ExportedHead({k: v for k, v in arrays.items() if k != "offset"}).check()
+    with pytest.raises(ValueError, match="'kind' must be one of"):
+        ExportedHead({**arrays, "kind": np.array([7])}).check()
+    with pytest.raises(ValueError, match="2 classes but 3 outputs"):
+        ExportedHead({**arrays, "classes": np.array([0, 1])}).check()

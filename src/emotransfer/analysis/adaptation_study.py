@@ -7,7 +7,6 @@ hidden states before and after, and the relative weight change, per hidden state
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,9 @@ from safetensors.torch import load_file
 
 from emotransfer.analysis.adaptation import adaptation_report, layer_index_for, merged_state_dict
 from emotransfer.data.audio import load_audio
+from emotransfer.inference import read_model_spec
 from emotransfer.models.audio_model import AudioBackbone, build_model
+from emotransfer.run_files import verify_model_files
 from emotransfer.training.audio_fold import assemble
 
 
@@ -52,7 +53,10 @@ def run_adaptation(
     from emotransfer.reporting.plots import save_figure
 
     folder = Path(run_dir)
-    spec = json.loads((folder / "model.json").read_text())
+    # A run folder may come from anyone: checked like the Predictor checks it (registered
+    # components only, no remote code, the digests of files.json).
+    verify_model_files(folder)
+    spec = read_model_spec(folder)
     folds = sorted(p.parent.name for p in (folder / "models").glob("*/trainable.safetensors"))
     if not folds:
         raise FileNotFoundError(f"{folder}: no trained fold models")

@@ -73,11 +73,76 @@ def _relu_stack(head: Head) -> list | None:
     return [m for m in modules if isinstance(m, torch.nn.Linear)]
 
 
+# The arrays each kind of export needs (``kind`` 4 also needs w<i>, b<i> for i < depth).
+REQUIRED = {0: ("weights", "offset"), 1: ("weights", "offset", "classes"),
+            2: ("support", "dual_coef", "intercept", "n_support", "classes", "gamma", "rbf"),
+            3: ("w1", "b1", "w2", "b2"), 4: ("depth",)}  # fmt: skip
+
+
 class ExportedHead:
-    """Predictions from :func:`export_head` arrays, in numpy."""
+    """Predictions from :func:`export_head` arrays, in numpy.
+
+    A fold whose training clips lacked a class has no output for it: :meth:`class_indices`
+    says which of the run's classes its outputs are, :meth:`class_probabilities` places them
+    in the run's columns.
+    """
 
     def __init__(self, arrays: dict[str, np.ndarray]) -> None:
         self.arrays = arrays
+
+    def check(self) -> ExportedHead:
+        """Refuse arrays that are not a complete export (e.g. read from an edited file).
+
+        Raises:
+            ValueError: an unknown ``kind``, a missing array or inconsistent sizes (named).
+        """
+        a = self.arrays
+        kind = int(a["kind"][0]) if "kind" in a and a["kind"].size == 1 else None
+        if kind not in REQUIRED:
+            raise ValueError(f"'kind' must be one of {sorted(REQUIRED)}")
+        needed = list(REQUIRED[kind])
+        if kind == 4:
+            needed += [f"{p}{i}" for i in range(int(a["depth"][0])) for p in "wb"]
+        missing = [name for name in needed if name not in a]
+        if missing:
+            raise ValueError(f"a kind {kind} head needs the arrays {missing}")
+        if kind == 2:
+            outputs = len(a["n_support"])
+        else:
+            outputs = self.scores(np.zeros((1, self.input_size()))).shape[1]
+        if len(self.class_indices()) != outputs:
+            raise ValueError(f"{len(self.class_indices())} classes but {outputs} outputs")
+        return self
+
+    def input_size(self) -> int:
+        """Number of features the head takes."""
+        a = self.arrays
+        kind = int(a["kind"][0])
+        first = {0: "weights", 1: "weights", 2: "support", 3: "w1", 4: "w0"}[kind]
+        return int(a[first].shape[1] if kind == 2 else a[first].shape[0])
+
+    def class_indices(self) -> np.ndarray:
+        """The run's class index of each output (of :meth:`scores`; of the votes of an SVM):
+        the exported ``classes``, else ``0 .. C - 1``."""
+        a = self.arrays
+        if "classes" in a:
+            return a["classes"].astype(np.int64)
+        kind = int(a["kind"][0])
+        last = {0: "offset", 3: "b2"}.get(kind) or f"b{int(a['depth'][0]) - 1}"
+        return np.arange(len(a[last]))
+
+    def class_probabilities(self, features: np.ndarray, num_classes: int) -> np.ndarray:
+        """``(N, num_classes)`` in the run's class columns: probabilities (ridge scores through
+        a softmax), or for an SVM one vote; a class the fold never saw gets 0."""
+        kind = int(self.arrays["kind"][0])
+        columns = self.class_indices()
+        result = np.zeros((len(features), num_classes))
+        if kind == 2:
+            result[np.arange(len(features)), self.predict(features)] = 1.0
+            return result
+        scores = self.scores(features)
+        result[:, columns] = _softmax(scores) if kind == 0 else scores
+        return result
 
     def predict(self, features: np.ndarray) -> np.ndarray:
         kind = int(self.arrays["kind"][0])

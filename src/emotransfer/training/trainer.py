@@ -25,10 +25,11 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from tqdm.auto import tqdm
 
 from emotransfer.evaluation.metrics import uar
+from emotransfer.run_files import RunFolderError, load_tensors
 from emotransfer.training.losses import balanced_class_weights
 from emotransfer.transfer.base import head_parameters
 
@@ -341,12 +342,32 @@ class Trainer:
             folder = folder.with_name(folder.name + ".old")  # killed between the two renames
         if not (folder / "state.json").is_file():
             return state
-        state.update(json.loads((folder / "state.json").read_text()))
-        self._load_trainable(load_file(str(folder / "trainable.safetensors")))
+        try:
+            state.update(json.loads((folder / "state.json").read_text()))
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise RunFolderError(
+                f"{folder / 'state.json'}: unreadable checkpoint state ({error}); delete "
+                f"{folder} to train this fold afresh"
+            ) from error
+        self._load_trainable(load_tensors(folder / "trainable.safetensors"))
         if (folder / "best.safetensors").is_file():
-            state["best"] = load_file(str(folder / "best.safetensors"))
-        optimizer.load_state_dict(torch.load(folder / "optimizer.pt", weights_only=True))
+            state["best"] = load_tensors(folder / "best.safetensors")
+        optimizer.load_state_dict(_optimizer_state(folder / "optimizer.pt"))
         return state
+
+
+def _optimizer_state(path: Path) -> dict[str, Any]:
+    """An optimizer checkpoint read as plain tensors and containers only (``weights_only``):
+    a file that needs anything else unpickled (code, in a malicious file) is refused, and
+    nothing of it is loaded."""
+    try:
+        return torch.load(path, weights_only=True)
+    except Exception as error:  # UnpicklingError for code; corrupt data raises many types
+        reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
+        raise RunFolderError(
+            f"{path}: refused, not loaded: not a plain-tensor optimizer checkpoint ({reason}); "
+            f"delete {path.parent} to train this fold afresh"
+        ) from error
 
 
 @torch.no_grad()
