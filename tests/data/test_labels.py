@@ -3,8 +3,10 @@ import pytest
 
 from emotransfer.data.labels import (
     CORPUS_MAPS,
+    VOCABULARY,
     LabelSpec,
     apply_labels,
+    check_other,
     harmonise,
     label_summary,
     map_code,
@@ -80,3 +82,44 @@ def test_label_summary_counts():
     assert summary["classes"] == {"anger": 2, "sadness": 1}
     assert (summary["rows_before"], summary["rows_after"]) == (4, 3)
     assert summary["labels_before"] == {"anger": 2, "fear": 1, "sadness": 1}
+
+
+def test_labels_outside_the_vocabulary_are_refused():
+    with pytest.raises(ValueError, match=r"1 label\(s\) outside .*'sarcasm' \(1 row, e.g. /1"):
+        apply_labels(table("anger", "Sarcasm"), LabelSpec())
+    assert "excitement" in VOCABULARY and set(Emotion.values()) <= set(VOCABULARY)
+    kept = apply_labels(table("anger", "Sarcasm"), LabelSpec(other="keep"))
+    assert kept["emotion"].tolist() == ["anger", "sarcasm"]
+    merged = apply_labels(table("anger", "Sarcasm", "sad"), LabelSpec(other="neutral"))
+    assert merged["emotion"].tolist() == ["anger", "neutral", "sadness"]
+
+
+@pytest.mark.parametrize(
+    ("other", "classes", "error"),
+    [
+        ("drop", [], None),
+        ("keep", [], None),
+        ("grumpy", ["anger", "grumpy"], None),
+        ("calm", ["anger"], None),
+        ("keep", ["anger"], "contradicts data.labels.classes"),
+        ("neutrl", [], r"'neutrl' is not 'drop', 'keep' or a class \(did you mean 'neutral'\?\)"),
+        ("grumpy", ["anger"], r"'grumpy' is not 'drop', 'keep' or a class$"),
+    ],
+)
+def test_check_other(other, classes, error):
+    if error is None:
+        assert check_other(other, classes) == other
+    else:
+        with pytest.raises(ValueError, match=error):
+            check_other(other, classes)
+
+
+def test_label_summary_with_spec_counts_dropped_and_merged_labels():
+    before = table("anger", "fear", "fear", "sad", "boredom")
+    spec = LabelSpec(classes=["anger", "sadness"])
+    summary = label_summary(apply_labels(before, spec), before, spec)
+    assert summary["dropped_labels"] == {"boredom": 1, "fear": 2}
+    spec = LabelSpec(classes=["anger", "sadness"], other="sadness")
+    summary = label_summary(apply_labels(before, spec), before, spec)
+    assert summary["merged_into_other"] == {"boredom": 1, "fear": 2}
+    assert summary["classes"] == {"anger": 1, "sadness": 4}

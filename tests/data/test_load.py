@@ -1,10 +1,15 @@
+import logging
+
 import numpy as np
 import pandas as pd
 import pytest
 import soundfile as sf
 
+from emotransfer.config import ConfigError, load_config
 from emotransfer.data.labels import LabelSpec
-from emotransfer.data.load import load_corpora, select_labels
+from emotransfer.data.load import load_corpora, select_labels, speaker_near_duplicates
+from emotransfer.data.splits import audit_folds, make_folds
+from emotransfer.prepare import prepare_manifest
 
 COLUMNS = "file,corpus,language,speaker,gender,emotion,duration_s"
 ROWS = [
@@ -103,8 +108,8 @@ def test_missing_files_raise_or_are_skipped(tmp_path, plugin):
     sf.write(root / "here.wav", np.full(1600, 0.1), 16000)
     entry = {"name": plugin, "root": str(root), "params": {"names": ["here.wav", "gone.wav"]}}
     with pytest.raises(FileNotFoundError, match=r"1 manifest file\(s\).*\n.*gone.wav"):
-        load_corpora([entry])
-    table, skipped = load_corpora([entry], on_missing="skip")
+        load_corpora([entry], plugins=[plugin])
+    table, skipped = load_corpora([entry], on_missing="skip", plugins=[plugin])
     assert table["file"].tolist() == [f"{root}/here.wav"]
     assert skipped == [{"file": f"{root}/gone.wav", "problem": "file does not exist"}]
 
@@ -115,7 +120,9 @@ def test_empty_configuration_and_empty_corpus(tmp_path, plugin):
     with pytest.raises(
         ValueError, match=r"corpus 'emotransfer_test_listed_corpus:ListedCorpus' at .*: no rows"
     ):
-        load_corpora([{"name": plugin, "root": str(tmp_path), "params": {"names": []}}])
+        load_corpora(
+            [{"name": plugin, "root": str(tmp_path), "params": {"names": []}}], plugins=[plugin]
+        )
 
 
 def test_unknown_corpus_name_lists_known(tmp_path):
@@ -146,3 +153,160 @@ def test_select_labels_needs_two_classes():
         select_labels(manifest("anger", "Angry"), LabelSpec())
     with pytest.raises(ValueError, match="at least 2 classes"):
         select_labels(manifest("anger", "sadness"), LabelSpec(classes=["anger"]))
+
+
+def csv_config(*roots, overrides=()):
+    corpora = ", ".join(f"{{name: csv, root: {root}}}" for root in roots)
+    return load_config(None, overrides=[f"data.corpora=[{corpora}]", *overrides])
+
+
+def test_blank_emotion_rows_are_listed_as_skipped(tmp_path):
+    rows = [*ROWS, "audio/03b01.wav,emodb,de,03,m,,0.2", "audio/08b01.wav,emodb,de,08,f,  ,0.2"]
+    root = write_corpus(tmp_path / "emodb", rows=rows)
+    table, info, skipped = prepare_manifest(csv_config(root))
+    assert len(table) == 4 and info["rows_before"] == 4
+    assert skipped == [
+        {"file": str(root / "audio/03b01.wav"), "problem": "blank emotion label (corpus emodb)"},
+        {"file": str(root / "audio/08b01.wav"), "problem": "blank emotion label (corpus emodb)"},
+    ]
+
+
+def test_blank_emotion_from_an_adapter_nan_is_skipped(tmp_path, plugin, monkeypatch):
+    root = tmp_path / "listed"
+    root.mkdir()
+    for name in ("a.wav", "b.wav"):
+        sf.write(root / name, np.full(1600, 0.1), 16000)
+    module = __import__(plugin.split(":")[0])
+    original = module.ListedCorpus.load
+    monkeypatch.setattr(module.ListedCorpus, "load",
+                        lambda self: original(self).assign(emotion=["anger", np.nan]))  # fmt: skip
+    entry = {"name": plugin, "root": str(root), "params": {"names": ["a.wav", "b.wav"]}}
+    table, skipped = load_corpora([entry], plugins=[plugin])
+    assert table["file"].tolist() == [f"{root}/a.wav"]
+    assert skipped == [{"file": f"{root}/b.wav", "problem": "blank emotion label (corpus listed)"}]
+
+
+def test_every_emotion_blank_is_an_error(tmp_path):
+    root = write_corpus(tmp_path / "emodb", rows=["audio/a.wav,emodb,de,03,m,,0.2"])
+    with pytest.raises(ValueError, match=r"every row has a blank emotion label \(e.g. .*a.wav"):
+        load_corpora([{"name": "csv", "root": str(root)}])
+
+
+def test_unknown_labels_are_refused_with_counts_and_an_example():
+    table = manifest("anger", "grumpy", "sadness", "grumpy", "neutrl")
+    with pytest.raises(ValueError) as caught:
+        select_labels(table, LabelSpec())
+    message = str(caught.value)
+    assert "2 label(s) outside the harmonised vocabulary" in message
+    assert "'grumpy' (2 rows, e.g. /1.wav)" in message
+    assert "'neutrl' (1 row, e.g. /4.wav; did you mean 'neutral'?)" in message
+    for option in ("data.labels.merge", "data.labels.classes", "data.labels.other=keep"):
+        assert option in message
+
+
+def test_labels_outside_classes_follow_other():
+    table = manifest("anger", "grumpy", "sadness", "grumpy", "fear")
+    spec = LabelSpec(classes=["anger", "sadness"])
+    selected, summary = select_labels(table, spec)
+    assert selected["emotion"].tolist() == ["anger", "sadness"]
+    assert summary["dropped_labels"] == {"fear": 1, "grumpy": 2}
+    spec = LabelSpec(classes=["anger", "sadness", "grumpy"], other="sadness")
+    selected, summary = select_labels(table, spec)
+    assert selected["emotion"].tolist() == ["anger", "grumpy", "sadness", "grumpy", "sadness"]
+    assert summary["merged_into_other"] == {"fear": 1} and summary["dropped_labels"] == {}
+
+
+def test_other_keep_keeps_unknown_labels_as_classes():
+    selected, summary = select_labels(manifest("anger", "annoyed", "Annoyed"), LabelSpec(
+        other="keep"))  # fmt: skip
+    assert selected["emotion"].tolist() == ["anger", "annoyed", "annoyed"]
+    assert summary["classes"] == {"anger": 1, "annoyed": 2}
+
+
+def test_merge_keys_are_harmonised_before_the_vocabulary_check():
+    spec = LabelSpec(merge={"excited": "happiness", "grumpy": "anger"})
+    selected, _ = select_labels(manifest("exc", "grumpy", "happy"), spec)
+    assert selected["emotion"].tolist() == ["happiness", "anger", "happiness"]
+
+
+@pytest.mark.parametrize(
+    ("labels", "expected"),
+    [
+        ("{other: neutrl}", r"data\.labels\.other: .*'neutrl' is not 'drop', 'keep' or a class "
+         r"\(did you mean 'neutral'\?\)"),
+        ("{classes: [anger, sadness], other: keep}", r"data\.labels\.other: .*contradicts"),
+    ],
+)  # fmt: skip
+def test_bad_labels_other_names_the_key(labels, expected):
+    with pytest.raises(ConfigError, match=expected):
+        load_config(None, overrides=[f"data.labels={labels}"])
+    assert load_config(None, overrides=["data.labels.other=keep"]).data.labels.other == "keep"
+    with pytest.raises(ValueError, match=r"data\.labels\.other: 'neutrl'"):
+        select_labels(manifest("anger", "sadness"), LabelSpec(other="neutrl"))
+
+
+def test_duplicate_rows_are_refused_unless_allowed(tmp_path):
+    root = write_corpus(tmp_path / "emodb", rows=[*ROWS, ROWS[1].replace("sadness", "anger")])
+    with pytest.raises(ValueError) as caught:
+        load_corpora([{"name": "csv", "root": str(root)}])
+    message = str(caught.value)
+    assert "1 segment(s) appear more than once in the manifest" in message
+    assert f"{root / 'audio/03a02Ta.wav'} (2 rows, corpus emodb)" in message
+    assert "data.allow_duplicates=true" in message
+    table, _ = load_corpora([{"name": "csv", "root": str(root)}], allow_duplicates=True)
+    assert len(table) == 5
+    config = csv_config(root, overrides=["data.allow_duplicates=true"])
+    assert len(prepare_manifest(config)[0]) == 5
+
+
+def test_same_corpus_twice_is_a_duplicate(tmp_path):
+    root = write_corpus(tmp_path / "emodb")
+    with pytest.raises(ValueError, match=r"4 segment\(s\) appear more than once"):
+        load_corpora([{"name": "csv", "root": str(root)}] * 2)
+
+
+def test_speaker_ids_equal_ignoring_case_and_spaces_are_one_speaker(tmp_path):
+    rows = [
+        "audio/a.wav,emodb,de,s01,m,anger,0.2",
+        "audio/b.wav,emodb,de,s01 ,m,sadness,0.2",
+        "audio/c.wav,emodb,de,S01,m,anger,0.2",
+        "audio/d.wav,emodb,de,s01,m,sadness,0.2",
+        "audio/e.wav,emodb,de,Bb,f,anger,0.2",
+        "audio/f.wav,emodb,de,bB,f,sadness,0.2",
+    ]
+    root = write_corpus(tmp_path / "emodb", rows=rows)
+    table, _ = load_corpora([{"name": "csv", "root": str(root)}])
+    # most frequent spelling wins; a tie goes to the smallest in sort order
+    assert table["speaker"].tolist() == ["s01"] * 4 + ["Bb"] * 2
+    folds = make_folds(table, kind="loso")
+    assert [fold.name for fold in folds] == ["speaker=Bb", "speaker=s01"]
+    assert audit_folds(table, folds)["ok"] is True
+
+
+def test_speaker_lists_match_after_normalisation(tmp_path):
+    root = str(write_corpus(tmp_path / "emodb", rows=[*ROWS, "audio/x.wav,emodb,de,AB,m,anger,1"]))
+    kept, _ = load_corpora([{"name": "csv", "root": root, "speakers": [" ab", "08"]}])
+    assert kept["speaker"].tolist() == ["08", "08", "AB"]
+    dropped, _ = load_corpora([{"name": "csv", "root": root, "exclude_speakers": ["Ab "]}])
+    assert sorted(set(dropped["speaker"])) == ["03", "08"]
+    with pytest.raises(ValueError, match=r"speakers \['A-B'\] not in the corpus"):
+        load_corpora([{"name": "csv", "root": root, "speakers": ["A-B"]}])
+
+
+def test_near_duplicate_speakers_are_reported_not_merged(tmp_path, caplog):
+    rows = [
+        "audio/a.wav,emodb,de,s1,m,anger,0.2",
+        "audio/b.wav,emodb,de,s01,m,sadness,0.2",
+        "audio/c.wav,emodb,de,spk-2,f,anger,0.2",
+        "audio/d.wav,emodb,de,spk_2,f,sadness,0.2",
+        "audio/e.wav,emodb,de,s10,f,anger,0.2",
+    ]
+    root = write_corpus(tmp_path / "emodb", rows=rows)
+    with caplog.at_level(logging.WARNING, logger="emotransfer"):
+        table, info, _ = prepare_manifest(csv_config(root))
+    assert table["speaker"].tolist() == ["s1", "s01", "spk-2", "spk_2", "s10"]
+    assert info["speaker_near_duplicates"] == [["s01", "s1"], ["spk-2", "spk_2"]]
+    assert "['s01', 's1'] look like one person" in caplog.text
+    assert speaker_near_duplicates(table.assign(corpus=["x", "y", "x", "x", "x"])) == [
+        ["x/spk-2", "x/spk_2"]
+    ]

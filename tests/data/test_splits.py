@@ -2,13 +2,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from emotransfer.config import load_config
 from emotransfer.data.splits import (
     LeakageError,
+    UnlearnableClassError,
     audit_folds,
+    drop_unlearnable,
     inner_splits,
     make_folds,
     speaker_keys,
+    unlearnable_classes,
 )
+from emotransfer.prepare import prepare_manifest
 
 EMOTIONS = ["anger", "happiness", "neutral", "sadness"]
 
@@ -100,7 +105,8 @@ def test_predefined_split_without_leakage():
 
 def test_predefined_split_leaking_speakers():
     table = corpus_table(speakers=("a", "b", "c"))
-    table["split"] = ["train", "test"] * (len(table) // 2)
+    # each speaker's first four clips (one per class) train, the other four test
+    table["split"] = np.where(np.arange(len(table)) % 8 < 4, "train", "test")
     folds = make_folds(table, kind="predefined")
     with pytest.raises(LeakageError, match="speaker leakage.*c/a.*allow_leakage"):
         audit_folds(table, folds, kind="predefined")
@@ -164,3 +170,66 @@ def test_inner_splits_are_speaker_grouped():
     assert all((a[1] == b[1]).all() for a, b in zip(splits, same))
     with pytest.raises(ValueError, match="at least 2 speakers"):
         inner_splits(groups[:10], labels[:10], folds=3, seed=0)
+
+
+def test_class_of_one_speaker_cannot_be_learnt_in_its_loso_fold():
+    table = corpus_table(speakers=("a", "b", "c"))
+    table.loc[(table["speaker"] == "b") & (table["emotion"] == "sadness"), "emotion"] = "fear"
+    folds = make_folds(table, kind="loso")
+    assert unlearnable_classes(table, folds) == {"speaker=b": ["fear"]}
+    with pytest.raises(UnlearnableClassError) as caught:
+        audit_folds(table, folds, kind="loso")
+    message = str(caught.value)
+    assert "class 'fear' in fold speaker=b (test speakers with it: c/b; 2 rows)" in message
+    for option in ("data.labels.merge", "data.labels.classes", "split.unlearnable=drop"):
+        assert option in message
+
+
+def test_cross_corpus_class_missing_from_training_corpora():
+    table = pd.concat([corpus_table("x"), corpus_table("y")]).reset_index(drop=True)
+    table.loc[(table["corpus"] == "x") & (table["emotion"] == "neutral"), "emotion"] = "anger"
+    folds = make_folds(table, kind="cross_corpus", train_corpora=["x"], test_corpora=["y"])
+    assert unlearnable_classes(table, folds) == {"x->y": ["neutral"]}
+    with pytest.raises(UnlearnableClassError, match=r"class 'neutral' in fold x->y .*y/a"):
+        audit_folds(table, folds)
+    reverse = make_folds(table, kind="cross_corpus", train_corpora=["y"], test_corpora=["x"])
+    assert unlearnable_classes(table, reverse) == {}  # trained but never tested is fine
+
+
+def test_drop_unlearnable_removes_the_class_from_every_fold():
+    table = corpus_table(speakers=("a", "b", "c"))
+    table.loc[(table["speaker"] == "b") & (table["emotion"] == "sadness"), "emotion"] = "fear"
+    kept, found, skipped = drop_unlearnable(table, lambda t: make_folds(t, kind="loso"))
+    assert sorted(set(kept["emotion"])) == ["anger", "happiness", "neutral", "sadness"]
+    assert found == {"speaker=b": ["fear"]} and len(kept) == len(table) - 2
+    assert skipped == [
+        {"file": f"/c/b_{i}.wav", "problem": "class 'fear' cannot be learnt in fold speaker=b "
+         "(split.unlearnable=drop)"} for i in (3, 7)
+    ]  # fmt: skip
+    assert audit_folds(kept, make_folds(kept, kind="loso"))["ok"] is True
+    two = table[table["emotion"].isin(["anger", "fear"])].reset_index(drop=True)
+    with pytest.raises(ValueError, match="leaves fewer than 2 classes"):
+        drop_unlearnable(two, lambda t: make_folds(t, kind="loso"))
+
+
+def test_split_unlearnable_drop_lists_the_rows_in_prepare_manifest(tmp_path):
+    root = tmp_path / "toy"
+    (root / "audio").mkdir(parents=True)
+    rows = ["file,speaker,emotion"] + [
+        f"audio/{speaker}{i}.wav,{speaker},{emotion}"
+        for speaker in "abc"
+        for i, emotion in enumerate(["anger", "sadness", "fear" if speaker == "c" else "anger"])
+    ]
+    (root / "metadata.csv").write_text("\n".join(rows) + "\n")
+    for row in rows[1:]:
+        (root / row.split(",")[0]).write_bytes(b"")  # existence is all the manifest checks
+    overrides = [f"data.corpora=[{{name: csv, root: {root}}}]"]
+    table, info, skipped = prepare_manifest(load_config(None, overrides=overrides))
+    with pytest.raises(UnlearnableClassError, match="class 'fear' in fold speaker=c"):
+        audit_folds(table, make_folds(table, kind="loso"))
+    config = load_config(None, overrides=[*overrides, "split.unlearnable=drop"])
+    table, info, skipped = prepare_manifest(config)
+    assert "fear" not in set(table["emotion"]) and info["classes"] == {"anger": 5, "sadness": 3}
+    assert info["unlearnable"] == {"folds": {"speaker=c": ["fear"]}, "rows_dropped": 1}
+    assert skipped == [{"file": str(root / "audio/c2.wav"), "problem": "class 'fear' cannot be "
+                        "learnt in fold speaker=c (split.unlearnable=drop)"}]  # fmt: skip

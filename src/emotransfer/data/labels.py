@@ -4,6 +4,11 @@ Every adapter maps its corpus' own codes to :class:`~emotransfer.define.Emotion`
 through the maps below. An experiment then picks a label set and says what happens to the
 other labels: ``drop`` them or ``merge`` them into a target class.
 
+A label outside :data:`VOCABULARY` (after :func:`harmonise` and ``merge``), such as a typo
+or a corpus' own word (``annoyed``), is refused unless the spec says what to do with it:
+list the ``classes`` to use (labels outside them follow ``other``), or ``other="keep"``.
+Without this rule a typo would become a class of one clip.
+
 Example:
     >>> harmonise("Angry")
     'anger'
@@ -15,6 +20,7 @@ Example:
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -163,6 +169,11 @@ CORPUS_MAPS: dict[str, dict[str, str]] = {
     },
 }
 
+# The labels harmonise() and the corpus maps produce; IEMOCAP keeps excitement apart until a
+# config merges it (usually into happiness).
+VOCABULARY = [*Emotion.values(), "excitement"]
+OTHER_CHOICES = ("drop", "keep")
+
 FOUR_CLASS = [Emotion.ANGER, Emotion.HAPPINESS, Emotion.NEUTRAL, Emotion.SADNESS]
 MUSIC_TO_SPEECH = {
     Emotion.Q1: Emotion.HAPPINESS,
@@ -193,8 +204,12 @@ class LabelSpec:
 
     Args:
         classes: the label set; empty means every label present after merging.
-        merge: labels renamed before selection, e.g. ``{"excitement": "happiness"}``.
-        other: ``"drop"`` removes rows outside ``classes``; a class name merges them into it.
+        merge: labels renamed before selection, e.g. ``{"excitement": "happiness"}``; keys
+            are harmonised (``excited`` matches ``excitement``).
+        other: with ``classes``, what happens to labels outside them: ``"drop"`` removes
+            their rows, a class name merges them into it. Without ``classes``, what happens
+            to labels outside :data:`VOCABULARY`: ``"keep"`` keeps them as classes of their
+            own, a class name merges them into it, ``"drop"`` (the default) refuses them.
     """
 
     classes: list[str] = field(default_factory=list)
@@ -202,26 +217,104 @@ class LabelSpec:
     other: str = "drop"
 
 
+def check_other(other: str, classes: list[str]) -> str:
+    """Return ``other`` if it is ``drop``, ``keep`` (without classes) or a known class.
+
+    Raises:
+        ValueError: anything else, e.g. a typo (the message suggests the closest class).
+
+    Example:
+        >>> check_other("neutral", [])
+        'neutral'
+        >>> check_other("neutrl", ["anger", "neutral"])
+        Traceback (most recent call last):
+        ...
+        ValueError: 'neutrl' is not 'drop', 'keep' or a class (did you mean 'neutral'?)
+    """
+    if other == "keep" and classes:
+        raise ValueError("'keep' keeps every label as its own class, which contradicts "
+                         "data.labels.classes: use 'drop' or one of the classes")  # fmt: skip
+    if other in OTHER_CHOICES or other in classes or other in VOCABULARY:
+        return other
+    close = _closest(other, classes)
+    hint = f" (did you mean {close!r}?)" if close else ""
+    raise ValueError(f"{other!r} is not 'drop', 'keep' or a class{hint}")
+
+
 def apply_labels(table: pd.DataFrame, spec: LabelSpec) -> pd.DataFrame:
-    """Harmonise, merge and select labels; rows without a kept label are dropped."""
-    emotion = table["emotion"].map(harmonise).replace(spec.merge)
-    if spec.classes:
-        outside = ~emotion.isin(spec.classes)
-        if spec.other == "drop":
-            table, emotion = table[~outside], emotion[~outside]
-        else:
-            emotion = emotion.where(~outside, spec.other)
+    """Harmonise, merge and select labels; rows without a kept label are dropped.
+
+    Raises:
+        ValueError: ``spec.other`` is not valid, or (without ``classes`` and ``other``)
+            labels outside :data:`VOCABULARY`, listed with row counts and an example file.
+    """
+    try:
+        check_other(spec.other, spec.classes)
+    except ValueError as error:
+        raise ValueError(f"data.labels.other: {error}") from None
+    emotion = merged_labels(table, spec)
+    outside = ~emotion.isin(spec.classes or VOCABULARY) & (emotion != "")
+    if not spec.classes and outside.any() and spec.other == "drop":
+        files = table["file"] if "file" in table else pd.Series("?", index=table.index)
+        raise unknown_labels_error(files[outside].tolist(), emotion[outside].tolist())
+    if spec.other == "drop":
+        table, emotion = table[~outside], emotion[~outside]
+    elif spec.other != "keep":
+        emotion = emotion.where(~outside, spec.other)
     table = table.assign(emotion=emotion)
     return table[table["emotion"] != ""].reset_index(drop=True)
 
 
-def label_summary(table: pd.DataFrame, before: pd.DataFrame) -> dict[str, object]:
-    """What label selection did: counts per class after, and counts of labels dropped."""
+def merged_labels(table: pd.DataFrame, spec: LabelSpec) -> pd.Series:
+    """The emotion column harmonised, then renamed by ``spec.merge``."""
+    merge = {harmonise(key): value for key, value in spec.merge.items()}
+    return table["emotion"].map(harmonise).replace(merge)
+
+
+def unknown_labels_error(files: list[str], labels: list[str]) -> ValueError:
+    """The error for labels outside the vocabulary (one per row, with its file): each label
+    with its row count and an example file, and the ways to proceed."""
+    listed = []
+    for label in sorted(set(labels)):
+        count = labels.count(label)
+        rows = "row" if count == 1 else "rows"
+        close = _closest(label, [])
+        hint = f"; did you mean {close!r}?" if close else ""
+        listed.append(f"{label!r} ({count} {rows}, e.g. {files[labels.index(label)]}{hint})")
+    first = min(labels)
+    more = f" and {len(listed) - 10} more" if len(listed) > 10 else ""
+    return ValueError(
+        f"data.labels: {len(listed)} label(s) outside the harmonised vocabulary: "
+        f"{', '.join(listed[:10])}{more}. Say what to do with them: map them to known labels with "
+        f"data.labels.merge (e.g. {{{first}: anger}}), list the classes to use in "
+        "data.labels.classes (labels outside them then follow data.labels.other: drop, or a "
+        "class to merge them into), or set data.labels.other=keep to keep them as classes of "
+        f"their own. Known labels: {', '.join(VOCABULARY)}"
+    )
+
+
+def label_summary(
+    table: pd.DataFrame, before: pd.DataFrame, spec: LabelSpec | None = None
+) -> dict[str, object]:
+    """What label selection did: counts per class after, counts of labels before, and (with
+    ``spec``) the labels dropped or merged into ``spec.other``, with their row counts."""
     kept = table["emotion"].value_counts().sort_index().to_dict()
     original = before["emotion"].map(harmonise).value_counts().to_dict()
-    return {
+    summary: dict[str, object] = {
         "classes": kept,
         "rows_before": len(before),
         "rows_after": len(table),
         "labels_before": original,
     }
+    if spec is not None:
+        emotion = merged_labels(before, spec)
+        outside = emotion[~emotion.isin(spec.classes or VOCABULARY) & (emotion != "")]
+        counts = outside.value_counts().sort_index().to_dict()
+        summary["dropped_labels"] = counts if spec.other == "drop" else {}
+        summary["merged_into_other"] = counts if spec.other not in OTHER_CHOICES else {}
+    return summary
+
+
+def _closest(label: str, classes: list[str]) -> str | None:
+    close = difflib.get_close_matches(label, [*classes, *VOCABULARY], n=1)
+    return close[0] if close else None

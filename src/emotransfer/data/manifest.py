@@ -69,9 +69,39 @@ def check_files_exist(table: pd.DataFrame, *, source: str) -> None:
         )
 
 
+def check_no_duplicates(table: pd.DataFrame) -> None:
+    """Raise ``ValueError`` when rows share file, start and end (one segment, scored twice),
+    listing the first such segments with their row count and corpus.
+
+    Example:
+        >>> check_no_duplicates(normalize_manifest(pd.DataFrame({"file": ["/a.wav"] * 2}),
+        ...     corpus="toy"))  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        ValueError: 1 segment(s) appear more than once in the manifest ... /a.wav (2 rows, ...
+    """
+    columns = [c for c in ("file", "start", "end") if c in table]
+    repeated = table[table.duplicated(columns, keep=False)]
+    if repeated.empty:
+        return
+    groups = list(repeated.groupby(columns, dropna=False, sort=False))
+    corpus = repeated["corpus"] if "corpus" in repeated else pd.Series("?", repeated.index)
+    shown = "\n  ".join(
+        f"{row_key(rows.iloc[0])} ({len(rows)} rows, corpus "
+        f"{', '.join(sorted(set(corpus[rows.index].astype(str))))})"
+        for _, rows in groups[:20]
+    )
+    more = f"\n  ... and {len(groups) - 20} more" if len(groups) > 20 else ""
+    raise ValueError(
+        f"{len(groups)} segment(s) appear more than once in the manifest (same file, start "
+        f"and end; each copy would be trained and scored):\n  {shown}{more}\nRemove the copies "
+        "from the metadata, or set data.allow_duplicates=true to keep them"
+    )
+
+
 def row_key(row: pd.Series) -> str:
     """A stable identifier of one manifest row: file plus segment bounds."""
-    start, end = row["start"], row["end"]
+    start, end = row.get("start", np.nan), row.get("end", np.nan)
     if np.isnan(start) and np.isnan(end):
         return str(row["file"])
     return f"{row['file']}[{start:.3f}:{end:.3f}]"

@@ -1,6 +1,10 @@
-"""Speaker-independent splits and the leakage audit every run records.
+"""Speaker-independent splits and the audit every run records.
 
-Speakers are keyed as ``corpus/speaker`` so equal codes in two corpora stay distinct.
+Speakers are keyed as ``corpus/speaker`` so equal codes in two corpora stay distinct. The
+audit refuses a fold that puts a speaker on both sides (leakage), and a fold whose test rows
+hold a class its training rows lack: that class can never be learnt there, yet it would
+count in the fold's UAR (merge it into another class, or drop it with
+:func:`drop_unlearnable`).
 
 Example:
     >>> table = pd.DataFrame({"corpus": ["c"] * 6, "speaker": list("aabbcc"),
@@ -13,7 +17,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -25,6 +29,10 @@ from emotransfer.define import SplitKind
 
 class LeakageError(ValueError):
     """A split puts one speaker on both sides and the config does not allow it."""
+
+
+class UnlearnableClassError(ValueError):
+    """A fold tests a class that none of its training rows has."""
 
 
 @dataclass(frozen=True)
@@ -93,10 +101,13 @@ def inner_splits(
 def audit_folds(
     table: pd.DataFrame, folds: list[Fold], *, kind: str = "", allow_leakage: bool = False
 ) -> dict[str, object]:
-    """Check that no speaker is on both sides of any fold.
+    """Check that no speaker is on both sides of any fold and that every class tested in a
+    fold is also in its training rows.
 
     Raises:
         LeakageError: a fold leaks and ``allow_leakage`` is false.
+        UnlearnableClassError: a fold tests a class absent from its training rows (see
+            :func:`unlearnable_classes`).
     """
     keys = speaker_keys(table)
     overlap = {}
@@ -110,6 +121,7 @@ def audit_folds(
             f"speaker leakage: {detail}. Set split.allow_leakage=true to run it anyway "
             "(the report will flag the results as speaker-dependent)"
         )
+    check_learnable(table, folds)
     note = "no speaker appears in both train and test in any fold"
     if overlap:
         note = "LEAKAGE ALLOWED BY CONFIG: some speakers appear in train and test"
@@ -121,6 +133,87 @@ def audit_folds(
         "ok": not overlap,
         "note": note,
     }
+
+
+def unlearnable_classes(table: pd.DataFrame, folds: list[Fold]) -> dict[str, list[str]]:
+    """Per fold, the classes in its test rows but in none of its training rows.
+
+    Example:
+        >>> table = pd.DataFrame({"corpus": ["c"] * 5, "speaker": list("aabbc"),
+        ...                       "emotion": ["x", "y", "x", "y", "z"]})
+        >>> unlearnable_classes(table, make_folds(table, kind="loso"))
+        {'speaker=c': ['z']}
+    """
+    emotion = table["emotion"].astype(str).to_numpy()
+    result = {}
+    for fold in folds:
+        missing = sorted(set(emotion[fold.test]) - set(emotion[fold.train]))
+        if missing:
+            result[fold.name] = missing
+    return result
+
+
+def check_learnable(table: pd.DataFrame, folds: list[Fold]) -> None:
+    """Raise :class:`UnlearnableClassError` naming each fold, class and the speakers holding
+    it when a fold tests a class its training rows lack."""
+    if "emotion" not in table:
+        return
+    unlearnable = unlearnable_classes(table, folds)
+    if not unlearnable:
+        return
+    keys, emotion = speaker_keys(table), table["emotion"].astype(str).to_numpy()
+    details = []
+    for fold in folds:
+        for name in unlearnable.get(fold.name, []):
+            rows = fold.test[emotion[fold.test] == name]
+            speakers = sorted(set(keys[rows]))
+            details.append(f"class {name!r} in fold {fold.name} (test speakers with it: "
+                           f"{', '.join(speakers[:5])}; {len(rows)} rows)")  # fmt: skip
+    raise UnlearnableClassError(
+        f"{len(details)} class(es) are tested in a fold whose training rows have none, so they "
+        f"can never be learnt there but would count in its UAR: {'; '.join(details[:10])}. "
+        "Merge them into another class with data.labels.merge, leave them out of "
+        "data.labels.classes, or set split.unlearnable=drop to remove their rows from every "
+        "fold (listed as skipped)"
+    )
+
+
+def drop_unlearnable(
+    table: pd.DataFrame, folds_of: Callable[[pd.DataFrame], list[Fold]]
+) -> tuple[pd.DataFrame, dict[str, list[str]], list[dict[str, str]]]:
+    """Remove every row of the classes some fold of ``folds_of(table)`` cannot learn, until
+    none is left (removing rows can change speaker k-fold assignments).
+
+    Returns:
+        The table kept, ``{fold: [class, ...]}`` of what was found, and one
+        ``{"file", "problem"}`` per row removed.
+
+    Raises:
+        ValueError: fewer than two classes would remain.
+
+    Example:
+        >>> table = pd.DataFrame({"file": list("12345"), "corpus": ["c"] * 5,
+        ...     "speaker": list("aabbc"), "emotion": ["x", "y", "x", "y", "z"]})
+        >>> kept, found, skipped = drop_unlearnable(table, lambda t: make_folds(t, kind="loso"))
+        >>> kept["emotion"].tolist(), found, skipped[0]["file"]
+        (['x', 'y', 'x', 'y'], {'speaker=c': ['z']}, '5')
+    """
+    found: dict[str, list[str]] = {}
+    skipped: list[dict[str, str]] = []
+    while unlearnable := unlearnable_classes(table, folds_of(table)):
+        for fold, names in unlearnable.items():
+            found[fold] = sorted({*found.get(fold, []), *names})
+        classes = sorted({name for names in unlearnable.values() for name in names})
+        drop = table["emotion"].astype(str).isin(classes).to_numpy()
+        if table.loc[~drop, "emotion"].nunique() < 2:
+            raise ValueError(f"split.unlearnable=drop: dropping {classes} (unlearnable in "
+                             f"{sorted(unlearnable)[:5]}) leaves fewer than 2 classes")  # fmt: skip
+        for file, name in zip(table.loc[drop, "file"], table.loc[drop, "emotion"]):
+            folds = ", ".join(f for f, names in unlearnable.items() if name in names)
+            skipped.append({"file": str(file), "problem": f"class {name!r} cannot be learnt in "
+                            f"fold {folds} (split.unlearnable=drop)"})  # fmt: skip
+        table = table[~drop].reset_index(drop=True)
+    return table, found, skipped
 
 
 def _leave_one_out(

@@ -80,3 +80,34 @@ def test_missing_speakers_can_become_their_own_groups(tmp_path):
     table = CsvCorpus(root=tmp_path, missing_speaker="file").load()
     assert table["speaker"].tolist() == ["file:a", "artist"]
     assert CsvCorpus(root=tmp_path).load()["speaker"].tolist() == ["", "artist"]
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        (b"", "the file is empty (0 bytes)"),
+        (b"\n \n", "the file has no header line"),
+        (b"file,emotion\n\x89PNG\x00\x1a\xff", "the file holds NUL bytes: binary data, not a csv"),
+        (b"file,emotion\n\xff\xfea.wav,anger\n", "not UTF-8 text ("),
+        (b'file,emotion\n"a.wav,anger\nb.wav,sad\n', "bad quoting near line 3: "),
+        (b"file,emotion\na.wav,anger,loud\n", "line 2 has 3 cells, the header 2"),
+        (b"file,emotion\na.wav,anger\nb.wav,sad,x\n", "line 3 has 3 cells, the header 2"),
+        (b"file,emotion,emotion\na.wav,anger,sad\n", "the header repeats the column(s)"),
+        (b"file,emotion\na.wav,anger\n ,sad\n", "line 3 has no file"),
+    ],
+)
+def test_unreadable_metadata_names_the_file_and_the_problem(tmp_path, content, problem):
+    path = tmp_path / "metadata.csv"
+    path.write_bytes(content)
+    with pytest.raises(ValueError) as caught:
+        CsvCorpus(root=tmp_path).load()
+    assert str(caught.value).startswith(f"csv: cannot read metadata file {str(path)!r}: {problem}")
+
+
+def test_metadata_with_quoted_commas_and_a_byte_order_mark(make_wavs):
+    root = make_wavs("audio/a.wav")
+    (root / "metadata.csv").write_bytes(
+        '\ufefffile,emotion,text\naudio/a.wav,anger,"no, never"\n'.encode()
+    )
+    table = CsvCorpus(root=root).load()
+    assert table["text"].tolist() == ["no, never"] and table["emotion"].tolist() == ["anger"]

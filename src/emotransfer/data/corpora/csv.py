@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from pathlib import Path
 
 import pandas as pd
@@ -20,17 +22,85 @@ def read_metadata(path: Path) -> pd.DataFrame:
 
     Strings keep codes such as speaker ``03`` intact; inference turns empty numeric
     cells into NaN.
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        ValueError: the file is not a readable csv (empty, binary, not UTF-8, bad quoting,
+            a row with more cells than the header, duplicate or blank column names), has no
+            ``file`` or ``emotion`` column, or a row has no file; the message names the file
+            (and the line).
+
+    Example:
+        >>> import tempfile
+        >>> path = Path(tempfile.mkdtemp()) / "metadata.csv"
+        >>> _ = path.write_text("file,emotion\\n")
+        >>> read_metadata(path).columns.tolist()
+        ['file', 'emotion']
+        >>> _ = path.write_text("")
+        >>> read_metadata(path)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        ValueError: csv: cannot read metadata file '.../metadata.csv': the file is empty (0 bytes)
     """
     if not path.is_file():
         raise FileNotFoundError(f"csv: metadata file {str(path)!r} does not exist")
-    header = pd.read_csv(path, nrows=0).columns
-    text = [c for c in header if c in TEXT_COLUMNS or c == "file" or c.endswith("_id")]
-    table = pd.read_csv(path, dtype=dict.fromkeys(text, str))
+    try:
+        text = _metadata_text(path)
+        header = _check_rows(text)
+    except (ValueError, csv.Error) as error:
+        raise ValueError(f"csv: cannot read metadata file {str(path)!r}: {error}") from None
+    text_columns = [c for c in header if c in TEXT_COLUMNS or c == "file" or c.endswith("_id")]
+    try:
+        table = pd.read_csv(io.StringIO(text), dtype=dict.fromkeys(text_columns, str),
+                            index_col=False)  # fmt: skip
+    except (ValueError, pd.errors.ParserError) as error:
+        raise ValueError(f"csv: cannot parse metadata file {str(path)!r}: {error}") from None
     for column in REQUIRED:
         if column not in table.columns:
             raise ValueError(f"csv: {str(path)!r} has no {column!r} column")
-    table[text] = table[text].fillna("")
+    table[text_columns] = table[text_columns].fillna("")
     return table
+
+
+def _metadata_text(path: Path) -> str:
+    """The csv's text; empty, binary or non-UTF-8 files raise ``ValueError``."""
+    data = path.read_bytes()
+    if not data:
+        raise ValueError("the file is empty (0 bytes)")
+    if b"\x00" in data:
+        raise ValueError("the file holds NUL bytes: binary data, not a csv")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise ValueError(f"not UTF-8 text ({error}); binary data, or save it as UTF-8") from None
+    if not text.strip():
+        raise ValueError("the file has no header line")
+    return text
+
+
+def _check_rows(text: str) -> list[str]:
+    """Parse ``text`` strictly and return the header; bad rows raise naming their line."""
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    try:
+        rows = [(reader.line_num, row) for row in reader if row]
+    except csv.Error as error:
+        raise ValueError(f"bad quoting near line {reader.line_num}: {error} (a quote that "
+                         "is never closed?)") from None  # fmt: skip
+    (_, header), body = rows[0], rows[1:]
+    names = [name.strip() for name in header]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise ValueError(f"the header repeats the column(s) {repeated}")
+    if "" in names:
+        raise ValueError(f"the header {header} has a blank column name")
+    column = names.index("file") if "file" in names else None
+    for line, row in body:
+        if len(row) > len(header):
+            raise ValueError(f"line {line} has {len(row)} cells, the header {len(header)} "
+                             "(an unquoted comma?)")  # fmt: skip
+        if column is not None and (len(row) <= column or not row[column].strip()):
+            raise ValueError(f"line {line} has no file")
+    return header
 
 
 def infer_domain(emotions: pd.Series) -> str:
