@@ -87,7 +87,9 @@ def assemble(
     model = build_model(model=spec["model"], num_classes=len(spec["classes"]),
                         layer=spec["layer"], whisper_input=spec["whisper_input"],
                         random_init=spec.get("random_init", False),
-                        speaker_norm=spec.get("speaker_norm", False))  # fmt: skip
+                        speaker_norm=spec.get("speaker_norm", False),
+                        # set by the caller: inference replaces any value read from model.json
+                        trust_remote_code=spec.get("trust_remote_code", False))  # fmt: skip
     if source_state is not None:
         _load_encoder(model, source_state)
     strategy = registry.build("strategy", spec["strategy"], plugins=plugins,
