@@ -273,6 +273,10 @@ def _source_stage(
     source_config = config.model_copy(deep=True)
     source_config.data.corpora = config.finetune.source
     source_config.data.labels = type(config.data.labels)()
+    if config.finetune.source_target != "emotion":
+        # Stage 1 learns another column (speaker, gender): its emotion labels are not used.
+        source_config.data.labels.other = "keep"
+    source_config.split = type(config.split)()
     source_table, _, source_skipped = prepare_manifest(source_config)
     source_waves, source_table, _ = _waves(source_config, source_table, source_skipped)
     target = config.finetune.source_target

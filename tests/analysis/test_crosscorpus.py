@@ -8,7 +8,8 @@ def test_crosscorpus_matrix_and_leave_one_corpus_out(tmp_path, synthetic_root):
     config = tmp_path / "c.yaml"
     config.write_text(
         f"name: cc\noutput_dir: {tmp_path}\ncache_dir: {tmp_path}/cache\n"
-        "data:\n  corpora:\n"
+        # the same clips twice: allowed explicitly (duplicate rows are refused by default)
+        "data:\n  allow_duplicates: true\n  corpora:\n"
         f"    - {{name: synthetic, root: {synthetic_root}, "
         "params: {num_speakers: 4, utterances_per_emotion: 4}}\n"
         f"    - {{name: csv, root: {synthetic_root}}}\n"
@@ -37,7 +38,8 @@ def test_domain_adversarial_head_gets_the_unlabelled_target(tmp_path, synthetic_
     config = tmp_path / "c.yaml"
     config.write_text(
         f"name: dann\noutput_dir: {tmp_path}\ncache_dir: {tmp_path}/cache\n"
-        "data:\n  corpora:\n"
+        # the same clips twice: allowed explicitly (duplicate rows are refused by default)
+        "data:\n  allow_duplicates: true\n  corpora:\n"
         f"    - {{name: synthetic, root: {synthetic_root}, "
         "params: {num_speakers: 4, utterances_per_emotion: 4}}\n"
         f"    - {{name: csv, root: {synthetic_root}}}\n"

@@ -21,7 +21,8 @@ def fewshot_yaml(tmp_path, synthetic_root, target="synthetic_copy", methods="[ma
     config = tmp_path / "fs.yaml"
     config.write_text(
         f"name: fs\noutput_dir: {tmp_path}\ncache_dir: {tmp_path}/cache\n"
-        "data:\n  corpora:\n"
+        # the same clips twice: allowed explicitly (duplicate rows are refused by default)
+        "data:\n  allow_duplicates: true\n  corpora:\n"
         f"    - {{name: synthetic, root: {synthetic_root}, "
         "params: {num_speakers: 4, utterances_per_emotion: 4}}\n"
         f"    - {{name: csv, root: {copy}}}\n"

@@ -51,7 +51,10 @@ AUDIT_FIELDS = {
     "ok": "ok",
     "note": "note",
 }
-LABEL_FIELDS = {"rows_before": "rows before", "rows_after": "rows after", "spec": "label spec"}
+LABEL_FIELDS = {"rows_before": "rows before", "rows_after": "rows after", "spec": "label spec",
+                "dropped_labels": "labels dropped", "merged_into_other": "merged into other",
+                "unlearnable": "unlearnable classes dropped",
+                "speaker_near_duplicates": "speaker ids that look alike"}  # fmt: skip
 DATA_FIELDS = {"corpora": "corpora", "n_files": "files", "n_speakers": "speakers"}
 FEATURE_FIELDS = {
     "upstream": "upstream",
