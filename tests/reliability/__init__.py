@@ -1,0 +1,1 @@
+"""Reliability suite: every bad input of issue 12 driven through the real command line."""

@@ -1,0 +1,99 @@
+"""Config and command-line cases: each must stop with an error naming the key or file."""
+
+from __future__ import annotations
+
+from tests.reliability.case import Attempt, Registry
+from tests.reliability.harness import Observation, Workspace, expect_error, invoke
+
+cases = Registry()
+
+
+def _overrides(*overrides: str, flags: tuple[str, ...] = ()) -> Attempt:
+    """An attempt: the clean corpus' run with ``overrides``; an error is due."""
+
+    def attempt(workspace: Workspace, case_id: str) -> Observation:
+        return expect_error(workspace.run(workspace.clean, case_id, *overrides, flags=flags))
+
+    return attempt
+
+
+def _config_file(text: str | bytes) -> Attempt:
+    """An attempt: the clean corpus' run from a config file holding ``text``."""
+
+    def attempt(workspace: Workspace, case_id: str) -> Observation:
+        path = workspace.folder(case_id) / "broken.yaml"
+        path.write_bytes(text if isinstance(text, bytes) else text.encode())
+        args = workspace.run_args(workspace.clean, case_id)
+        args[1] = str(path)
+        return expect_error(invoke(args))
+
+    return attempt
+
+
+cases.add("config-unknown-key", "a typo'd key in the config file", "error",
+          "head.nam: unknown key")(_config_file("head: {nam: svm}\n"))  # fmt: skip
+cases.add("config-unknown-override", "a typo'd key in an -o override", "error",
+          "evaluation.bootstrapp")(_overrides("evaluation.bootstrapp=3"))  # fmt: skip
+cases.add("config-bad-yaml", "a config file that is not YAML", "error",
+          "broken.yaml")(_config_file("name: [unclosed\nhead: {\n"))  # fmt: skip
+cases.add("config-not-mapping", "a config file holding a list", "error",
+          "broken.yaml", "mapping")(_config_file("- a\n- b\n"))  # fmt: skip
+cases.add("config-binary", "a config file of binary bytes", "error",
+          "broken.yaml")(_config_file(b"\xff\xfe\x00\x01garbage"))  # fmt: skip
+cases.add("config-bad-override-syntax", "an -o without key=value", "error",
+          "key=value")(_overrides("justtext"))  # fmt: skip
+cases.add("config-bad-value", "an unknown split kind", "error",
+          "split.kind")(_overrides("split.kind=random"))  # fmt: skip
+cases.add("config-name-absolute", "-o name=/tmp/x (an absolute path)", "error",
+          "is not a plain run name")(_overrides("name=/tmp/emotransfer-x"))  # fmt: skip
+cases.add("config-seed-negative", "seed -1", "error", "seed")(_overrides("seed=-1"))
+cases.add("config-seed-huge", "seed 99999999999", "error", "seed")(_overrides("seed=99999999999"))
+cases.add("config-min-not-below-max", "data.audio.min_duration >= max_duration", "error",
+          "min_duration")(_overrides("data.audio.min_duration=5",
+                                     "data.audio.max_duration=2"))  # fmt: skip
+cases.add("config-layer-negative", "-o features.layer=-99 (logmel has 1 hidden state)", "error",
+          "features.layer=-99", "hidden state")(_overrides("features.layer=-99"))  # fmt: skip
+cases.add("config-layer-past-end", "-o features.layer=5 (logmel has 1 hidden state)", "error",
+          "features.layer=5", "hidden state")(_overrides("features.layer=5"))  # fmt: skip
+cases.add("config-typo-upstream", "features.upstream=logmell", "error",
+          "logmell", "egemaps")(_overrides("features.upstream=logmell"))  # fmt: skip
+cases.add("config-typo-head", "head.name=logregg", "error",
+          "logregg", "svm")(_overrides("head.name=logregg"))  # fmt: skip
+cases.add("config-class-path-head", "head.name=some.module:Class, not in plugins", "error",
+          "is a class path")(_overrides("head.name=some.module:Class"))  # fmt: skip
+cases.add("config-class-path-upstream", "features.upstream=os:system, not in plugins",
+          "error", "is a class path")(_overrides("features.upstream=os:system"))  # fmt: skip
+cases.add("config-plugin-not-importable", "--plugin some.module:Class that does not exist",
+          "error", "some.module")(_overrides("head.name=some.module:Class",
+                                            flags=("--plugin", "some.module:Class")))  # fmt: skip
+
+
+@cases.add("config-typo-corpus", "a corpus adapter name csvv", "error", "csvv", "emodb")
+def _typo_corpus(workspace: Workspace, case_id: str) -> Observation:
+    corpus = f"data.corpora=[{{name: csvv, root: {workspace.clean}}}]"
+    return expect_error(workspace.run(workspace.clean, case_id, corpus))
+
+
+@cases.add("config-class-path-corpus", "a corpus named some.module:Class, not in plugins",
+           "error", "is a class path")  # fmt: skip
+def _class_path_corpus(workspace: Workspace, case_id: str) -> Observation:
+    corpus = f"data.corpora=[{{name: 'some.module:Class', root: {workspace.clean}}}]"
+    return expect_error(workspace.run(workspace.clean, case_id, corpus))
+
+
+@cases.add("config-name-traversal", "-o name=../../x (a run folder outside output_dir)",
+           "error", "is not a plain run name")  # fmt: skip
+def _name_traversal(workspace: Workspace, case_id: str) -> Observation:
+    output = workspace.folder(case_id) / "a" / "runs"
+    escaped = output.parent.parent / "x"
+    call = workspace.run(workspace.clean, case_id, "name=../../x", output=output)
+    if escaped.exists():
+        return Observation("silent", f"{escaped} was written outside output_dir {output}")
+    return expect_error(call)
+
+
+@cases.add("config-missing-file", "a config path that does not exist", "error", "nowhere.yaml")
+def _missing_config(workspace: Workspace, case_id: str) -> Observation:
+    args = workspace.run_args(workspace.clean, case_id)
+    args[1] = str(workspace.folder(case_id) / "nowhere.yaml")
+    return expect_error(invoke(args))
