@@ -97,3 +97,36 @@ def _missing_config(workspace: Workspace, case_id: str) -> Observation:
     args = workspace.run_args(workspace.clean, case_id)
     args[1] = str(workspace.folder(case_id) / "nowhere.yaml")
     return expect_error(invoke(args))
+
+
+def _study(text: str | bytes) -> Attempt:
+    """An attempt: ``emotransfer study`` of a study file holding ``text`` ({config} is
+    replaced by the clean corpus' inline experiment)."""
+
+    def attempt(workspace: Workspace, case_id: str) -> Observation:
+        config = (f"{{output_dir: {workspace.root / 'runs'}, cache_dir: {workspace.cache}, "
+                  f"data: {{corpora: [{{name: csv, root: {workspace.clean}}}]}}, "
+                  "features: {upstream: logmel, workers: 1}, evaluation: {bootstrap: 0}, "
+                  "head: {name: logreg, grid: {C: [1.0]}}}")  # fmt: skip
+        data = text if isinstance(text, bytes) else text.replace("{config}", config).encode()
+        path = workspace.folder(case_id) / "study.yaml"
+        path.write_bytes(data)
+        return expect_error(invoke(["study", str(path), "--quiet"]))
+
+    return attempt
+
+
+cases.add("study-variant-traversal", "a study variant named ../../x", "error",
+          "is not a plain run name")(_study(
+              "name: s\nconfig: {config}\nvariants: {'../../x': [seed=1]}\n"))  # fmt: skip
+cases.add("study-name-traversal", "a study named ../x", "error", "study.yaml",
+          "not a plain name")(_study(
+              "name: ../x\nconfig: {config}\nvariants: {a: [seed=1]}\n"))  # fmt: skip
+cases.add("study-unknown-key", "a study file with a typo'd key", "error", "study.yaml",
+          "variantz")(_study("name: s\nconfig: {config}\nvariantz: {a: []}\n"))  # fmt: skip
+cases.add("study-list", "a study file holding a list of mappings", "error", "study.yaml")(
+    _study("- name: s\n- variants: {a: []}\n")
+)
+cases.add("study-binary", "a study file of binary bytes", "error", "study.yaml")(
+    _study(b"\xff\xfe\x00\x01garbage")
+)

@@ -159,3 +159,20 @@ def _missing_metadata(workspace: Workspace, case_id: str) -> Observation:
     corpus = workspace.corpus_copy(case_id)
     (corpus / "metadata.csv").unlink()
     return expect_error(workspace.run(corpus, case_id))
+
+
+@cases.add("manifest-speaker-near-duplicate", "speaker s01 also written s1 (probably one "
+           "person): reported", "ok", "s1", "s01")  # fmt: skip
+def _speaker_near_duplicate(workspace: Workspace, case_id: str) -> Observation:
+    corpus = workspace.corpus_copy(case_id)
+    table = read_rows(corpus)
+    table.loc[table["file"].str.contains("s01_anger"), "speaker"] = "s1"
+    write_rows(corpus, table)
+    call = workspace.run(corpus, case_id)
+    seen = expect_result(call, None, CLEAN_ROWS)
+    if seen.kind != "ok":
+        return seen
+    groups = metrics(run_folder(call))["labels"].get("speaker_near_duplicates", [])
+    if not any({"s01", "s1"} <= {g.rsplit("/", 1)[-1] for g in group} for group in groups):
+        return Observation("silent", f"s01 and s1 not reported as near-duplicates: {groups}")
+    return Observation("ok", f"near-duplicates reported: {groups}\n{seen.text}")
