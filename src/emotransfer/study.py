@@ -31,8 +31,10 @@ def load_study(path: str | Path) -> dict[str, Any]:
     """Read and check a study file."""
     try:
         study = yaml.safe_load(Path(path).read_text()) or {}
-    except (OSError, yaml.YAMLError) as error:
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
         raise ConfigError(f"{path}: cannot read study: {error}") from error
+    if not isinstance(study, dict):
+        raise ConfigError(f"{path}: a study must be a mapping, got {type(study).__name__}")
     unknown = set(study) - {"name", "base", "config", "overrides", "variants"}
     if unknown:
         raise ConfigError(f"{path}: unknown study key(s) {sorted(unknown)}")
@@ -56,7 +58,12 @@ def run_study(
         raise ConfigError(f"{path}: name {name!r} is not a plain name (it names a folder)")
     base: dict[str, Any] = dict(study.get("config") or {})
     if study.get("base"):
-        base = yaml.safe_load(Path(study["base"]).read_text()) or {}
+        try:
+            base = yaml.safe_load(Path(study["base"]).read_text()) or {}
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+            raise ConfigError(f"{path}: base {study['base']}: cannot read: {error}") from error
+        if not isinstance(base, dict):
+            raise ConfigError(f"{path}: base {study['base']} is not a mapping")
     rows = []
     folder: Path | None = None
     for variant, changes in study["variants"].items():
