@@ -5,6 +5,7 @@ Usage (from the repository root)::
     python -m tests.reliability.table            # the counts table
     python -m tests.reliability.table --cases    # and one row per case
     python -m tests.reliability.table -k predict # only cases whose id holds "predict"
+    python -m tests.reliability.table --json benchmarks/results/reliability.json
 
 Exit status 1 when any case did not have its expected outcome.
 
@@ -90,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cases", action="store_true", help="also print one row per case")
     parser.add_argument("-k", default="", help="only cases whose id contains this")
     parser.add_argument("--keep", help="build the workspace here (kept) instead of a temp dir")
+    parser.add_argument("--json", help="also write the counts and every case's outcome here")
     args = parser.parse_args(argv)
     import torch
 
@@ -102,7 +104,18 @@ def main(argv: list[str] | None = None) -> int:
     if args.cases:
         print(cases_table(rows), end="\n\n")
     print(counts_table(count(rows)))
-    print(f"\n({time.perf_counter() - began:.0f} s)", file=sys.stderr)
+    seconds = time.perf_counter() - began
+    print(f"\n({seconds:.0f} s)", file=sys.stderr)
+    if args.json:
+        from emotransfer.io import write_json
+
+        write_json(args.json, {
+            "counts": {name: count(rows)[key] for name, key in COLUMNS.items()},
+            "seconds": round(seconds, 1),
+            "cases": [{"id": case.id, "broken": case.broken, "expected": case.expect,
+                       "observed": observation.kind, "passed": case.verdict(observation) is None}
+                      for case, observation in rows],
+        })  # fmt: skip
     return 0 if all(case.verdict(observation) is None for case, observation in rows) else 1
 
 
