@@ -13,7 +13,8 @@ from safetensors.numpy import load_file, save_file
 from emotransfer.cli import main
 from emotransfer.config import load_config
 from emotransfer.experiment import run
-from emotransfer.inference import FeaturePredictor, Predictor, read_model_spec
+from emotransfer.inference import FeaturePredictor, Predictor
+from emotransfer.model_spec import read_model_spec
 from emotransfer.run_files import RunFolderError, record_model_files
 
 

@@ -11,7 +11,6 @@ resumes at the first unfinished fold, and the feature cache resumes extraction.
 from __future__ import annotations
 
 import datetime
-import json
 import logging
 import re
 import time
@@ -28,6 +27,7 @@ from emotransfer.config import ExperimentConfig
 from emotransfer.data.splits import Fold, audit_folds, speaker_keys
 from emotransfer.evaluation.metrics import ccc_report, classification_report
 from emotransfer.features.extract import Extraction
+from emotransfer.fold_store import load_fold, save_fold, save_head
 from emotransfer.io import write_json, write_text
 from emotransfer.prepare import (
     BadAudioError,
@@ -293,24 +293,6 @@ def _source_stage(
                         progress=progress)  # fmt: skip
 
 
-def _save_head(folder: Path, result: FoldResult) -> None:
-    """The fold's standardiser and head as safetensors (read by the Predictor)."""
-    from safetensors.numpy import save_file
-
-    from emotransfer.models.export import export_head
-
-    try:
-        exported = export_head(result.model)
-    except ValueError as error:  # a head without an export: the run is still valid
-        log.warning("fold model not saved for inference: %s", error)
-        return
-    arrays = {f"head.{k}": np.ascontiguousarray(v) for k, v in exported.items()}
-    arrays["scaler.mean"] = np.ascontiguousarray(result.scaler.mean_)
-    arrays["scaler.scale"] = np.ascontiguousarray(result.scaler.scale_)
-    folder.mkdir(parents=True, exist_ok=True)
-    save_file(arrays, str(folder / "head.safetensors"))
-
-
 def _frozen_spec(config: ExperimentConfig, classes: list[str]) -> dict[str, Any]:
     features = config.features
     return {"kind": "frozen", "upstream": features.upstream, "params": features.params,
@@ -333,23 +315,12 @@ def _train(
     bar = tqdm(folds, desc="folds", unit="fold", disable=not progress)
     for number, fold in enumerate(bar, start=1):
         saved = folder / "folds" / f"{_safe(fold.name)}.json"
-        result = _resume(saved, digest, fold)
+        result = load_fold(saved, digest, fold)
         if result is None:
             result = fit_fold(fold)
             if config.finetune is None:
-                _save_head(folder / "models" / _safe(fold.name), result)
-            write_json(
-                saved,
-                {
-                    "digest": digest,
-                    "test": result.test,
-                    "predicted": result.predicted,
-                    "probabilities": result.probabilities,
-                    "best_params": result.best_params,
-                    "inner_scores": result.inner_scores,
-                    "dimensions": result.dimensions,
-                },
-            )
+                save_head(folder / "models" / _safe(fold.name), result)
+            save_fold(saved, digest, result)
         summary = fold_summary(result, fold, labels, int(labels.max()) + 1)
         message = (
             f"fold {number}/{len(folds)} {fold.name} (held out: "
@@ -360,30 +331,6 @@ def _train(
             tqdm.write(message)
         results.append(result)
     return results
-
-
-def _resume(saved: Path, digest: str, fold: Fold) -> FoldResult | None:
-    if not saved.is_file():
-        return None
-    try:
-        data = json.loads(saved.read_text())
-    except (OSError, json.JSONDecodeError):
-        return None
-    if data.get("digest") != digest or data.get("test") != fold.test.tolist():
-        return None
-    probabilities = data["probabilities"]
-    dimensions = data.get("dimensions")
-    return FoldResult(
-        fold.name,
-        fold.test,
-        np.asarray(data["predicted"]),
-        None if probabilities is None else np.asarray(probabilities),
-        data["best_params"],
-        data["inner_scores"],
-        dimensions={k: np.asarray(v, dtype=float) for k, v in dimensions.items()}
-        if dimensions
-        else None,
-    )
 
 
 def _dimensional(

@@ -1,0 +1,169 @@
+"""``model.json`` read as data: every key checked, every component name registered or allowed.
+
+A run folder is untrusted input, so its model description is validated before anything is
+built from it: types and vocabularies per key, component names (``upstream``, ``strategy``)
+that are registered or listed in the caller's ``plugins``, and the caller's
+``trust_remote_code`` in place of whatever the file says.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+from collections.abc import Collection
+from pathlib import Path
+from typing import Any
+
+from emotransfer import registry
+from emotransfer.define import Normalization, Pooling
+from emotransfer.run_files import RunFolderError
+
+SPEC = "model.json"
+# Limits of runs whose model.json predates its "audio" entry (the config's defaults).
+AUDIO_DEFAULTS = {"min_duration": 0.1, "max_duration": 600.0}
+# model.json keys that name a component, and its registry kind, per kind of run.
+COMPONENTS = {"frozen": {"upstream": "upstream"},
+              "finetune": {"strategy": "strategy", "source_strategy": "strategy"}}  # fmt: skip
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_classes(value: Any) -> bool:
+    return (isinstance(value, list) and len(value) >= 2 and len(set(value)) == len(value)
+            and all(isinstance(c, str) and c for c in value))  # fmt: skip
+
+
+# key -> (check, what the value must be), per kind of run; "?" keys may be absent.
+KEYS: dict[str, dict[str, tuple[Any, str]]] = {
+    "common": {
+        "classes": (_is_classes, "a list of two or more distinct class names"),
+        "sample_rate": (lambda v: _is_int(v) and v > 0, "a positive integer (Hz)"),
+        "audio?": (lambda v: isinstance(v, dict), "an object"),
+    },
+    "frozen": {
+        "upstream": (lambda v: isinstance(v, str), "a registered upstream name"),
+        "params": (lambda v: isinstance(v, dict), "an object of upstream parameters"),
+        "layer": (_is_int, "an integer hidden-state index"),
+        "pooling": (lambda v: v in Pooling.values(), f"one of {Pooling.values()}"),
+        "normalization": (
+            lambda v: v in Normalization.values(),
+            f"one of {Normalization.values()}",
+        ),
+    },
+    "finetune": {
+        "model": (lambda v: isinstance(v, str), "a model folder or hub id"),
+        "layer": (lambda v: v is None or _is_int(v), "an integer or null"),
+        "whisper_input": (lambda v: v in ("padded", "real_length"), "'padded' or 'real_length'"),
+        "strategy": (lambda v: isinstance(v, str), "a registered strategy name"),
+        "strategy_params": (lambda v: isinstance(v, dict), "an object"),
+        "source_strategy?": (lambda v: isinstance(v, str), "a strategy name"),
+        "speaker_norm?": (lambda v: isinstance(v, bool), "true or false"),
+        "random_init?": (lambda v: isinstance(v, bool), "true or false"),
+        "source?": (lambda v: isinstance(v, bool), "true or false"),
+    },
+}
+
+
+def read_model_spec(
+    folder: str | Path, *, plugins: Collection[str] = (), trust_remote_code: bool = False
+) -> dict[str, Any]:
+    """``model.json`` of a run folder, checked, with the caller's security settings applied.
+
+    Every key is checked for its type and vocabulary; a component name (``upstream``,
+    ``strategy``) must be registered or listed in ``plugins``. ``trust_remote_code`` replaces
+    whatever the file says (a run folder never decides to run a model's code), and
+    ``audio`` holds the run's limits (the defaults for runs that predate them).
+
+    Raises:
+        FileNotFoundError: no ``model.json``.
+        RunFolderError: not JSON, a missing or wrong key, or a refused name; the message names
+            the file, the key and what is allowed.
+
+    Example:
+        >>> import tempfile
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> _ = (folder / "model.json").write_text(json.dumps({"kind": "frozen",
+        ...     "upstream": "subprocess:Popen", "params": {}, "layer": 0, "pooling": "mean",
+        ...     "normalization": "none", "classes": ["anger", "sadness"],
+        ...     "sample_rate": 16000}))
+        >>> read_model_spec(folder)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        emotransfer.run_files.RunFolderError: ...model.json: "upstream": 'subprocess:Popen' ...
+        >>> read_model_spec(folder, plugins=["subprocess:Popen"])["params"]
+        {}
+    """
+    path = Path(folder) / SPEC
+    if not path.is_file():
+        raise FileNotFoundError(f"{Path(folder)}: no {SPEC}; Predictor loads trained run folders")
+    try:
+        spec = json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise RunFolderError(f"{path}: not a JSON model description ({error})") from error
+    if not isinstance(spec, dict):
+        raise RunFolderError(f"{path}: not a JSON object")
+    if spec.get("kind", "finetune") not in COMPONENTS:
+        raise RunFolderError(f'{path}: "kind": "frozen", or absent for a fine-tuning run')
+    kind = spec.get("kind", "finetune")
+    for group in ("common", kind):
+        for key, (check, wanted) in KEYS[group].items():
+            name = key.rstrip("?")
+            if name not in spec and key.endswith("?"):
+                continue
+            if name not in spec or not check(spec[name]):
+                shown = f"{spec[name]!r}" if name in spec else "missing"
+                raise RunFolderError(f'{path}: "{name}": must be {wanted}, not {shown}')
+    for key, component in COMPONENTS[kind].items():
+        if key in spec:
+            _check_component(path, key, component, spec[key], plugins)
+    spec = {**spec, "audio": _audio_limits(path, spec)}
+    if kind == "frozen":
+        spec["params"] = _trusted_params(spec["upstream"], spec["params"], plugins,
+                                         trust_remote_code)  # fmt: skip
+    else:
+        spec["trust_remote_code"] = trust_remote_code
+    return spec
+
+
+def _check_component(
+    path: Path, key: str, kind: str, name: str, plugins: Collection[str]
+) -> None:  # fmt: skip
+    if name in registry.names(kind) or name in plugins:
+        return
+    known = ", ".join(registry.names(kind))
+    if ":" in name:
+        raise RunFolderError(
+            f'{path}: "{key}": {name!r} is a class path, and a run folder may not make '
+            f"emotransfer import code; if you trust it, allow it explicitly: emotransfer "
+            f"predict --plugin {name} (Predictor.from_run(..., plugins=[{name!r}])); "
+            f"registered {kind} names: {known}"
+        )
+    raise RunFolderError(f'{path}: "{key}": unknown {kind} {name!r}; registered: {known}')
+
+
+def _audio_limits(path: Path, spec: dict[str, Any]) -> dict[str, Any]:
+    audio = {**AUDIO_DEFAULTS, "sample_rate": spec["sample_rate"], **spec.get("audio", {})}
+    if audio["sample_rate"] != spec["sample_rate"]:
+        raise RunFolderError(f'{path}: "audio.sample_rate" {audio["sample_rate"]!r} differs '
+                             f'from "sample_rate" {spec["sample_rate"]!r}')  # fmt: skip
+    limits = (audio["min_duration"], audio["max_duration"])
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in limits) or not (
+        0 <= limits[0] < limits[1]
+    ):
+        raise RunFolderError(f'{path}: "audio": min_duration and max_duration must be '
+                             f"seconds with 0 <= min < max, not {limits}")  # fmt: skip
+    return audio
+
+
+def _trusted_params(
+    upstream: str, params: dict[str, Any], plugins: Collection[str], trust_remote_code: bool
+) -> dict[str, Any]:
+    """``params`` with the caller's ``trust_remote_code`` where the upstream takes it."""
+    accepted = inspect.signature(registry.resolve("upstream", upstream, plugins=plugins))
+    takes = "trust_remote_code" in accepted.parameters or any(
+        p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.parameters.values()
+    )
+    params = {k: v for k, v in params.items() if k != "trust_remote_code"}
+    return {**params, "trust_remote_code": trust_remote_code} if takes else params
