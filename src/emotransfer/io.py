@@ -1,4 +1,4 @@
-"""Atomic file writes and the package-version record of a run."""
+"""Atomic file writes, safe reads of stored arrays, and the package-version record of a run."""
 
 from __future__ import annotations
 
@@ -8,10 +8,17 @@ import platform
 import tempfile
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy as np
 
 PACKAGES = ["emotransfer", "numpy", "pandas", "scipy", "scikit-learn", "torch", "opensmile",
             "soundfile", "soxr", "pydantic", "transformers", "peft", "matplotlib"]  # fmt: skip
+
+
+class RunFolderError(ValueError):
+    """A run folder whose model files cannot be used as they are (the message says which)."""
 
 
 def write_text(path: str | Path, text: str) -> None:
@@ -49,3 +56,35 @@ def _plain(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
     raise TypeError(f"cannot write {type(value).__name__} as JSON")
+
+
+def load_arrays(path: str | Path) -> dict[str, np.ndarray]:
+    """Arrays of a safetensors file, as numpy.
+
+    Raises:
+        RunFolderError: the file is empty, truncated or not safetensors (named).
+    """
+    from safetensors.numpy import load_file
+
+    return _load(load_file, path)
+
+
+def load_tensors(path: str | Path) -> dict[str, Any]:
+    """Tensors of a safetensors file, as torch (on the CPU).
+
+    Raises:
+        RunFolderError: the file is empty, truncated or not safetensors (named).
+    """
+    from safetensors.torch import load_file
+
+    return _load(load_file, path)
+
+
+def _load(loader: Any, path: str | Path) -> dict[str, Any]:
+    from safetensors import SafetensorError
+
+    try:
+        return loader(str(path))
+    except (SafetensorError, OSError) as error:
+        raise RunFolderError(f"{path}: not a readable safetensors file (empty, truncated or "
+                             f"another format): {error}") from error  # fmt: skip

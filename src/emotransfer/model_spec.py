@@ -16,7 +16,7 @@ from typing import Any
 
 from emotransfer import registry
 from emotransfer.define import Normalization, Pooling
-from emotransfer.run_files import RunFolderError
+from emotransfer.io import RunFolderError
 
 SPEC = "model.json"
 # Limits of runs whose model.json predates its "audio" entry (the config's defaults).
@@ -91,7 +91,7 @@ def read_model_spec(
         >>> read_model_spec(folder)  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
-        emotransfer.run_files.RunFolderError: ...model.json: "upstream": 'subprocess:Popen' ...
+        emotransfer.io.RunFolderError: ...model.json: "upstream": 'subprocess:Popen' ...
         >>> read_model_spec(folder, plugins=["subprocess:Popen"])["params"]
         {}
     """

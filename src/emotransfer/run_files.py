@@ -1,4 +1,4 @@
-"""Digests of the model files of a run folder, and safe loading of its tensor files.
+"""Digests of the model files of a run folder (safe loading of its tensor files: emotransfer.io).
 
 A finished run records ``files.json``: a content digest (git-style: a blake2b hash of
 ``"blob <size>\\0"`` and the bytes) of every file a :class:`~emotransfer.inference.Predictor`
@@ -6,7 +6,7 @@ reads, and the number of fold models. Before loading, the predictor checks the f
 against it, so a silent edit (reordered classes or another normalisation in ``model.json``, a
 zeroed scaler, a deleted fold folder) is refused with the file that changed instead of
 giving other predictions. The digests catch accidental and silent edits; that nothing read
-from a run folder can run code comes from :mod:`emotransfer.inference` checking every name
+from a run folder can run code comes from :mod:`emotransfer.model_spec` checking every name
 in ``model.json`` and from reading weights only as safetensors.
 
 Example:
@@ -21,10 +21,13 @@ Example:
     >>> verify_model_files(folder)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    emotransfer.run_files.RunFolderError: ...: model.json changed since the run wrote it
+    emotransfer.io.RunFolderError: ...: model.json changed since the run wrote it
 """
 
 from __future__ import annotations
+
+__all__ = ["RunFolderError", "load_arrays", "load_tensors", "record_model_files",
+           "verify_model_files"]  # fmt: skip
 
 import hashlib
 import json
@@ -32,9 +35,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from emotransfer.io import write_json
+from emotransfer.io import RunFolderError, load_arrays, load_tensors, write_json
 
 log = logging.getLogger(__name__)
 
@@ -44,10 +45,6 @@ ALGORITHM = "blake2b-256 of 'blob <size>\\0' + content"
 MODEL_FILES = ("model.json", "models/*/head.safetensors", "models/*/trainable.safetensors",
                "source/encoder.safetensors")  # fmt: skip
 FOLD_FILES = ("head.safetensors", "trainable.safetensors")
-
-
-class RunFolderError(ValueError):
-    """A run folder whose model files cannot be used as they are (the message says which)."""
 
 
 def file_digest(path: str | Path) -> str:
@@ -106,38 +103,6 @@ def verify_model_files(folder: str | Path) -> dict[str, Any] | None:
         raise RunFolderError(f"{folder}: the model files differ from {FILES}: "
                              + "; ".join(problems))  # fmt: skip
     return record
-
-
-def load_arrays(path: str | Path) -> dict[str, np.ndarray]:
-    """Arrays of a safetensors file, as numpy.
-
-    Raises:
-        RunFolderError: the file is empty, truncated or not safetensors (named).
-    """
-    from safetensors.numpy import load_file
-
-    return _load(load_file, path)
-
-
-def load_tensors(path: str | Path) -> dict[str, Any]:
-    """Tensors of a safetensors file, as torch (on the CPU).
-
-    Raises:
-        RunFolderError: the file is empty, truncated or not safetensors (named).
-    """
-    from safetensors.torch import load_file
-
-    return _load(load_file, path)
-
-
-def _load(loader: Any, path: str | Path) -> dict[str, Any]:
-    from safetensors import SafetensorError
-
-    try:
-        return loader(str(path))
-    except (SafetensorError, OSError) as error:
-        raise RunFolderError(f"{path}: not a readable safetensors file (empty, truncated or "
-                             f"another format): {error}") from error  # fmt: skip
 
 
 def _read_record(path: Path) -> dict[str, Any]:

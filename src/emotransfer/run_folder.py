@@ -17,8 +17,7 @@ from typing import Any
 import pandas as pd
 
 from emotransfer.config import ExperimentConfig, save_config
-from emotransfer.io import package_versions, write_json
-from emotransfer.run_files import RunFolderError
+from emotransfer.io import RunFolderError, package_versions, write_json
 from emotransfer.run_inputs import describe, input_record
 
 INPUTS = "inputs.json"

@@ -29,7 +29,7 @@ from safetensors.torch import save_file
 from tqdm.auto import tqdm
 
 from emotransfer.evaluation.metrics import uar
-from emotransfer.run_files import RunFolderError, load_tensors
+from emotransfer.io import RunFolderError, load_tensors
 from emotransfer.training.losses import balanced_class_weights
 from emotransfer.transfer.base import head_parameters
 
