@@ -261,9 +261,10 @@ def pretrain(config: ExperimentConfig, *, progress: bool = True) -> Path:
     config = config.model_copy(deep=True)
     if not config.finetune.source:
         config.finetune.source = config.data.corpora
-    folder = result_folder(config, Path(config.output_dir) / config.name)
-    spec = model_spec(config, [])
-    _source_stage(config, folder, spec, progress)
+    folder = folder_path(config)
+    with RunLock(folder):
+        result_folder(config, folder)
+        _source_stage(config, folder, model_spec(config, []), progress)
     return folder / "source" / "encoder"
 
 
