@@ -265,3 +265,34 @@ def test_without_validation_speakers_every_training_speaker_trains_for_all_epoch
     history = json.loads(next((result.run_dir / "models").glob("*/history.json")).read_text())
     assert [row["epoch"] for row in history] == [1, 2]
     assert all("valid_uar" not in row for row in history)
+
+
+def test_two_stage_reuses_stage_one_only_on_the_same_source_data(
+    tmp_path, synthetic_table, synthetic_root, tiny_whisper
+):
+    import shutil
+
+    from emotransfer.experiment import RunFolderError
+
+    source_root = tmp_path / "source_corpus"
+    (source_root / "audio").mkdir(parents=True)
+    rows = synthetic_table[synthetic_table["speaker"].isin(["s01", "s02"])].copy()
+    for path in rows["file"]:
+        shutil.copy(path, source_root / "audio")
+    rows["file"] = "audio/" + rows["file"].map(lambda f: f.rsplit("/", 1)[1])
+    rows.to_csv(source_root / "metadata.csv", index=False)
+    config = finetune_config(tmp_path, synthetic_root, tiny_whisper, "name=two_stage_check",
+                             f"finetune.source=[{{name: csv, root: {source_root}}}]",
+                             "finetune.source_epochs=1", "finetune.epochs=1",
+                             "finetune.source_target=speaker",
+                             "split.only_folds=[speaker=s03]")  # fmt: skip
+    folder = run(config, progress=False).run_dir
+    trained = (folder / "source" / "encoder.safetensors").read_bytes()
+    rows.loc[rows.index[0], "speaker"] = "s02"  # one source row relabelled
+    rows.to_csv(source_root / "metadata.csv", index=False)
+    with pytest.raises(RunFolderError, match="stage 1 was trained on other source data: the "
+                                             "label of 1 row"):  # fmt: skip
+        run(config, progress=False)
+    assert (folder / "source" / "encoder.safetensors").read_bytes() == trained
+    run(config, progress=False, force=True)
+    assert (folder / "source" / "inputs.json").is_file()

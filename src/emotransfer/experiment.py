@@ -42,7 +42,7 @@ from emotransfer.prepare import (
     result_folder,
 )
 from emotransfer.run_files import record_model_files
-from emotransfer.run_folder import RunFolderError, claim_folder, read_inputs
+from emotransfer.run_folder import RunFolderError, claim_folder, claim_source, read_inputs
 from emotransfer.run_inputs import run_digest
 from emotransfer.run_lock import RunFolderBusy, RunLock
 from emotransfer.training.audio_fold import (
@@ -134,7 +134,8 @@ def _run(
                             test_features=test_features, auxiliary=auxiliary,
                             targets=targets)  # fmt: skip
     else:
-        fit_fold = _finetuner(config, folder, features, labels, groups, classes, progress)
+        fit_fold = _finetuner(config, folder, features, labels, groups, classes, progress,
+                              force=force)  # fmt: skip
     if config.finetune is None:
         write_json(folder / "model.json", _frozen_spec(config, classes))
     results = _train(config, folder, fit_fold, labels, folds, run_digest(inputs), progress)
@@ -234,12 +235,13 @@ def _waves(config: ExperimentConfig, table: pd.DataFrame, skipped: list) -> tupl
 
 
 def _finetuner(config: ExperimentConfig, folder: Path, waves: list, labels: np.ndarray,
-               groups: np.ndarray, classes: list[str], progress: bool) -> Any:  # fmt: skip
+               groups: np.ndarray, classes: list[str], progress: bool, *,
+               force: bool = False) -> Any:  # fmt: skip
     spec = model_spec(config, classes)
     write_json(folder / "model.json", spec)
     source_state = None
     if config.finetune.source:
-        source_state = _source_stage(config, folder, spec, progress)
+        source_state = _source_stage(config, folder, spec, progress, force)
 
     def fit_fold(fold: Fold) -> FoldResult:
         fold_folder = folder / "models" / _safe(fold.name)
@@ -269,8 +271,9 @@ def pretrain(config: ExperimentConfig, *, progress: bool = True) -> Path:
 
 
 def _source_stage(
-    config: ExperimentConfig, folder: Path, spec: dict[str, Any], progress: bool
-) -> Any:
+    config: ExperimentConfig, folder: Path, spec: dict[str, Any], progress: bool,
+    force: bool = False,
+) -> Any:  # fmt: skip
     source_config = config.model_copy(deep=True)
     source_config.data.corpora = config.finetune.source
     source_config.data.labels = type(config.data.labels)()
@@ -289,7 +292,7 @@ def _source_stage(
         raise ValueError(f"finetune.source_target {target!r}: the source corpora have "
                          f"one value only ({source_classes}); nothing to learn")  # fmt: skip
     source_labels = values.map({c: i for i, c in enumerate(source_classes)}).to_numpy()
-    (folder / "source").mkdir(parents=True, exist_ok=True)
+    claim_source(folder / "source", config, source_table, force=force)
     return train_source(config, spec, source_waves, source_labels, folder / "source",
                         progress=progress)  # fmt: skip
 

@@ -91,6 +91,38 @@ def claim_folder(
     return record
 
 
+def claim_source(
+    folder: Path, config: ExperimentConfig, table: pd.DataFrame, *, force: bool
+) -> None:
+    """Check the stage-1 (two-stage) folder's own input record against the source corpora
+    ``table``: a trained source encoder is reused only on the same source data.
+
+    Raises:
+        RunFolderError: the source data changed and not ``force`` (which retrains stage 1).
+    """
+    record = input_record(result_config(config), table)
+    path = folder / INPUTS
+    if path.is_file():
+        try:
+            changed = describe(json.loads(path.read_text()), record)
+        except (OSError, ValueError, AttributeError) as error:
+            changed = [f"its record is unreadable ({error})"]
+        if changed and not force:
+            raise RunFolderError(
+                f"{folder}: stage 1 was trained on other source data: {'; '.join(changed)}; "
+                "--force retrains it, or choose another name"
+            )
+        if changed:
+            shutil.rmtree(folder, ignore_errors=True)
+    elif (folder / "encoder.safetensors").exists() and not force:
+        raise RunFolderError(f"{folder}: a stage-1 encoder without a record of its inputs "
+                             f"({INPUTS}); --force retrains it")  # fmt: skip
+    elif force:
+        shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    write_json(path, record)
+
+
 def result_config(config: ExperimentConfig) -> dict[str, Any]:
     """The resolved config without the settings in :data:`NEUTRAL`."""
     values = config.to_dict()
