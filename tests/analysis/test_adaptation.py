@@ -13,13 +13,13 @@ from emotransfer.analysis.adaptation import (
     layer_index,
     layer_index_for,
     linear_cka,
-    merged_state_dict,
     representation_cka,
     weight_change,
 )
 from emotransfer.features.hf import HFEncoder
 from emotransfer.reporting.adaptation import adaptation_figure
 from emotransfer.reporting.plots import save_figure
+from emotransfer.transfer.merge import merged_state_dict
 
 WAV2VEC2 = dict(
     hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,

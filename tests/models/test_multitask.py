@@ -3,8 +3,8 @@ import pytest
 import torch
 
 from emotransfer.evaluation.metrics import ccc
+from emotransfer.models.losses import ccc_loss, masked_cross_entropy
 from emotransfer.models.multitask import MultitaskHead
-from emotransfer.training.losses import ccc_loss, masked_cross_entropy
 
 
 def problem(seed=0):

@@ -15,12 +15,13 @@ import pandas as pd
 import torch
 from safetensors.torch import load_file
 
-from emotransfer.analysis.adaptation import adaptation_report, layer_index_for, merged_state_dict
+from emotransfer.analysis.adaptation import adaptation_report, layer_index_for
 from emotransfer.data.audio import load_audio
 from emotransfer.model_spec import read_model_spec
 from emotransfer.models.audio_model import AudioBackbone, build_model
 from emotransfer.run_files import verify_model_files
 from emotransfer.training.audio_fold import assemble
+from emotransfer.transfer.merge import merged_state_dict
 
 
 class BackboneEncoder:

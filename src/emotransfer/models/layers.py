@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from emotransfer.models.heads import Head
-from emotransfer.training.losses import balanced_class_weights
+from emotransfer.models.losses import balanced_class_weights
 
 
 class WeightedLayerSum(torch.nn.Module):

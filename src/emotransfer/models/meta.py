@@ -47,7 +47,7 @@ from torch.func import functional_call
 from torch.nn import functional
 
 from emotransfer.evaluation.metrics import uar
-from emotransfer.training.losses import balanced_class_weights
+from emotransfer.models.losses import balanced_class_weights
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from emotransfer.models.heads import Head
-from emotransfer.training.losses import balanced_class_weights
+from emotransfer.models.losses import balanced_class_weights
 
 
 class MLPHead(Head):

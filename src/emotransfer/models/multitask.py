@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from emotransfer.models.heads import Head
-from emotransfer.training.losses import ccc_loss, masked_cross_entropy
+from emotransfer.models.losses import ccc_loss, masked_cross_entropy
 
 
 class MultitaskHead(Head):

@@ -177,8 +177,8 @@ def export_encoder(model: EmotionModel, spec: dict[str, Any], folder: Path) -> P
         ValueError: the strategy added modules a plain encoder has no place for
             (bottleneck adapters).
     """
-    from emotransfer.analysis.adaptation import merged_state_dict
     from emotransfer.features.hf import HFEncoder
+    from emotransfer.transfer.merge import merged_state_dict
 
     if spec["strategy"] == "adapters":
         raise ValueError("bottleneck adapters cannot be exported as a plain encoder folder")

@@ -30,7 +30,7 @@ from tqdm.auto import tqdm
 
 from emotransfer.evaluation.metrics import uar
 from emotransfer.io import RunFolderError, load_tensors
-from emotransfer.training.losses import balanced_class_weights
+from emotransfer.models.losses import balanced_class_weights
 from emotransfer.transfer.base import head_parameters
 
 
