@@ -33,7 +33,9 @@ def test_unknown_name_lists_known_names():
 
 
 def test_unknown_kind_lists_known_kinds():
-    with pytest.raises(KeyError, match="unknown component kind 'model'; known: corpus, head"):
+    with pytest.raises(
+        KeyError, match="unknown component kind 'model'; known: corpus, corruption, head"
+    ):
         registry.names("model")
     with pytest.raises(KeyError, match="'model'"):
         registry.build("model", "svm")

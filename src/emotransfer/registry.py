@@ -55,6 +55,15 @@ TABLES: dict[str, dict[str, str]] = {
         "lora": "emotransfer.transfer.lora:LoRA",
         "adapters": "emotransfer.transfer.adapters:Adapters",
     },
+    "corruption": {
+        "noise": "emotransfer.data.corrupt:AddNoise",
+        "reverb": "emotransfer.data.corrupt:Reverb",
+        "band_limit": "emotransfer.data.corrupt:BandLimit",
+        "codec": "emotransfer.data.corrupt:Codec",
+        "clip": "emotransfer.data.corrupt:Clip",
+        "gain": "emotransfer.data.corrupt:Gain",
+        "chain": "emotransfer.data.corrupt:Chain",
+    },
     "head": {
         "logreg": "emotransfer.models.heads:LogisticRegressionHead",
         "svm": "emotransfer.models.heads:SVMHead",

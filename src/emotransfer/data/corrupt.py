@@ -13,8 +13,8 @@ exactly. Outputs never hold NaN and their peak never exceeds 1: where a corrupti
 higher, the whole signal is scaled down (a gain, not a clip), which leaves what the corruption
 did (SNR, spectrum, codec artefacts) unchanged.
 
-Configs name corruptions as in :data:`CORRUPTIONS`; :func:`build_corruption` turns a dict, or a
-list of dicts (a :class:`Chain`), into the callable.
+Configs name corruptions by their registry names (``registry.names("corruption")``);
+:func:`build_corruption` turns a dict, or a list of dicts (a :class:`Chain`), into the callable.
 
 Example:
     >>> rng = np.random.default_rng(0)
@@ -43,6 +43,7 @@ import soundfile
 import soxr
 from scipy import signal as sps
 
+from emotransfer import registry
 from emotransfer.data.audio import load_audio
 
 Range = float | tuple[float, float]
@@ -526,17 +527,6 @@ class Chain(_Corruption):
         return {"name": self.name, "steps": steps, "probability": self.probability}
 
 
-CORRUPTIONS: dict[str, type[_Corruption]] = {
-    "noise": AddNoise,
-    "reverb": Reverb,
-    "band_limit": BandLimit,
-    "codec": Codec,
-    "clip": Clip,
-    "gain": Gain,
-    "chain": Chain,
-}
-
-
 def build_corruption(spec: dict[str, Any] | Sequence[dict[str, Any]]) -> Callable[..., np.ndarray]:
     """Build a corruption from a config dict ``{"name": ..., **params}``; a list is a Chain.
 
@@ -557,15 +547,12 @@ def build_corruption(spec: dict[str, Any] | Sequence[dict[str, Any]]) -> Callabl
         return Chain(steps=[build_corruption(step) for step in spec])
     params = dict(spec)
     name = params.pop("name", None)
-    if name not in CORRUPTIONS:
-        known = ", ".join(sorted(CORRUPTIONS))
+    if not isinstance(name, str) or name not in registry.names("corruption"):
+        known = ", ".join(registry.names("corruption"))
         raise KeyError(f"unknown corruption {name!r}; known: {known}")
     if "steps" in params:
         params["steps"] = [build_corruption(step) for step in params["steps"]]
-    try:
-        return CORRUPTIONS[name](**params)
-    except TypeError as error:
-        raise TypeError(f"bad parameters for corruption {name!r}: {error}") from error
+    return registry.build("corruption", name, **params)
 
 
 def describe(corruption: Callable[..., np.ndarray]) -> dict[str, Any] | str:
