@@ -19,14 +19,12 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from emotransfer.data.splits import Fold
-from emotransfer.io import write_json
+from emotransfer.io import write_atomic, write_json
 from emotransfer.training.frozen import FoldResult
 
 log = logging.getLogger("emotransfer")
@@ -79,12 +77,4 @@ def save_head(folder: Path, result: FoldResult) -> None:
     arrays = {f"head.{k}": np.ascontiguousarray(v) for k, v in exported.items()}
     arrays["scaler.mean"] = np.ascontiguousarray(result.scaler.mean_)
     arrays["scaler.scale"] = np.ascontiguousarray(result.scaler.scale_)
-    folder.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=folder, suffix=".tmp")
-    os.close(handle)
-    try:
-        save_file(arrays, temporary)
-        os.replace(temporary, folder / "head.safetensors")
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    write_atomic(folder / "head.safetensors", lambda temporary: save_file(arrays, str(temporary)))

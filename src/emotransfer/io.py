@@ -6,6 +6,7 @@ import json
 import os
 import platform
 import tempfile
+from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,18 +22,38 @@ class RunFolderError(ValueError):
     """A run folder whose model files cannot be used as they are (the message says which)."""
 
 
-def write_text(path: str | Path, text: str) -> None:
-    """Write ``text`` to a temporary file beside ``path`` and rename it into place."""
+def write_atomic(path: str | Path, write: Callable[[Path], object]) -> None:
+    """``write(temporary)`` to a new file beside ``path``, then rename it over ``path``: a
+    reader (or a killed process) never leaves or sees half a file. The one atomic write of
+    the package; the temporary name ends in ``.tmp``, so writers that infer a format from
+    the suffix must be told it.
+
+    Example:
+        >>> import tempfile
+        >>> target = Path(tempfile.mkdtemp()) / "a" / "b.txt"
+        >>> write_atomic(target, lambda temporary: temporary.write_text("done"))
+        >>> target.read_text(), sorted(p.name for p in target.parent.iterdir())
+        ('done', ['b.txt'])
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(handle)
     try:
-        with os.fdopen(handle, "w") as stream:
-            stream.write(text)
+        write(Path(temporary))
         os.replace(temporary, path)
-    except BaseException:
+    finally:
         Path(temporary).unlink(missing_ok=True)
-        raise
+
+
+def write_bytes(path: str | Path, data: bytes) -> None:
+    """Write ``data`` atomically (see :func:`write_atomic`)."""
+    write_atomic(path, lambda temporary: temporary.write_bytes(data))
+
+
+def write_text(path: str | Path, text: str) -> None:
+    """Write ``text`` (UTF-8) atomically (see :func:`write_atomic`)."""
+    write_atomic(path, lambda temporary: temporary.write_text(text, encoding="utf-8"))
 
 
 def write_json(path: str | Path, data: Any) -> None:

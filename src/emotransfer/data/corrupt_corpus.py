@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -41,6 +40,7 @@ import soundfile
 from emotransfer.data.audio import load_audio
 from emotransfer.data.corrupt import build_corruption, describe
 from emotransfer.data.manifest import row_key
+from emotransfer.io import write_atomic
 
 AUDIO_FOLDER = "audio"
 METADATA = "metadata.csv"
@@ -92,7 +92,7 @@ def corrupt_corpus(
             rng = np.random.default_rng([seed, int(digest[:15], 16)])
             _write_copy(row, corruption, target, rng, sample_rate)
     metadata = _metadata(table, names, condition, record)
-    _write_atomic(out_dir / METADATA, lambda path: metadata.to_csv(path, index=False))
+    write_atomic(out_dir / METADATA, lambda path: metadata.to_csv(path, index=False))
     return metadata.assign(file=[str(out_dir / name) for name in names])
 
 
@@ -108,7 +108,7 @@ def _claim(out_dir: Path, settings: dict[str, Any]) -> None:
                 f"use another out_dir for {settings}"
             )
         return
-    _write_atomic(path, lambda tmp: tmp.write_text(json.dumps(settings, indent=2)))
+    write_atomic(path, lambda tmp: tmp.write_text(json.dumps(settings, indent=2)))
 
 
 def _with_bounds(table: pd.DataFrame) -> pd.DataFrame:
@@ -138,7 +138,7 @@ def _write_copy(
     def write(path: Path) -> None:
         soundfile.write(path, corrupted, sample_rate, format="FLAC", subtype="PCM_16")
 
-    _write_atomic(target, write)
+    write_atomic(target, write)
 
 
 def _metadata(table: pd.DataFrame, names: list[str], condition: str, record: str) -> pd.DataFrame:
@@ -152,13 +152,3 @@ def _metadata(table: pd.DataFrame, names: list[str], condition: str, record: str
         condition=condition,
         corruption=record,
     )
-
-
-def _write_atomic(target: Path, write: Callable[[Path], Any]) -> None:
-    """``write`` to a temporary name in the target's folder, then rename over ``target``."""
-    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    try:
-        write(temporary)
-        os.replace(temporary, target)
-    finally:
-        temporary.unlink(missing_ok=True)

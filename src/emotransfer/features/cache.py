@@ -29,7 +29,6 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,6 +36,8 @@ from typing import Any
 import numpy as np
 import safetensors.numpy
 from safetensors import SafetensorError, safe_open
+
+from emotransfer.io import write_bytes
 
 LOGGER = logging.getLogger("emotransfer")
 ENTRY_FORMAT = "emotransfer-feature-cache/2"
@@ -189,7 +190,7 @@ class FeatureCache:
             metadata["duration"] = repr(duration)
         if sample_rate is not None:
             metadata["sample_rate"] = str(sample_rate)
-        _write_atomic(path, safetensors.numpy.save({TENSOR: array}, metadata=metadata))
+        write_bytes(path, safetensors.numpy.save({TENSOR: array}, metadata=metadata))
 
     def discard(self, error: CorruptEntry) -> None:
         """Warn about a corrupt entry and delete it, so that it is recomputed."""
@@ -224,7 +225,7 @@ class FeatureCache:
     def _agree(self, array: np.ndarray) -> None:
         layout, known = array_layout(array), self._known_layout()
         if known is None:
-            _write_atomic(self.layout_path, json.dumps(layout).encode())
+            write_bytes(self.layout_path, json.dumps(layout).encode())
             self._layout = layout
         elif layout != known:
             raise ValueError(
@@ -235,18 +236,7 @@ class FeatureCache:
         target = self.folder / "identity.json"
         if not target.is_file():
             text = json.dumps(self.identity, indent=1, sort_keys=True, default=str)
-            _write_atomic(target, text.encode())
-
-
-def _write_atomic(target: Path, data: bytes) -> None:
-    handle, temporary = tempfile.mkstemp(dir=target.parent, suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+            write_bytes(target, text.encode())
 
 
 def _first_line(error: Exception) -> str:

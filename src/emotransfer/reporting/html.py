@@ -19,8 +19,6 @@ from __future__ import annotations
 import base64
 import json
 import math
-import os
-import tempfile
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from html import escape
@@ -29,6 +27,7 @@ from typing import Any
 
 import pandas as pd
 
+from emotransfer.io import write_text
 from emotransfer.reporting.plots import (
     confusion_matrix_figure,
     fold_figure,
@@ -329,18 +328,6 @@ def write_figures(run_dir: str | Path) -> list[Path]:
     return written
 
 
-def _write_text_atomic(path: Path, text: str) -> None:
-    """Write via a temporary file in the same folder, so readers never see a partial report."""
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
 def write_report(run_dir: str | Path) -> Path:
     """Write ``report.html`` for a run folder, together with its figure PNGs.
 
@@ -389,5 +376,5 @@ def write_report(run_dir: str | Path) -> Path:
         f"<body>{''.join(sections)}</body></html>\n"
     )
     path = run_dir / REPORT_NAME
-    _write_text_atomic(path, page)
+    write_text(path, page)
     return path

@@ -13,9 +13,7 @@ Example:
 from __future__ import annotations
 
 import math
-import os
 import sys
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -23,6 +21,8 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+
+from emotransfer.io import write_atomic
 
 MISSING = float("nan")
 
@@ -188,14 +188,8 @@ def save_figure(figure: Figure, path: str | Path) -> Path:
         b'\\x89PNG'
     """
     path = Path(path)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(handle, "wb") as stream:
-            figure.savefig(stream, format="png", dpi=100)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+        write_atomic(path, lambda temporary: figure.savefig(temporary, format="png", dpi=100))
     finally:
         _close(figure)
     return path

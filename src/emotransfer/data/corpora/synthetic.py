@@ -70,10 +70,8 @@ Example:
 from __future__ import annotations
 
 import json
-import os
 import re
 import zlib
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,6 +82,7 @@ from scipy import signal
 
 from emotransfer.data.manifest import normalize_manifest
 from emotransfer.define import Domain
+from emotransfer.io import write_atomic
 
 # Bump when the generated audio changes, so that existing corpora are regenerated.
 GENERATOR_VERSION = 1
@@ -286,12 +285,12 @@ class SyntheticCorpus:
             waveform = synthesize_utterance(
                 speakers[row.speaker], EMOTIONS[row.emotion], text, rng, self.sample_rate
             )
-            _write_atomic(Path(row.file), lambda p, w=waveform: _write_wav(p, w, self))
+            write_atomic(Path(row.file), lambda p, w=waveform: _write_wav(p, w, self))
         _remove_stale(audio_dir, {Path(f).name for f in table["file"]})
         metadata = table.assign(file=[f"audio/{Path(f).name}" for f in table["file"]])
-        _write_atomic(root / METADATA_FILE, lambda p: metadata.to_csv(p, index=False))
+        write_atomic(root / METADATA_FILE, lambda p: metadata.to_csv(p, index=False))
         parameters = json.dumps(self.parameters(), indent=2) + "\n"
-        _write_atomic(root / PARAMETER_FILE, lambda p: p.write_text(parameters))
+        write_atomic(root / PARAMETER_FILE, lambda p: p.write_text(parameters))
 
 
 def speaker_profiles(num_speakers: int, seed: int) -> list[SpeakerProfile]:
@@ -524,16 +523,6 @@ def _rms(x: np.ndarray) -> float:
 
 def _write_wav(path: Path, waveform: np.ndarray, corpus: SyntheticCorpus) -> None:
     soundfile.write(path, waveform, corpus.sample_rate, subtype="PCM_16", format="WAV")
-
-
-def _write_atomic(path: Path, write: Callable[[Path], object]) -> None:
-    """Write through ``write(temp_path)`` then rename, so no reader sees a partial file."""
-    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        write(temp)
-        os.replace(temp, path)
-    finally:
-        temp.unlink(missing_ok=True)
 
 
 def _remove_stale(audio_dir: Path, keep: set[str]) -> None:
