@@ -59,7 +59,7 @@ def test_unknown_key_names_dotted_path(tmp_path):
     ("override", "message"),
     [
         ("split.folds=1", "split.folds: Input should be greater than or equal to 2"),
-        ("split.kind=random", "split.kind: .*'random' is not a valid SplitKind"),
+        ("split.kind=random", "split.kind: .*'random' is not a known split"),
         ("features.normalization=zscore", "features.normalization: .*'zscore' is not a valid"),
         ("data.audio.on_error=ignore", "data.audio.on_error: Input should be 'raise' or 'skip'"),
         ("evaluation.confidence=1.5", "evaluation.confidence: Input should be less than 1"),
@@ -157,7 +157,7 @@ def test_save_load_round_trip(tmp_path):
 
 def test_assignment_is_validated():
     config = ExperimentConfig()
-    with pytest.raises(ValueError, match="not a valid SplitKind"):
+    with pytest.raises(ValueError, match="not a known split"):
         config.split.kind = "random"
 
 

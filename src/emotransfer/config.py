@@ -11,7 +11,7 @@ Example:
     >>> load_config(None, overrides=["split.kind=random"])  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    emotransfer.config.ConfigError: split.kind: Value error, 'random' is not a valid SplitKind; ...
+    emotransfer.config.ConfigError: split.kind: Value error, 'random' is not a known split; ...
 """
 
 from __future__ import annotations
@@ -125,7 +125,9 @@ class SplitConfig(Section):
     @field_validator("kind")
     @classmethod
     def _kind(cls, value: str) -> str:
-        return SplitKind.validate(value)
+        from emotransfer.data.splits import check_split_kind
+
+        return check_split_kind(value)
 
 
 class FeatureConfig(Section):

@@ -48,6 +48,13 @@ TABLES: dict[str, dict[str, str]] = {
         "hf": "emotransfer.features.hf:HFEncoder",
         "resemblyzer": "emotransfer.features.resemblyzer:Resemblyzer",
     },
+    "split": {
+        "loso": "emotransfer.data.split_kinds:LeaveOneSpeakerOut",
+        "leave_one_session_out": "emotransfer.data.split_kinds:LeaveOneSessionOut",
+        "speaker_kfold": "emotransfer.data.split_kinds:SpeakerKFold",
+        "predefined": "emotransfer.data.split_kinds:Predefined",
+        "cross_corpus": "emotransfer.data.split_kinds:CrossCorpus",
+    },
     "strategy": {
         "frozen": "emotransfer.transfer.probe:FrozenEncoder",
         "finetune": "emotransfer.transfer.finetune:FineTune",

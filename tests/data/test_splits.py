@@ -138,7 +138,7 @@ def test_cross_corpus():
 
 
 def test_unknown_kind():
-    with pytest.raises(ValueError, match="'random' is not a valid SplitKind"):
+    with pytest.raises(ValueError, match="'random' is not a known split; known: .*loso"):
         make_folds(corpus_table(), kind="random")
 
 

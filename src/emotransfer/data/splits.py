@@ -17,14 +17,13 @@ Example:
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 from sklearn.model_selection import StratifiedGroupKFold
-
-from emotransfer.define import SplitKind
 
 
 class LeakageError(ValueError):
@@ -71,20 +70,27 @@ def make_folds(
     train_corpora: Sequence[str] = (),
     test_corpora: Sequence[str] = (),
 ) -> list[Fold]:
-    """Build the outer folds of an experiment; see :class:`~emotransfer.define.SplitKind`."""
-    SplitKind.validate(kind)
-    if kind == SplitKind.LOSO:
-        return _leave_one_out(table, speaker_keys(table), "speaker", strip_corpus=True)
-    if kind == SplitKind.LOSESSO:
-        if "session" not in table:
-            raise ValueError("leave_one_session_out needs a 'session' column in the manifest")
-        sessions = (table["corpus"].astype(str) + "/" + table["session"].astype(str)).to_numpy()
-        return _leave_one_out(table, sessions, "session", strip_corpus=True)
-    if kind == SplitKind.SPEAKER_KFOLD:
-        return _speaker_kfold(table, folds=folds, seed=seed)
-    if kind == SplitKind.PREDEFINED:
-        return [_predefined(table, column, train_values, test_values)]
-    return [_cross_corpus(table, train_corpora, test_corpora)]
+    """Build the outer folds of an experiment with the split registered as ``kind``
+    (``registry.names("split")``, one file each in :mod:`emotransfer.data.split_kinds`); each
+    split takes the settings it names, the others are ignored."""
+    from emotransfer import registry
+
+    check_split_kind(kind)
+    settings = {"folds": folds, "seed": seed, "column": column, "train_values": train_values,
+                "test_values": test_values, "train_corpora": train_corpora,
+                "test_corpora": test_corpora}  # fmt: skip
+    accepted = inspect.signature(registry.resolve("split", kind)).parameters
+    split = registry.build("split", kind, **{k: v for k, v in settings.items() if k in accepted})
+    return split.split(table)
+
+
+def check_split_kind(kind: str) -> str:
+    """``kind`` if a split of that name is registered, else ``ValueError`` listing them."""
+    from emotransfer import registry
+
+    if kind not in registry.names("split"):
+        raise ValueError(f"{kind!r} is not a known split; known: {registry.names('split')}")
+    return kind
 
 
 def inner_splits(
@@ -214,64 +220,3 @@ def drop_unlearnable(
                             f"fold {folds} (split.unlearnable=drop)"})  # fmt: skip
         table = table[~drop].reset_index(drop=True)
     return table, found, skipped
-
-
-def _leave_one_out(
-    table: pd.DataFrame, groups: np.ndarray, label: str, *, strip_corpus: bool
-) -> list[Fold]:
-    values = list(dict.fromkeys(sorted(groups)))
-    if len(values) < 2:
-        raise ValueError(f"leave-one-{label}-out needs at least 2 {label}s, found {len(values)}")
-    single_corpus = table["corpus"].nunique() == 1
-    result = []
-    for value in values:
-        test = np.flatnonzero(groups == value)
-        shown = value.split("/", 1)[1] if strip_corpus and single_corpus else value
-        result.append(Fold(f"{label}={shown}", np.flatnonzero(groups != value), test, [value]))
-    return result
-
-
-def _speaker_kfold(table: pd.DataFrame, *, folds: int, seed: int) -> list[Fold]:
-    keys = speaker_keys(table)
-    if len(np.unique(keys)) < folds:
-        raise ValueError(f"speaker_kfold with {folds} folds needs >= {folds} speakers")
-    splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
-    labels = table["emotion"].to_numpy()
-    return [
-        Fold(f"fold={i + 1}", train, test, sorted(set(keys[test])))
-        for i, (train, test) in enumerate(splitter.split(np.zeros(len(table)), labels, keys))
-    ]
-
-
-def _predefined(
-    table: pd.DataFrame, column: str, train_values: Sequence[str], test_values: Sequence[str]
-) -> Fold:
-    if column not in table:
-        raise ValueError(f"predefined split: the manifest has no column {column!r}")
-    values = table[column].astype(str).str.lower()
-    train = np.flatnonzero(values.isin([v.lower() for v in train_values]))
-    test = np.flatnonzero(values.isin([v.lower() for v in test_values]))
-    if not len(train) or not len(test):
-        raise ValueError(
-            f"predefined split on {column!r}: {len(train)} train and {len(test)} test rows "
-            f"(values present: {sorted(values.unique())[:10]})"
-        )
-    return Fold(f"{column}={'+'.join(test_values)}", train, test, list(test_values))
-
-
-def _cross_corpus(
-    table: pd.DataFrame, train_corpora: Sequence[str], test_corpora: Sequence[str]
-) -> Fold:
-    corpora = table["corpus"].astype(str)
-    for name in [*train_corpora, *test_corpora]:
-        if name not in set(corpora):
-            raise ValueError(
-                f"cross_corpus: corpus {name!r} is not loaded; have {sorted(set(corpora))}"
-            )
-    if not train_corpora or not test_corpora:
-        raise ValueError("cross_corpus needs split.train_corpora and split.test_corpora")
-    train = np.flatnonzero(corpora.isin(train_corpora))
-    test = np.flatnonzero(corpora.isin(test_corpora))
-    return Fold(
-        f"{'+'.join(train_corpora)}->{'+'.join(test_corpora)}", train, test, list(test_corpora)
-    )
