@@ -178,3 +178,10 @@ def test_every_shipped_config_is_valid():
                 load_config(base, overrides=[*study.get("overrides", []), *overrides])
         else:
             load_config(path)
+
+
+def test_command_line_plugins_add_to_the_configs_own():
+    config = load_config(None, overrides=["plugins=[a.b:C]"], plugins=["d.e:F", "a.b:C"])
+    assert config.plugins == ["a.b:C", "d.e:F"]
+    with pytest.raises(ConfigError, match="plugins"):
+        load_config(None, overrides=["plugins=a.b:C"], plugins=["d.e:F"])

@@ -152,12 +152,7 @@ def _config(args: argparse.Namespace, *, extra: tuple[str, ...] | list[str] = ()
     """The config of ``args`` with its overrides; ``--plugin`` adds to its ``plugins``."""
     from emotransfer.config import load_config
 
-    config = load_config(args.config, overrides=[*args.override, *extra])
-    if args.plugin:
-        plugins = list(dict.fromkeys([*config.plugins, *args.plugin]))
-        config = load_config(args.config, overrides=[*args.override, *extra,
-                                                     f"plugins={plugins}"])  # fmt: skip
-    return config
+    return load_config(args.config, overrides=[*args.override, *extra], plugins=args.plugin)
 
 
 def _run_options(parser: argparse.ArgumentParser) -> None:

@@ -289,15 +289,29 @@ class ExperimentConfig(Section):
         return self.model_dump(mode="json")
 
     def digest(self) -> str:
-        """A short hash of the resolved config (used to validate resumed results)."""
-        text = json.dumps(self.to_dict(), sort_keys=True)
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
+        """A short hash of the resolved config (see :func:`config_digest`)."""
+        return config_digest(self.to_dict())
+
+
+def config_digest(values: dict[str, Any]) -> str:
+    """A short hash of a config dict, independent of key order.
+
+    Example:
+        >>> config_digest({"a": 1, "b": 2}) == config_digest({"b": 2, "a": 1})
+        True
+    """
+    text = json.dumps(values, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def load_config(
-    path: str | Path | None, *, overrides: list[str] | tuple[str, ...] = ()
+    path: str | Path | None,
+    *,
+    overrides: list[str] | tuple[str, ...] = (),
+    plugins: list[str] | tuple[str, ...] = (),
 ) -> ExperimentConfig:
-    """Read a YAML file (or start from defaults), apply ``a.b=c`` overrides, validate.
+    """Read a YAML file (or start from defaults), apply ``a.b=c`` overrides, add ``plugins``
+    (the command line's ``--plugin``) to the config's own, validate.
 
     Raises:
         ConfigError: unreadable YAML, an unknown key or a bad value (the message names it).
@@ -312,6 +326,8 @@ def load_config(
             raise ConfigError(f"{path}: a config must be a mapping, got {type(raw).__name__}")
     for override in overrides:
         apply_override(raw, override)
+    if plugins and isinstance(raw.get("plugins", []), list):  # else validation names it
+        raw["plugins"] = list(dict.fromkeys([*raw.get("plugins", []), *plugins]))
     try:
         return ExperimentConfig.model_validate(raw)
     except ValidationError as error:

@@ -28,6 +28,7 @@ from typing import Any
 
 import pandas as pd
 
+from emotransfer.config import config_digest
 from emotransfer.features.extract import file_digest
 
 LABEL_COLUMNS = ["corpus", "speaker", "emotion", "valence", "arousal", "dominance"]
@@ -49,9 +50,8 @@ def input_record(config: dict[str, Any], table: pd.DataFrame) -> dict[str, Any]:
         rows.append([Path(row["file"]).name, _plain(row.get("start")), _plain(row.get("end")),
                      digests[row["file"]], labels])  # fmt: skip
     data = hashlib.blake2b(json.dumps(rows).encode(), digest_size=16).hexdigest()
-    text = json.dumps(config, sort_keys=True, default=str)
     return {
-        "config_digest": hashlib.sha256(text.encode()).hexdigest()[:16],
+        "config_digest": config_digest(config),
         "config": config,
         "data_digest": data,
         "rows": rows,
