@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pandas as pd
 import pytest
+from tests.tiny_models import save_tiny_whisper
 
 from emotransfer.data.corpora.synthetic import SyntheticCorpus
 
@@ -37,20 +38,7 @@ def synthetic_table(synthetic_root: str) -> pd.DataFrame:
 @pytest.fixture(scope="session")
 def tiny_whisper(tmp_path_factory: pytest.TempPathFactory) -> str:
     """A tiny randomly initialised Whisper model saved like a user's model folder."""
-    import torch
-    import transformers
-
-    folder = tmp_path_factory.mktemp("tiny_whisper")
-    config = transformers.WhisperConfig(
-        d_model=32, encoder_layers=2, encoder_attention_heads=2, encoder_ffn_dim=64,
-        decoder_layers=1, decoder_attention_heads=2, decoder_ffn_dim=64, num_mel_bins=80,
-        max_source_positions=1500, max_target_positions=16, vocab_size=64, pad_token_id=0,
-        bos_token_id=1, eos_token_id=2, decoder_start_token_id=1,
-    )  # fmt: skip
-    torch.manual_seed(0)
-    transformers.WhisperModel(config).save_pretrained(folder, safe_serialization=True)
-    transformers.WhisperFeatureExtractor().save_pretrained(folder)
-    return str(folder)
+    return str(save_tiny_whisper(tmp_path_factory.mktemp("tiny_whisper")))
 
 
 @pytest.fixture(scope="session")

@@ -248,20 +248,9 @@ class Workspace:
     @cached_property
     def tiny_whisper(self) -> Path:
         """A tiny random Whisper saved like a user's model folder (as tests/conftest.py)."""
-        import torch
-        import transformers
+        from tests.tiny_models import save_tiny_whisper
 
-        folder = self.root / "tiny_whisper"
-        config = transformers.WhisperConfig(
-            d_model=32, encoder_layers=2, encoder_attention_heads=2, encoder_ffn_dim=64,
-            decoder_layers=1, decoder_attention_heads=2, decoder_ffn_dim=64, num_mel_bins=80,
-            max_source_positions=1500, max_target_positions=16, vocab_size=64, pad_token_id=0,
-            bos_token_id=1, eos_token_id=2, decoder_start_token_id=1,
-        )  # fmt: skip
-        torch.manual_seed(0)
-        transformers.WhisperModel(config).save_pretrained(folder, safe_serialization=True)
-        transformers.WhisperFeatureExtractor().save_pretrained(folder)
-        return folder
+        return save_tiny_whisper(self.root / "tiny_whisper")
 
     def finetune_args(self) -> list[str]:
         """``run`` of the fine-tuning run (its folder: ``runs/finetune``)."""

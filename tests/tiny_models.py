@@ -1,0 +1,22 @@
+"""Tiny randomly initialised pretrained-model folders the tests make themselves (no hub)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def save_tiny_whisper(folder: str | Path) -> Path:
+    """A tiny random Whisper (2 encoder layers, d=32) saved like a user's model folder."""
+    import torch
+    import transformers
+
+    config = transformers.WhisperConfig(
+        d_model=32, encoder_layers=2, encoder_attention_heads=2, encoder_ffn_dim=64,
+        decoder_layers=1, decoder_attention_heads=2, decoder_ffn_dim=64, num_mel_bins=80,
+        max_source_positions=1500, max_target_positions=16, vocab_size=64, pad_token_id=0,
+        bos_token_id=1, eos_token_id=2, decoder_start_token_id=1,
+    )  # fmt: skip
+    torch.manual_seed(0)
+    transformers.WhisperModel(config).save_pretrained(folder, safe_serialization=True)
+    transformers.WhisperFeatureExtractor().save_pretrained(folder)
+    return Path(folder)
