@@ -56,17 +56,17 @@ def test_two_stage_transfer_starts_stage_two_from_the_source_model(tmp_path, syn
     # The stage-1 encoder is a model folder that any experiment can use as an upstream.
     from safetensors.torch import load_file
 
+    from emotransfer.encoders.hf_audio import HFAudioEncoder
     from emotransfer.features.hf import HFEncoder
-    from emotransfer.models.audio_model import AudioBackbone
 
     wave = (0.1 * np.sin(np.arange(16000) / 7.0)).astype(np.float32)
     exported = HFEncoder(
         model=str(result.run_dir / "source" / "encoder"), whisper_input="real_length"
     ).extract(wave)
-    backbone = AudioBackbone(HFEncoder(model=tiny_whisper, whisper_input="real_length")._load())
-    backbone.load_state_dict(load_file(str(encoder)))
+    trained = HFAudioEncoder(model=tiny_whisper, whisper_input="real_length")
+    trained.load_state_dict(load_file(str(encoder)))
     with torch.no_grad():
-        states, _ = backbone(backbone.prepare([wave]))
+        states = trained(trained.prepare([wave])).states
     assert not np.allclose(exported, HFEncoder(model=tiny_whisper).extract(wave))
     np.testing.assert_allclose(exported, states[0].numpy(), atol=1e-4)
 
@@ -84,9 +84,9 @@ def test_exported_fold_encoder_is_the_merged_lora_encoder(tmp_path, synthetic_ro
     exported = HFEncoder(model=str(folder), whisper_input="real_length").extract(wave)
     original = HFEncoder(model=tiny_whisper, whisper_input="real_length").extract(wave)
     # The fold model (adapters unmerged) computes the same hidden states as the export.
-    model = Predictor.from_run(result.run_dir).models[0]
+    encoder = Predictor.from_run(result.run_dir).scorer.models[0].encoders["audio"]
     with torch.no_grad():
-        states, _ = model.backbone(model.backbone.prepare([wave]))
+        states = encoder(encoder.prepare([wave])).states
     np.testing.assert_allclose(exported, states[0].numpy(), atol=1e-4)
     np.testing.assert_allclose(exported[0], original[0], atol=1e-6)  # embedding: no LoRA
     assert not np.allclose(exported[-1], original[-1], atol=1e-4)

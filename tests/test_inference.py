@@ -13,7 +13,7 @@ from safetensors.numpy import load_file, save_file
 from emotransfer.cli import main
 from emotransfer.config import load_config
 from emotransfer.experiment import run
-from emotransfer.inference import FeaturePredictor, Predictor
+from emotransfer.inference import Predictor
 from emotransfer.model_spec import read_model_spec
 from emotransfer.run_files import RunFolderError, record_model_files
 
@@ -66,7 +66,7 @@ def test_a_finished_run_records_its_model_files_and_predicts(frozen_run, clips):
     assert record["folds"] == 4 and "model.json" in record["files"]
     assert sum(name.endswith("head.safetensors") for name in record["files"]) == 4
     predictor = Predictor.from_run(frozen_run)
-    assert isinstance(predictor, FeaturePredictor) and predictor.max_duration == 2.6
+    assert predictor.upstream is not None and predictor.max_duration == 2.6
     outputs = predictor.predict_files(clips)
     assert set(outputs[0]) == {"anger", "happiness", "neutral", "sadness"}
     assert abs(sum(outputs[0].values()) - 1) < 1e-6
@@ -115,7 +115,7 @@ def test_trust_remote_code_is_never_taken_from_the_run_folder(folder, clips, tmp
     (custom / "evil.py").write_text(f"import pathlib\npathlib.Path({str(marker)!r}).touch()\n")
     edit_spec(folder, upstream="hf", params={"model": str(custom), "trust_remote_code": True})
     record_model_files(folder)
-    assert FeaturePredictor.from_run(folder).upstream.trust_remote_code is False
+    assert Predictor.from_run(folder).upstream.trust_remote_code is False
     assert Predictor.from_run(folder, trust_remote_code=True).upstream.trust_remote_code is True
     code, _, err = predict(capsys, folder, *clips)
     assert code == 2 and "emotransfer: error:" in err and "trust_remote_code" in err
@@ -211,7 +211,7 @@ def test_a_fold_that_lacked_a_class_predicts_in_the_run_columns(folder, clips):
     save_file(arrays, str(path))
     record_model_files(folder)
     predictor = Predictor.from_run(folder)
-    assert predictor.heads[0][2].class_indices().tolist() == [1, 2, 3]
+    assert predictor.scorer.heads[0][2].class_indices().tolist() == [1, 2, 3]
     outputs = predictor.predict_files(clips)
     assert all(abs(sum(p.values()) - 1) < 1e-6 for p in outputs)
     assert set(outputs[0]) == {"anger", "happiness", "neutral", "sadness"}
@@ -221,8 +221,8 @@ def test_a_fold_that_lacked_a_class_predicts_in_the_run_columns(folder, clips):
 
 def test_read_model_spec_checks_keys_and_components(folder):
     spec = read_model_spec(folder)
-    assert spec["audio"] == {"sample_rate": 16000, "min_duration": 0.1, "max_duration": 2.6}
-    assert "trust_remote_code" not in spec["params"]  # logmel takes no such parameter
+    assert spec.audio == {"sample_rate": 16000, "min_duration": 0.1, "max_duration": 2.6}
+    assert "trust_remote_code" not in spec.params  # logmel takes no such parameter
     edit_spec(folder, upstream="word2vec")
     with pytest.raises(RunFolderError, match="unknown upstream 'word2vec'; registered"):
         read_model_spec(folder)

@@ -34,11 +34,11 @@ def test_unknown_name_lists_known_names():
 
 def test_unknown_kind_lists_known_kinds():
     with pytest.raises(
-        KeyError, match="unknown component kind 'model'; known: corpus, corruption, head"
+        KeyError, match="unknown component kind 'widget'; known: corpus, corruption, encoder"
     ):
-        registry.names("model")
-    with pytest.raises(KeyError, match="'model'"):
-        registry.build("model", "svm")
+        registry.names("widget")
+    with pytest.raises(KeyError, match="'widget'"):
+        registry.build("widget", "svm")
 
 
 def test_class_path_allowed_by_plugins():

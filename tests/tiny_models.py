@@ -20,3 +20,12 @@ def save_tiny_whisper(folder: str | Path) -> Path:
     transformers.WhisperModel(config).save_pretrained(folder, safe_serialization=True)
     transformers.WhisperFeatureExtractor().save_pretrained(folder)
     return Path(folder)
+
+
+def audio_model(folder: str | Path, **options):
+    """An :class:`~emotransfer.models.emotion_model.EmotionModel` on the HF encoder in
+    ``folder`` (``num_classes`` and the model's other options as keywords)."""
+    from emotransfer.encoders.hf_audio import HFAudioEncoder
+    from emotransfer.models.emotion_model import EmotionModel
+
+    return EmotionModel(encoders={"audio": HFAudioEncoder(model=str(folder))}, **options)

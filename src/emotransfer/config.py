@@ -162,6 +162,36 @@ class EvaluationConfig(Section):
     )
 
 
+class ModelConfig(Section):
+    """The trainable model's architecture (``finetune`` runs): a registered ``model`` name,
+    its fusion of the inputs and extra parameters."""
+
+    name: str = Field("pooled", description="registered model architecture (registry 'model')")
+    fusion: str = Field("identity", description="registered fusion of the inputs")
+    params: dict[str, Any] = Field(default_factory=dict, description="architecture arguments")
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        return _registered("model", value)
+
+    @field_validator("fusion")
+    @classmethod
+    def _fusion(cls, value: str) -> str:
+        return _registered("fusion", value)
+
+
+def _registered(kind: str, value: str) -> str:
+    from emotransfer import registry
+
+    if ":" not in value and value not in registry.names(kind):
+        raise ValueError(f"unknown {kind} {value!r}; known: {', '.join(registry.names(kind))}")
+    return value
+
+
+MODALITIES = ("audio",)
+
+
 class FinetuneConfig(Section):
     """Training the encoder on audio (instead of frozen cached features)."""
 
@@ -260,6 +290,12 @@ class ExperimentConfig(Section):
     data: DataConfig = Field(default_factory=DataConfig)
     split: SplitConfig = Field(default_factory=SplitConfig)
     features: FeatureConfig = Field(default_factory=FeatureConfig)
+    inputs: dict[str, FeatureConfig] = Field(
+        default_factory=dict,
+        description="the model's inputs by modality ({audio: ...}); `features` is the audio "
+        "input written the older way (either may be given, not both)",
+    )
+    model: ModelConfig = Field(default_factory=ModelConfig)
     head: HeadConfig = Field(default_factory=HeadConfig)
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
     finetune: FinetuneConfig | None = Field(None, description="train on audio (issue 4)")
@@ -284,6 +320,17 @@ class ExperimentConfig(Section):
             if not CLASS_PATH.fullmatch(item):
                 raise ValueError(f"{item!r} is not a module:Class path")
         return value
+
+    @model_validator(mode="after")
+    def _inputs(self) -> ExperimentConfig:
+        unknown = sorted(set(self.inputs) - set(MODALITIES))
+        if unknown:
+            raise ValueError(f"inputs {unknown}: known modalities are {list(MODALITIES)}")
+        if "audio" in self.inputs:
+            if "features" in self.model_fields_set and self.features != self.inputs["audio"]:
+                raise ValueError("give the audio input once: `inputs.audio` or `features`")
+            self.__dict__["features"] = self.inputs["audio"]  # no re-validation loop
+        return self
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json")

@@ -29,6 +29,7 @@ from emotransfer.evaluation.metrics import ccc_report, classification_report
 from emotransfer.features.extract import Extraction
 from emotransfer.fold_store import load_fold, save_fold, save_head
 from emotransfer.io import write_json, write_text
+from emotransfer.model_spec import FrozenSpec, TrainedSpec
 from emotransfer.prepare import (
     BadAudioError,
     auxiliary_labels,
@@ -94,7 +95,6 @@ def _run(
     config: ExperimentConfig, folder: Path, *, progress: bool, resume: bool, force: bool
 ) -> RunResult:
     began = time.perf_counter()
-    np.random.seed(config.seed)  # for library code that draws from numpy's global state
     saved = read_inputs(folder, resume=resume, force=force)
     table, labels_info, skipped = prepare_manifest(config)
     if config.finetune is None:
@@ -238,7 +238,7 @@ def _finetuner(config: ExperimentConfig, folder: Path, waves: list, labels: np.n
                groups: np.ndarray, classes: list[str], progress: bool, *,
                force: bool = False) -> Any:  # fmt: skip
     spec = model_spec(config, classes)
-    write_json(folder / "model.json", spec)
+    write_json(folder / "model.json", spec.to_json())
     source_state = None
     if config.finetune.source:
         source_state = _source_stage(config, folder, spec, progress, force)
@@ -271,7 +271,7 @@ def pretrain(config: ExperimentConfig, *, progress: bool = True) -> Path:
 
 
 def _source_stage(
-    config: ExperimentConfig, folder: Path, spec: dict[str, Any], progress: bool,
+    config: ExperimentConfig, folder: Path, spec: TrainedSpec, progress: bool,
     force: bool = False,
 ) -> Any:  # fmt: skip
     source_config = config.model_copy(deep=True)
@@ -299,11 +299,10 @@ def _source_stage(
 
 def _frozen_spec(config: ExperimentConfig, classes: list[str]) -> dict[str, Any]:
     features = config.features
-    return {"kind": "frozen", "upstream": features.upstream, "params": features.params,
-            "layer": features.layer, "pooling": features.pooling,
-            "normalization": features.normalization, "classes": classes,
-            "sample_rate": config.data.audio.sample_rate,
-            "audio": audio_limits(config)}  # fmt: skip
+    return FrozenSpec(upstream=features.upstream, params=features.params, layer=features.layer,
+                      pooling=features.pooling, normalization=features.normalization,
+                      classes=classes, sample_rate=config.data.audio.sample_rate,
+                      audio=audio_limits(config)).to_json()  # fmt: skip
 
 
 def _train(

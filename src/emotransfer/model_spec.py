@@ -1,4 +1,12 @@
-"""``model.json`` read as data: every key checked, every component name registered or allowed.
+"""``model.json``: one typed :class:`ModelSpec` per run, written by the run and read back as
+data (every key checked, every component name registered or allowed) by inference.
+
+Two kinds: :class:`FrozenSpec` (a frozen upstream's pooled layer and fold heads) and
+:class:`TrainedSpec` (an :class:`~emotransfer.models.emotion_model.EmotionModel`: encoder,
+architecture, fusion, strategy, and each fold's trained weights). ``format`` 2 names the encoder
+and its parameters; a format-1 file (written before the model contract: ``model`` and
+``whisper_input`` keys, weights named ``backbone.*`` and ``layer_sum.*``) still loads, read as
+the ``hf`` encoder with those parameters.
 
 A run folder is untrusted input, so its model description is validated before anything is
 built from it: types and vocabularies per key, component names (``upstream``, ``strategy``)
@@ -11,8 +19,9 @@ from __future__ import annotations
 import inspect
 import json
 from collections.abc import Collection
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from emotransfer import registry
 from emotransfer.define import Normalization, Pooling
@@ -23,7 +32,12 @@ SPEC = "model.json"
 AUDIO_DEFAULTS = {"min_duration": 0.1, "max_duration": 600.0}
 # model.json keys that name a component, and its registry kind, per kind of run.
 COMPONENTS = {"frozen": {"upstream": "upstream"},
-              "finetune": {"strategy": "strategy", "source_strategy": "strategy"}}  # fmt: skip
+              "finetune": {"strategy": "strategy", "source_strategy": "strategy",
+                           "encoder": "encoder", "architecture": "model",
+                           "fusion": "fusion"}}  # fmt: skip
+FORMAT = 2
+# Weight-name prefixes of format-1 trained runs, and their names in the model of today.
+LEGACY_WEIGHTS = {"backbone.": "encoders.audio.", "layer_sum.": "mixes.audio.layer_sum."}
 
 
 def _is_int(value: Any) -> bool:
@@ -53,9 +67,14 @@ KEYS: dict[str, dict[str, tuple[Any, str]]] = {
         ),
     },
     "finetune": {
-        "model": (lambda v: isinstance(v, str), "a model folder or hub id"),
+        "format?": (lambda v: v in (1, FORMAT), f"1 or {FORMAT}"),
+        "encoder?": (lambda v: isinstance(v, str), "a registered encoder name"),
+        "encoder_params?": (lambda v: isinstance(v, dict), "an object of encoder parameters"),
+        "architecture?": (lambda v: isinstance(v, str), "a registered model name"),
+        "fusion?": (lambda v: isinstance(v, str), "a registered fusion name"),
+        "model?": (lambda v: isinstance(v, str), "a model folder or hub id"),
         "layer": (lambda v: v is None or _is_int(v), "an integer or null"),
-        "whisper_input": (lambda v: v in ("padded", "real_length"), "'padded' or 'real_length'"),
+        "whisper_input?": (lambda v: v in ("padded", "real_length"), "'padded' or 'real_length'"),
         "strategy": (lambda v: isinstance(v, str), "a registered strategy name"),
         "strategy_params": (lambda v: isinstance(v, dict), "an object"),
         "source_strategy?": (lambda v: isinstance(v, str), "a strategy name"),
@@ -68,7 +87,7 @@ KEYS: dict[str, dict[str, tuple[Any, str]]] = {
 
 def read_model_spec(
     folder: str | Path, *, plugins: Collection[str] = (), trust_remote_code: bool = False
-) -> dict[str, Any]:
+) -> ModelSpec:
     """``model.json`` of a run folder, checked, with the caller's security settings applied.
 
     Every key is checked for its type and vocabulary; a component name (``upstream``,
@@ -92,7 +111,7 @@ def read_model_spec(
         Traceback (most recent call last):
         ...
         emotransfer.io.RunFolderError: ...model.json: "upstream": 'subprocess:Popen' ...
-        >>> read_model_spec(folder, plugins=["subprocess:Popen"])["params"]
+        >>> read_model_spec(folder, plugins=["subprocess:Popen"]).params
         {}
     """
     path = Path(folder) / SPEC
@@ -120,11 +139,107 @@ def read_model_spec(
             _check_component(path, key, component, spec[key], plugins)
     spec = {**spec, "audio": _audio_limits(path, spec)}
     if kind == "frozen":
-        spec["params"] = _trusted_params(spec["upstream"], spec["params"], plugins,
+        spec["params"] = _trusted_params("upstream", spec["upstream"], spec["params"], plugins,
                                          trust_remote_code)  # fmt: skip
-    else:
-        spec["trust_remote_code"] = trust_remote_code
-    return spec
+        return FrozenSpec.from_json(spec)
+    if "encoder" not in spec and "model" not in spec:
+        raise RunFolderError(f'{path}: "encoder": must be a registered encoder name, not missing')
+    trained = TrainedSpec.from_json(spec)
+    if trained.encoder == "upstream":
+        _check_component(path, "encoder_params.upstream", "upstream",
+                         str(trained.encoder_params.get("upstream")), plugins)  # fmt: skip
+    trained.encoder_params = _trusted_params("encoder", trained.encoder, trained.encoder_params,
+                                             plugins, trust_remote_code)  # fmt: skip
+    trained.trust_remote_code = trust_remote_code
+    return trained
+
+
+@dataclass
+class FrozenSpec:
+    """A frozen-feature run: upstream -> pooled hidden state ``layer`` -> fold heads."""
+
+    upstream: str
+    params: dict[str, Any]
+    layer: int
+    pooling: str
+    normalization: str
+    classes: list[str]
+    sample_rate: int
+    audio: dict[str, Any] = field(default_factory=dict)
+    kind: Literal["frozen"] = "frozen"
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> FrozenSpec:
+        names = cls.__dataclass_fields__
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class TrainedSpec:
+    """A trained :class:`~emotransfer.models.emotion_model.EmotionModel`: the ``encoder``
+    (registered name + parameters) of the ``audio`` input, the ``architecture`` (``model``
+    registry), its ``fusion``, hidden ``layer`` (``None``: weighted sum), the ``strategy`` that
+    was trained, and a two-stage run's stage-1 strategy (``source``)."""
+
+    classes: list[str]
+    sample_rate: int
+    encoder: str = "hf"
+    encoder_params: dict[str, Any] = field(default_factory=dict)
+    architecture: str = "pooled"
+    fusion: str = "identity"
+    layer: int | None = None
+    strategy: str = "frozen"
+    strategy_params: dict[str, Any] = field(default_factory=dict)
+    speaker_norm: bool = False
+    source: bool = False
+    source_strategy: str = "full"
+    source_params: dict[str, Any] = field(default_factory=dict)
+    audio: dict[str, Any] = field(default_factory=dict)
+    format: int = FORMAT
+    trust_remote_code: bool = False  # the caller's, never the file's
+    kind: Literal["finetune"] = "finetune"
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> TrainedSpec:
+        """A spec from ``model.json`` data; format 1 (``model``, ``whisper_input``,
+        ``random_init`` keys) becomes the ``hf`` encoder with those parameters."""
+        data = dict(data)
+        if "encoder" not in data:
+            data["format"] = 1
+            data["encoder"] = "hf"
+            data["encoder_params"] = {
+                "model": data["model"],
+                "whisper_input": data.get("whisper_input", "real_length"),
+                "random_init": data.get("random_init", False),
+            }
+        names = cls.__dataclass_fields__
+        spec = cls(**{k: v for k, v in data.items() if k in names and k != "trust_remote_code"})
+        return spec
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.pop("trust_remote_code")  # the caller decides, at every load
+        return data
+
+    def weight_names(self, names: Collection[str]) -> dict[str, str]:
+        """Saved weight name -> the model's name (format 1 renamed, format 2 as it is)."""
+        if self.format != 1:
+            return {name: name for name in names}
+        renamed = {}
+        for name in names:
+            for old, new in LEGACY_WEIGHTS.items():
+                if name.startswith(old):
+                    renamed[name] = new + name[len(old) :]
+                    break
+            else:
+                renamed[name] = name
+        return renamed
+
+
+ModelSpec = FrozenSpec | TrainedSpec
 
 
 def _check_component(
@@ -158,10 +273,16 @@ def _audio_limits(path: Path, spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def _trusted_params(
-    upstream: str, params: dict[str, Any], plugins: Collection[str], trust_remote_code: bool
-) -> dict[str, Any]:
-    """``params`` with the caller's ``trust_remote_code`` where the upstream takes it."""
-    accepted = inspect.signature(registry.resolve("upstream", upstream, plugins=plugins))
+    kind: str, name: str, params: dict[str, Any], plugins: Collection[str],
+    trust_remote_code: bool,
+) -> dict[str, Any]:  # fmt: skip
+    """``params`` with the caller's ``trust_remote_code`` where the component takes it (and
+    inside the parameters of a wrapped upstream)."""
+    if kind == "encoder" and name == "upstream" and isinstance(params.get("params"), dict):
+        inner = _trusted_params("upstream", str(params.get("upstream")), params["params"],
+                                plugins, trust_remote_code)  # fmt: skip
+        params = {**params, "params": inner}
+    accepted = inspect.signature(registry.resolve(kind, name, plugins=plugins))
     takes = "trust_remote_code" in accepted.parameters or any(
         p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.parameters.values()
     )

@@ -1,6 +1,7 @@
 """One table per component kind: ``name -> "module:Class"``, imported only when built.
 
-A new corpus, upstream, head or split is one line here plus its own file. Out-of-tree
+A new corpus, upstream, encoder, model, fusion, strategy, head, split, corruption or
+few-shot method is one line here plus its own file. Out-of-tree
 plug-ins are reached with a class path such as ``"my_pkg.module:MyCorpus"``, imported only
 when the caller lists it in ``plugins``: the user's own config (``plugins:``) or command line
 (``--plugin``). A name read from a run folder (``model.json``) is therefore a registered name
@@ -47,6 +48,18 @@ TABLES: dict[str, dict[str, str]] = {
         "logmel": "emotransfer.features.logmel:LogMel",
         "hf": "emotransfer.features.hf:HFEncoder",
         "resemblyzer": "emotransfer.features.resemblyzer:Resemblyzer",
+    },
+    "encoder": {
+        "hf": "emotransfer.encoders.hf_audio:HFAudioEncoder",
+        "logmel": "emotransfer.encoders.logmel:LogMelEncoder",
+        "upstream": "emotransfer.encoders.upstream:UpstreamEncoder",
+    },
+    "model": {
+        "pooled": "emotransfer.models.emotion_model:EmotionModel",
+    },
+    "fusion": {
+        "identity": "emotransfer.models.fusion:IdentityFusion",
+        "concat": "emotransfer.models.fusion:ConcatFusion",
     },
     "split": {
         "loso": "emotransfer.data.split_kinds:LeaveOneSpeakerOut",

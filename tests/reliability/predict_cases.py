@@ -264,7 +264,8 @@ def _remote_code_frozen(workspace: Workspace, case_id: str) -> Observation:
 def _remote_code_finetune(workspace: Workspace, case_id: str) -> Observation:
     folder, marker = workspace.finetune_copy(case_id), workspace.folder(case_id) / "marker"
     model = remote_code_model(workspace, workspace.folder(case_id) / "model", marker)
-    edit_spec(folder, lambda spec: spec.update(model=str(model), trust_remote_code=True))
+    edit_spec(folder, lambda spec: spec["encoder_params"].update(model=str(model),
+                                                                 trust_remote_code=True))
     resign(folder)
     call = predict(folder, *workspace.clips)
     return _code_refused(call, [str(marker)] if marker.exists() else [])
@@ -281,7 +282,7 @@ def _pickle_checkpoint(workspace: Workspace, case_id: str) -> Observation:
     for name in ("config.json", "preprocessor_config.json"):
         shutil.copy(workspace.tiny_whisper / name, model / name)
     torch.save({"weights": Exploit(f"touch {marker}")}, model / "pytorch_model.bin")
-    edit_spec(folder, lambda spec: spec.update(model=str(model)))
+    edit_spec(folder, lambda spec: spec["encoder_params"].update(model=str(model)))
     resign(folder)
     call = predict(folder, *workspace.clips)
     if marker.exists():

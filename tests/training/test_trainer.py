@@ -2,10 +2,12 @@ import numpy as np
 import pytest
 import torch
 
-from emotransfer.models.audio_model import build_model
+from emotransfer.training.lpft import LPFTTrainer
+from emotransfer.training.samplers import SpeakerBatches
 from emotransfer.training.trainer import Trainer
 from emotransfer.transfer.finetune import FineTune, FullFineTune
 from emotransfer.transfer.lora import LoRA
+from tests.tiny_models import audio_model
 
 
 def two_tone_task(count=24, seed=0):
@@ -24,13 +26,14 @@ def two_tone_task(count=24, seed=0):
 
 def train(folder, strategy, epochs, checkpoint=None, **options):
     torch.manual_seed(0)
-    model = build_model(model=folder, num_classes=2)
+    model = audio_model(folder, num_classes=2)
     groups = strategy.apply(model)
-    trainer = Trainer(model=model, param_groups=groups, epochs=epochs, batch_size=8,
-                      learning_rate=1e-2, seed=0, checkpoint_dir=checkpoint, patience=10,
-                      **options)  # fmt: skip
+    kind = LPFTTrainer if "head_epochs" in options else Trainer
+    trainer = kind(model=model, param_groups=groups, epochs=epochs, batch_size=8,
+                   learning_rate=1e-2, seed=0, checkpoint_dir=checkpoint, patience=10,
+                   **options)  # fmt: skip
     waves, labels = two_tone_task()
-    trainer.fit(waves, labels, valid_waves=waves[:8], valid_labels=labels[:8])
+    trainer.fit(waves, labels, valid_items=waves[:8], valid_labels=labels[:8])
     return trainer, model
 
 
@@ -54,23 +57,23 @@ def test_resume_after_a_kill_reproduces_the_uninterrupted_run(tiny_whisper, tmp_
 
 
 def test_partial_freezing_and_layer_decay(tiny_whisper):
-    model = build_model(model=tiny_whisper, num_classes=2)
+    model = audio_model(tiny_whisper, num_classes=2)
     groups = FineTune(freeze_bottom=1, layer_decay=0.5).apply(model)
     names = {n: p for n, p in model.named_parameters()}
-    assert not names["backbone.module.layers.0.fc1.weight"].requires_grad
-    assert names["backbone.module.layers.1.fc1.weight"].requires_grad
-    assert not names["backbone.module.conv1.weight"].requires_grad  # feature encoder frozen
+    assert not names["encoders.audio.module.layers.0.fc1.weight"].requires_grad
+    assert names["encoders.audio.module.layers.1.fc1.weight"].requires_grad
+    assert not names["encoders.audio.module.conv1.weight"].requires_grad  # feature encoder frozen
     scales = sorted(g["lr_scale"] for g in groups)
     assert scales[-1] == 1.0 and 0.5 in scales  # head 1.0, top layer 0.5 ** 1
 
 
 def test_lora_trains_only_adapters_and_head(tiny_wav2vec2):
-    model = build_model(model=tiny_wav2vec2, num_classes=3)
+    model = audio_model(tiny_wav2vec2, num_classes=3)
     LoRA(rank=2).apply(model)
     trained = [n for n, p in model.named_parameters() if p.requires_grad]
-    assert trained and all("lora_" in n or n.startswith(("head.", "layer_sum.")) for n in trained)
+    assert trained and all("lora_" in n or n.startswith(("head.", "mixes.")) for n in trained)
     with pytest.raises(ValueError, match="no module named"):
-        LoRA(target_modules=["nothing_here"]).apply(build_model(model=tiny_wav2vec2, num_classes=2))
+        LoRA(target_modules=["nothing_here"]).apply(audio_model(tiny_wav2vec2, num_classes=2))
 
 
 def relative_pitch_task(count=48, seed=0):
@@ -96,7 +99,7 @@ def test_speaker_normalised_model_learns_labels_relative_to_the_speaker(tiny_whi
     accuracy = {}
     for speaker_norm in (False, True):
         torch.manual_seed(0)
-        model = build_model(model=tiny_whisper, num_classes=2, speaker_norm=speaker_norm)
+        model = audio_model(tiny_whisper, num_classes=2, speaker_norm=speaker_norm)
         trainer = Trainer(model=model, param_groups=FullFineTune().apply(model), epochs=8,
                           batch_size=8, learning_rate=1e-2, seed=0, patience=10)  # fmt: skip
         trainer.fit(waves, labels, groups=speakers)
@@ -109,33 +112,34 @@ def test_speaker_normalised_model_learns_labels_relative_to_the_speaker(tiny_whi
         trainer.predict_proba(test_waves)
 
 
-def test_speaker_batches_hold_one_speaker_and_no_tiny_remainder(tiny_whisper):
-    model = build_model(model=tiny_whisper, num_classes=2, speaker_norm=True)
-    trainer = Trainer(model=model, param_groups=[], batch_size=8)
+def test_speaker_batches_hold_one_speaker_and_no_tiny_remainder():
     groups = np.repeat([0, 1, 2], [17, 8, 3])
-    batches = trainer._speaker_batches(groups, np.random.default_rng(0))
+    sampler = SpeakerBatches(batch_size=8, groups=groups)
+    batches = sampler.batches(np.random.default_rng(0), [0] * len(groups))
     assert sorted(np.concatenate(batches).tolist()) == list(range(28))
     assert all(len(set(groups[b])) == 1 for b in batches)
     assert sorted(len(b) for b in batches) == [3, 8, 8, 9]  # 17 = 8 + 9, not 8 + 8 + 1
 
 
 def test_speaker_normalisation_ignores_a_constant_shift_of_a_speaker():
-    from emotransfer.models.audio_model import EmotionModel
+    from emotransfer.encoders.base import Encoder
+    from emotransfer.models.emotion_model import EmotionModel
 
-    class Stub(torch.nn.Module):
-        num_layers, hidden_size = 1, 4
+    class Stub(Encoder):
+        num_layers, hidden_size, frame_rate = 0, 4, 0.0
 
-    model = EmotionModel(backbone=Stub(), num_classes=3, speaker_norm=True).eval()
-    pooled = torch.randn(6, 4)
+    model = EmotionModel(encoders={"audio": Stub()}, num_classes=3, speaker_norm=True).eval()
+    pooled = torch.randn(6, 1, 4)
     speakers = torch.tensor([0, 0, 0, 1, 1, 1])
-    shifted = pooled + torch.tensor([5.0, -3.0, 2.0, 1.0]) * (speakers == 1).float()[:, None]
-    torch.testing.assert_close(model.classify(pooled, speakers), model.classify(shifted, speakers))
+    shifted = pooled + torch.tensor([5.0, -3.0, 2.0, 1.0]) * (speakers == 1).float()[:, None, None]
+    torch.testing.assert_close(model.decide({"audio": pooled}, speakers).logits,
+                               model.decide({"audio": shifted}, speakers).logits)  # fmt: skip
     with pytest.raises(ValueError, match="per speaker"):
-        model.classify(pooled)
+        model.decide({"audio": pooled})
 
 
 def test_a_training_split_without_the_last_class_still_trains(tiny_whisper):
-    model = build_model(model=tiny_whisper, num_classes=3)  # class 2 absent from training
+    model = audio_model(tiny_whisper, num_classes=3)  # class 2 absent from training
     trainer = Trainer(model=model, param_groups=FullFineTune().apply(model), epochs=1,
                       batch_size=8, seed=0)  # fmt: skip
     waves, labels = two_tone_task(count=8)
@@ -150,10 +154,10 @@ def test_head_warm_up_learns_from_frozen_states_before_any_encoder_step(tiny_whi
     waves, labels, speakers = relative_pitch_task()
     test_waves, test_labels, test_speakers = relative_pitch_task(seed=1)
     torch.manual_seed(0)
-    model = build_model(model=tiny_whisper, num_classes=2, speaker_norm=True)
-    trainer = Trainer(model=model, param_groups=FullFineTune().apply(model), epochs=0,
-                      batch_size=8, learning_rate=1e-2, seed=0, head_epochs=50)  # fmt: skip
-    trainer.fit(waves, labels, groups=speakers, valid_waves=test_waves,
+    model = audio_model(tiny_whisper, num_classes=2, speaker_norm=True)
+    trainer = LPFTTrainer(model=model, param_groups=FullFineTune().apply(model), epochs=0,
+                          batch_size=8, learning_rate=1e-2, seed=0, head_epochs=50)  # fmt: skip
+    trainer.fit(waves, labels, groups=speakers, valid_items=test_waves,
                 valid_labels=test_labels, valid_groups=test_speakers)  # fmt: skip
     assert [r["epoch"] for r in trainer.history_] == [0]
     assert trainer.history_[0]["valid_uar"] >= 0.9
@@ -163,17 +167,17 @@ def test_head_warm_up_learns_from_frozen_states_before_any_encoder_step(tiny_whi
 
 def test_head_warm_up_leaves_the_encoder_unchanged_and_resumes_exactly(tiny_whisper, tmp_path):
     torch.manual_seed(0)
-    model = build_model(model=tiny_whisper, num_classes=2)
-    before = {n: p.clone() for n, p in model.backbone.named_parameters()}
-    trainer = Trainer(model=model, param_groups=LoRA(rank=2).apply(model), epochs=0,
-                      batch_size=8, learning_rate=1e-2, seed=0, head_epochs=5)  # fmt: skip
+    model = audio_model(tiny_whisper, num_classes=2)
+    before = {n: p.clone() for n, p in model.encoders.named_parameters()}
+    trainer = LPFTTrainer(model=model, param_groups=LoRA(rank=2).apply(model), epochs=0,
+                          batch_size=8, learning_rate=1e-2, seed=0, head_epochs=5)  # fmt: skip
     waves, labels = two_tone_task()
     trainer.fit(waves, labels)
-    for name, value in model.backbone.named_parameters():
+    for name, value in model.encoders.named_parameters():
         if name in before:
             assert torch.equal(value, before[name]), name
     head = model.head[-1].weight.detach().clone()
-    assert not torch.equal(head, build_model(model=tiny_whisper, num_classes=2).head[-1].weight)
+    assert not torch.equal(head, audio_model(tiny_whisper, num_classes=2).head[-1].weight)
     # A warm-up + 3 epochs run, killed after 1 epoch and resumed, ends where one run ends.
     _, uninterrupted = train(tiny_whisper, LoRA(rank=2), epochs=3, head_epochs=5)
     train(tiny_whisper, LoRA(rank=2), epochs=1, checkpoint=tmp_path / "ck", head_epochs=5)

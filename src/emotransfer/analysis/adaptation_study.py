@@ -17,26 +17,28 @@ from safetensors.torch import load_file
 
 from emotransfer.analysis.adaptation import adaptation_report, layer_index_for
 from emotransfer.data.audio import load_audio
-from emotransfer.model_spec import read_model_spec
-from emotransfer.models.audio_model import AudioBackbone, build_model
+from emotransfer.encoders.base import Encoder
+from emotransfer.inference.loading import fold_model
+from emotransfer.io import RunFolderError
+from emotransfer.model_spec import SPEC, TrainedSpec, read_model_spec
 from emotransfer.run_files import verify_model_files
-from emotransfer.training.audio_fold import assemble
+from emotransfer.transfer.build import build_encoder
 from emotransfer.transfer.merge import merged_state_dict
 
 
-class BackboneEncoder:
-    """``extract_batch`` over a (possibly fine-tuned) :class:`AudioBackbone`."""
+class StatesOf:
+    """``extract_batch`` over a (possibly fine-tuned) :class:`Encoder`: ``(L + 1, T, D)``."""
 
-    def __init__(self, backbone: AudioBackbone) -> None:
-        self.backbone = backbone
+    def __init__(self, encoder: Encoder) -> None:
+        self.encoder = encoder
 
     @torch.no_grad()
     def extract_batch(self, waves: list[np.ndarray]) -> list[np.ndarray]:
-        self.backbone.eval()
+        self.encoder.eval()
         result = []
         for wave in waves:  # one at a time: no padding effects in the comparison
-            states, _ = self.backbone(self.backbone.prepare([wave]))
-            result.append(states[0].float().numpy())
+            output = self.encoder(self.encoder.prepare([wave]))
+            result.append(output.states[0].float().numpy())
         return result
 
 
@@ -58,6 +60,9 @@ def run_adaptation(
     # components only, no remote code, the digests of files.json).
     verify_model_files(folder)
     spec = read_model_spec(folder)
+    if not isinstance(spec, TrainedSpec) or spec.encoder != "hf":
+        raise RunFolderError(f"{folder / SPEC}: analyze adaptation needs a run that trained a "
+                             "transformers encoder (features.upstream: hf)")  # fmt: skip
     folds = sorted(p.parent.name for p in (folder / "models").glob("*/trainable.safetensors"))
     if not folds:
         raise FileNotFoundError(f"{folder}: no trained fold models")
@@ -66,34 +71,27 @@ def run_adaptation(
         raise ValueError(f"fold {name!r} not in {folder}; have {folds}")
     predictions = pd.read_csv(folder / "predictions.csv")
     files = predictions.loc[predictions["fold"].map(_safe) == name, "file"].tolist()[:max_files]
-    waves = [load_audio(f, sample_rate=spec["sample_rate"]) for f in files]
+    waves = [load_audio(f, sample_rate=spec.sample_rate) for f in files]
     if reference not in ("pretrained", "source"):
         raise ValueError(f"reference {reference!r}: pretrained or source")
-    if reference == "source" and not spec.get("source"):
+    if reference == "source" and not spec.source:
         raise ValueError(f"{folder}: reference=source needs a two-stage run (finetune.source)")
-    before = build_model(model=spec["model"], num_classes=len(spec["classes"]),
-                         layer=spec["layer"], whisper_input=spec["whisper_input"],
-                         random_init=spec.get("random_init", False))  # fmt: skip
+    before = build_encoder(spec)
     source = folder / "source" / "encoder.safetensors"
-    source_state = load_file(str(source)) if spec.get("source") else None
+    source_state = load_file(str(source)) if spec.source else None
     if reference == "source":
-        before.backbone.load_state_dict(source_state, strict=False)
-    after, _ = assemble(spec, source_state)
-    state = load_file(str(folder / "models" / name / "trainable.safetensors"))
-    parameters = dict(after.named_parameters())
-    with torch.no_grad():
-        for key, value in state.items():
-            parameters[key].copy_(value)
-    config = before.backbone.module.config
+        before.load_state_dict(source_state, strict=False)
+    weights = folder / "models" / name / "trainable.safetensors"
+    after = fold_model(folder / SPEC, spec, source_state, weights, ()).encoders["audio"]
     report = adaptation_report(
-        BackboneEncoder(before.backbone), BackboneEncoder(after.backbone), waves,
-        state_before=before.backbone.module.state_dict(),
-        state_after=merged_state_dict(after.backbone.module),
-        num_layers=before.backbone.num_layers, layer_of=layer_index_for(config),
+        StatesOf(before), StatesOf(after), waves,
+        state_before=before.adaptable().state_dict(),
+        state_after=merged_state_dict(after.adaptable()),
+        num_layers=before.num_layers, layer_of=layer_index_for(before.adaptable().config),
         pooling=pooling,  # type: ignore[arg-type]
     )  # fmt: skip
-    report.update({"fold": name, "files": len(waves), "model": spec["model"],
-                   "strategy": spec["strategy"], "reference": reference})  # fmt: skip
+    report.update({"fold": name, "files": len(waves), "model": spec.encoder_params["model"],
+                   "strategy": spec.strategy, "reference": reference})  # fmt: skip
     out = folder / "adaptation"
     write_json(out / "adaptation.json", report)
     figure = adaptation_figure(report["layers"], title=f"{folder.name} ({name}): layer adaptation")

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import math
 import pickle
 import re
 import warnings
@@ -34,6 +33,15 @@ from typing import Any, Literal
 import numpy as np
 import torch
 import transformers
+
+from emotransfer.features.hf_runners import (
+    WaveformRunner,
+    WhisperRunner,
+    checked_wave,
+    chunk_wave,
+    waveform_features,
+    whisper_features,
+)
 
 DType = Literal["float32", "bfloat16"]
 WhisperInput = Literal["padded", "real_length"]
@@ -111,7 +119,7 @@ class HFEncoder:
         self.revision = revision
         self.trust_remote_code = trust_remote_code
         self.random_init = random_init
-        self._runner: _Whisper | _Wav2Vec2 | None = None
+        self._runner: WhisperRunner | WaveformRunner | None = None
         self._weights_digest: str | None = None
 
     def extract(self, wave: np.ndarray) -> np.ndarray:
@@ -124,13 +132,13 @@ class HFEncoder:
         Raises:
             ValueError: a waveform is empty, not one-dimensional or not finite.
         """
-        runner = self._load()
+        runner = self.load()
         if self.num_threads:
             torch.set_num_threads(self.num_threads)
         pieces = [
             (index, chunk)
             for index, wave in enumerate(waves)
-            for chunk in _chunks(_checked(wave), self._chunk_samples(runner), runner.hop)
+            for chunk in chunk_wave(checked_wave(wave), self._chunk_samples(runner), runner.hop)
         ]
         order = sorted(range(len(pieces)), key=lambda k: len(pieces[k][1]))
         encoded: list[np.ndarray] = [np.empty(0)] * len(pieces)
@@ -146,12 +154,12 @@ class HFEncoder:
     @property
     def num_layers(self) -> int:
         """``L``, the number of transformer layers (loads the model)."""
-        return self._load().num_layers
+        return self.load().num_layers
 
     @property
     def hidden_size(self) -> int:
         """``D``, the width of every hidden state (loads the model)."""
-        return self._load().hidden_size
+        return self.load().hidden_size
 
     def identity(self) -> dict[str, Any]:
         """Everything that changes the output.
@@ -185,7 +193,7 @@ class HFEncoder:
     def __repr__(self) -> str:
         return f"HFEncoder(model={self.model!r}, dtype={self.dtype!r})"
 
-    def _chunk_samples(self, runner: _Whisper | _Wav2Vec2) -> int:
+    def _chunk_samples(self, runner: WhisperRunner | WaveformRunner) -> int:
         if not self.max_chunk_s > 0:
             raise ValueError(f"max_chunk_s must be positive, got {self.max_chunk_s}")
         limit = int(self.max_chunk_s * self.sample_rate)
@@ -219,7 +227,14 @@ class HFEncoder:
             self._weights_digest = digest.hexdigest()[:16]
         return self._weights_digest
 
-    def _load(self) -> _Whisper | _Wav2Vec2:
+    def load(self) -> WhisperRunner | WaveformRunner:
+        """The loaded runner (model, feature extractor, frame arithmetic), built on first use.
+
+        Raises:
+            OSError: the folder or hub id has no readable config or weights.
+            ValueError: not a waveform audio encoder, a pickle checkpoint that names code, or
+                a sample rate the model does not take.
+        """
         if self._runner is None:
             if self.dtype not in DTYPES:
                 raise ValueError(f"dtype {self.dtype!r}; known: {list(DTYPES)}")
@@ -229,7 +244,7 @@ class HFEncoder:
         return self._runner
 
 
-def _build_runner(encoder: HFEncoder, folder: Path | None) -> _Whisper | _Wav2Vec2:
+def _build_runner(encoder: HFEncoder, folder: Path | None) -> WhisperRunner | WaveformRunner:
     source = str(folder) if folder else encoder.model
     options: dict[str, Any] = {
         "revision": encoder.revision,
@@ -245,9 +260,9 @@ def _build_runner(encoder: HFEncoder, folder: Path | None) -> _Whisper | _Wav2Ve
     options["random_init"] = encoder.random_init
     dtype = DTYPES[encoder.dtype]
     if config.model_type == "whisper":
-        features = _whisper_features(source, config, options)
+        features = whisper_features(source, config, options)
         model = _from_pretrained(transformers.WhisperForAudioClassification, source, options)
-        runner: _Whisper | _Wav2Vec2 = _Whisper(
+        runner: WhisperRunner | WaveformRunner = WhisperRunner(
             model.encoder.to(dtype), features, encoder.whisper_input == "real_length"
         )
     else:
@@ -259,7 +274,7 @@ def _build_runner(encoder: HFEncoder, folder: Path | None) -> _Whisper | _Wav2Ve
                 f"{source!r} is a {config.model_type!r} model, not a waveform audio encoder: "
                 "HFEncoder takes Whisper or wav2vec2-style models (raw waveform input_values)"
             )
-        runner = _Wav2Vec2(model.to(dtype), _waveform_features(source, config, options))
+        runner = WaveformRunner(model.to(dtype), waveform_features(source, config, options))
     if runner.sample_rate != encoder.sample_rate:
         raise ValueError(
             f"{source!r} expects {runner.sample_rate} Hz audio, "
@@ -316,160 +331,3 @@ def _quiet_transformers() -> Iterator[None]:
         transformers.logging.set_verbosity(verbosity)
         if bars:
             transformers.utils.logging.enable_progress_bar()
-
-
-def _whisper_features(
-    source: str, config: Any, options: dict[str, Any]
-) -> transformers.WhisperFeatureExtractor:
-    try:
-        return transformers.WhisperFeatureExtractor.from_pretrained(
-            source, revision=options["revision"]
-        )
-    except OSError:  # no preprocessor_config.json: Whisper's standard front end
-        return transformers.WhisperFeatureExtractor(feature_size=config.num_mel_bins)
-
-
-def _waveform_features(source: str, config: Any, options: dict[str, Any]) -> Any:
-    try:
-        return transformers.AutoFeatureExtractor.from_pretrained(
-            source, revision=options["revision"], trust_remote_code=options["trust_remote_code"]
-        )
-    except (OSError, ValueError):
-        # No preprocessor config: models with layer-normed conv features were trained on
-        # normalised waveforms (wav2vec2-large-lv60 style), group-normed ones were not.
-        layer_norm = getattr(config, "feat_extract_norm", "group") == "layer"
-        return transformers.Wav2Vec2FeatureExtractor(
-            do_normalize=layer_norm, return_attention_mask=layer_norm
-        )
-
-
-class _Whisper:
-    """Whisper encoder on log-mels; ``encode`` takes pieces of at most 30 s."""
-
-    def __init__(
-        self, encoder: Any, features: transformers.WhisperFeatureExtractor, real_length: bool
-    ) -> None:
-        self.encoder = encoder
-        self.features = features
-        self.real_length = real_length
-        self.sample_rate = int(features.sampling_rate)
-        self.mels_per_frame = encoder.conv1.stride[0] * encoder.conv2.stride[0]
-        self.hop = features.hop_length * self.mels_per_frame  # samples per encoder frame
-        self.max_samples = min(
-            int(features.n_samples), encoder.config.max_source_positions * self.hop
-        )
-        self.num_layers = len(encoder.layers)
-        self.hidden_size = int(encoder.config.d_model)
-
-    @torch.inference_mode()
-    def encode(self, waves: list[np.ndarray]) -> list[np.ndarray]:
-        mels = self.features(
-            waves, sampling_rate=self.sample_rate, return_tensors="pt"
-        ).input_features.to(self.encoder.dtype)
-        frames = [math.ceil(len(wave) / self.hop) for wave in waves]
-        if self.real_length:
-            states = self._real_length(mels, frames)
-        else:
-            states = self.encoder(mels, output_hidden_states=True).hidden_states
-        stacked = torch.stack(states, dim=1)  # (B, L + 1, T, D)
-        return [stacked[b, :, :n].float().numpy() for b, n in enumerate(frames)]
-
-    def _real_length(self, mels: torch.Tensor, frames: list[int]) -> tuple[torch.Tensor, ...]:
-        """WhisperEncoder.forward without its fixed 30 s input: same modules, fewer frames."""
-        encoder, longest = self.encoder, max(frames)
-        mels = mels[:, :, : longest * self.mels_per_frame].clone()
-        for b, n in enumerate(frames):
-            # Zeros past a clip's end make its last frames equal to a batch of one, where the
-            # convolutions pad with zeros.
-            mels[b, :, n * self.mels_per_frame :] = 0
-        hidden = torch.nn.functional.gelu(encoder.conv1(mels))
-        hidden = torch.nn.functional.gelu(encoder.conv2(hidden)).permute(0, 2, 1)
-        hidden = hidden + encoder.embed_positions.weight[:longest]
-        mask = _key_padding_mask(frames, hidden.dtype)
-        states = [hidden]
-        for layer in encoder.layers:
-            output = layer(hidden, mask)
-            hidden = output[0] if isinstance(output, tuple) else output
-            states.append(hidden)
-        # transformers' convention: the last hidden state is the final layer-normed output.
-        states[-1] = encoder.layer_norm(hidden)
-        return tuple(states)
-
-
-def _key_padding_mask(frames: list[int], dtype: torch.dtype) -> torch.Tensor | None:
-    longest = max(frames)
-    if min(frames) == longest:
-        return None
-    padding = torch.arange(longest)[None, :] >= torch.tensor(frames)[:, None]  # (B, T)
-    mask = torch.zeros(len(frames), 1, longest, longest, dtype=dtype)
-    return mask.masked_fill(padding[:, None, None, :], torch.finfo(dtype).min)
-
-
-class _Wav2Vec2:
-    """wav2vec2-style encoder on raw waveforms (wav2vec2, HuBERT, WavLM, data2vec, MERT)."""
-
-    def __init__(self, model: Any, features: Any) -> None:
-        self.model = model
-        self.features = features
-        self.sample_rate = int(features.sampling_rate)
-        config = model.config
-        # Padding changes group-normed conv features, so only layer-normed models batch padded.
-        self.masked = getattr(config, "feat_extract_norm", None) == "layer"
-        kernels = list(getattr(config, "conv_kernel", [1]))
-        strides = list(getattr(config, "conv_stride", [1]))
-        self.hop = math.prod(strides)
-        self.min_samples = 1
-        for kernel, stride in zip(reversed(kernels), reversed(strides)):
-            self.min_samples = (self.min_samples - 1) * stride + kernel
-        self.max_samples: int | None = None
-        self.num_layers = int(config.num_hidden_layers)
-        self.hidden_size = int(config.hidden_size)
-
-    @torch.inference_mode()
-    def encode(self, waves: list[np.ndarray]) -> list[np.ndarray]:
-        waves = [np.pad(w, (0, max(0, self.min_samples - len(w)))) for w in waves]
-        results: list[np.ndarray] = [np.empty(0)] * len(waves)
-        for group in self._groups(waves):
-            for index, states in zip(group, self._forward([waves[i] for i in group])):
-                results[index] = states
-        return results
-
-    def _groups(self, waves: list[np.ndarray]) -> list[list[int]]:
-        if self.masked:
-            return [list(range(len(waves)))]
-        by_length: dict[int, list[int]] = {}
-        for index, wave in enumerate(waves):
-            by_length.setdefault(len(wave), []).append(index)
-        return list(by_length.values())
-
-    def _forward(self, waves: list[np.ndarray]) -> list[np.ndarray]:
-        inputs = self.features(
-            waves,
-            sampling_rate=self.sample_rate,
-            padding=True,
-            return_attention_mask=True,
-            return_tensors="pt",
-        )
-        mask = inputs["attention_mask"] if self.masked else None
-        values = inputs["input_values"].to(self.model.dtype)
-        states = self.model(values, attention_mask=mask, output_hidden_states=True).hidden_states
-        stacked = torch.stack(states, dim=1)  # (B, L + 1, T, D)
-        lengths = self.model._get_feat_extract_output_lengths(torch.tensor([len(w) for w in waves]))
-        return [stacked[b, :, : int(n)].float().numpy() for b, n in enumerate(lengths)]
-
-
-def _checked(wave: np.ndarray) -> np.ndarray:
-    wave = np.asarray(wave, dtype=np.float32)
-    if wave.ndim != 1 or wave.size == 0:
-        raise ValueError(f"expected a non-empty mono waveform (samples,), got shape {wave.shape}")
-    if not np.all(np.isfinite(wave)):
-        raise ValueError("waveform has NaN or infinite samples")
-    return wave
-
-
-def _chunks(wave: np.ndarray, limit: int, frame: int) -> list[np.ndarray]:
-    """Near-equal pieces of at most ``limit`` samples, in whole ``frame``s (``limit`` is a
-    multiple of ``frame``), so no short tail is left over."""
-    count = math.ceil(len(wave) / limit)
-    size = math.ceil(math.ceil(len(wave) / count) / frame) * frame
-    return [wave[start : start + size] for start in range(0, len(wave), size)]

@@ -49,7 +49,7 @@ class LogMel:
         n_fft = 1 << (window - 1).bit_length()
         spectrum = np.abs(np.fft.rfft(frames * np.hanning(window), n=n_fft)) ** 2
         fmax = self.fmax or self.sample_rate / 2
-        filters = _mel_filters(self.num_mels, n_fft, self.sample_rate, self.fmin, fmax)
+        filters = mel_filters(self.num_mels, n_fft, self.sample_rate, self.fmin, fmax)
         mel = np.log(spectrum @ filters.T + 1e-10).astype(np.float32)
         return mel[None]
 
@@ -66,7 +66,7 @@ class LogMel:
 
 
 @cache
-def _mel_filters(num_mels: int, n_fft: int, rate: int, fmin: float, fmax: float) -> np.ndarray:
+def mel_filters(num_mels: int, n_fft: int, rate: int, fmin: float, fmax: float) -> np.ndarray:
     def to_mel(hz: np.ndarray) -> np.ndarray:
         return 2595.0 * np.log10(1.0 + hz / 700.0)
 

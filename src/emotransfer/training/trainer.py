@@ -1,41 +1,44 @@
-"""One training loop for audio models, on Hugging Face Accelerate.
+"""One training loop for every trainable model, on Hugging Face Accelerate.
 
-Accelerate places the model, runs mixed precision and gradient accumulation, and runs the
-same script on several GPUs or nodes (``accelerate launch -m emotransfer.cli finetune ...``).
-Variations override the named hooks (``compute_forward``, ``compute_loss``,
-``on_epoch_end``) instead of copying the loop, as SpeechBrain's ``Brain`` does.
+The loop knows a model only through :meth:`~emotransfer.models.emotion_model.EmotionModel.
+prepare` and ``model(batch)`` (a :class:`~emotransfer.models.emotion_model.ModelOutput`);
+the sample rate comes from the model's encoder. Accelerate places the model, runs mixed
+precision and gradient accumulation, and runs the same script on several GPUs or nodes
+(``accelerate launch -m emotransfer.cli finetune ...``). Variations override the named hooks
+(``on_fit_start``, ``transform``, ``compute_forward``, ``compute_loss``, ``on_epoch_end``) or
+choose a batch sampler (:mod:`emotransfer.training.samplers`) instead of copying the loop, as
+SpeechBrain's ``Brain`` does; linear probing first (LP-FT) is such an override
+(:class:`~emotransfer.training.lpft.LPFTTrainer`).
 
 Resuming is exact: each epoch's shuffling, cropping and dropout draw from seeds derived from
-``(seed, epoch)``, and a checkpoint (trainable weights, best weights, optimizer, counters) is
-written atomically after every epoch; a killed run restarts the unfinished epoch and ends with
-the same weights as an uninterrupted one.
+``(seed, epoch)`` (torch's generator seeded inside the epoch and restored after it), and a
+checkpoint (trainable weights, best weights, optimizer, counters) is written atomically
+after every epoch; a killed run restarts the unfinished epoch and ends with the same weights
+as an uninterrupted one.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
-import os
-import shutil
 import time
-from collections.abc import Callable
-from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from safetensors.torch import save_file
 from tqdm.auto import tqdm
 
 from emotransfer.evaluation.metrics import uar
-from emotransfer.io import RunFolderError, load_tensors
+from emotransfer.models.batched import Items, count, lengths, predict_proba, take
+from emotransfer.models.emotion_model import ModelOutput, to_device
 from emotransfer.models.losses import balanced_class_weights
-from emotransfer.transfer.base import head_parameters
+from emotransfer.seeding import torch_seed
+from emotransfer.training.checkpoint import fresh_state, load_checkpoint, save_checkpoint
+from emotransfer.training.samplers import LengthBatches, SpeakerBatches
 
 
 class Trainer:
-    """Train an :class:`~emotransfer.models.audio_model.EmotionModel` on waveforms.
+    """Train an :class:`~emotransfer.models.emotion_model.EmotionModel` on items (waveforms,
+    or ``{modality: items}``).
 
     Args:
         model: the model, with its strategy already applied.
@@ -52,12 +55,6 @@ class Trainer:
         checkpoint_dir: where the per-epoch checkpoint lives (``None`` = no checkpoints).
         augment: ``f(wave, sample_rate, rng) -> wave`` applied to training clips (e.g. a
             corruption from :mod:`emotransfer.data.corrupt`), drawn from the epoch's rng.
-        head_epochs: linear probing before fine-tuning (LP-FT, Kumar et al. 2022): on a fresh
-            start, every training clip is pooled once by the initial encoder (all hidden
-            states, no gradients) and the layer mix + head alone train on those vectors for
-            this many passes; then the strategy's parameters train from that head. A head
-            that starts random sends large gradients into the encoder and distorts the
-            pretrained features; starting from a trained head, the encoder moves less.
         progress: show progress bars.
     """
 
@@ -77,7 +74,6 @@ class Trainer:
         seed: int = 0,
         checkpoint_dir: str | Path | None = None,
         augment: Any = None,
-        head_epochs: int = 0,
         progress: bool = False,
     ) -> None:
         self.model = model
@@ -93,26 +89,51 @@ class Trainer:
         self.seed = seed
         self.checkpoint_dir = checkpoint_dir
         self.augment = augment
-        self.head_epochs = head_epochs
         self.progress = progress
 
     # ---- hooks -------------------------------------------------------------------------
-    def compute_forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    def on_fit_start(self, state: dict[str, Any], items: Items, labels: np.ndarray) -> None:
+        """Called once before the epochs, after a resume; may train and update ``state``
+        (then call :meth:`close_epoch` to record and checkpoint it)."""
+
+    def transform(self, items: Items, rng: np.random.Generator) -> Items:
+        """Training-time change of a batch's items: a random crop of ``max_seconds`` and the
+        augmentation, on the audio, drawn from the epoch's ``rng``."""
+        audio = items.get("audio") if isinstance(items, dict) else items
+        if audio is None:
+            return items
+        clips = [self.crop(wave, rng) for wave in audio]
+        if self.augment is not None:
+            clips = [self.augment(clip, self.sample_rate, rng) for clip in clips]
+        return {**items, "audio": clips} if isinstance(items, dict) else clips
+
+    def compute_forward(self, batch: dict[str, Any]) -> ModelOutput:
         return self.model(batch)
 
-    def compute_loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        return torch.nn.functional.cross_entropy(logits, labels, weight=self.class_weights_)
+    def compute_loss(self, output: ModelOutput, labels: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.cross_entropy(output.logits, labels,
+                                                 weight=self.class_weights_)  # fmt: skip
 
     def on_epoch_end(self, epoch: int, record: dict[str, float]) -> None:
         """Called after validation with the epoch's record (loss, valid_uar, seconds)."""
 
+    def sampler(self) -> LengthBatches | SpeakerBatches:
+        """Length-sorted batches, or one speaker per batch for a speaker-normalised model."""
+        if self.groups_ is None:
+            return LengthBatches(batch_size=self.batch_size)
+        return SpeakerBatches(batch_size=self.batch_size, groups=self.groups_)
+
     # ---- loop --------------------------------------------------------------------------
+    @property
+    def sample_rate(self) -> int:
+        return int(getattr(self.model, "sample_rate", None) or 16000)
+
     def fit(
         self,
-        waves: list[np.ndarray],
+        items: Items,
         labels: np.ndarray,
         *,
-        valid_waves: list[np.ndarray] | None = None,
+        valid_items: Items | None = None,
         valid_labels: np.ndarray | None = None,
         groups: np.ndarray | None = None,
         valid_groups: np.ndarray | None = None,
@@ -122,7 +143,7 @@ class Trainer:
         ``groups`` / ``valid_groups``: speaker ids of the clips, needed by a model with
         ``speaker_norm`` (its training batches then hold one speaker each).
         """
-        self._groups = self._speaker_ids(groups, len(waves))
+        self.groups_ = self._speaker_ids(groups, count(items))
         from accelerate import Accelerator
 
         self.accelerator_ = Accelerator(
@@ -138,22 +159,19 @@ class Trainer:
              for g in self.param_groups],
             weight_decay=self.weight_decay,
         )  # fmt: skip
-        model, optimizer = self.accelerator_.prepare(self.model, optimizer)
+        model, self.optimizer_ = self.accelerator_.prepare(self.model, optimizer)
         self.class_weights_ = self.class_weights_.to(self.accelerator_.device)
-        state = self._resume(optimizer)
-        valid = (valid_waves, valid_labels, valid_groups, classes)
-        if self.head_epochs and not state.get("head_done"):
-            began = time.perf_counter()
-            loss = self._fit_head(waves, labels)
-            record = {"epoch": 0, "loss": loss, "seconds": time.perf_counter() - began}
-            self._close_epoch(state, record, optimizer, valid, head_done=True)
+        state = self._resume(self.optimizer_)
+        self.valid_ = (valid_items, valid_labels, valid_groups, classes)
+        self.on_fit_start(state, items, labels)
         for epoch in range(state["epoch"] + 1, self.epochs + 1):
             if state["bad_epochs"] > self.patience:
                 break
             began = time.perf_counter()
-            loss = self._train_epoch(model, optimizer, waves, labels, epoch)
+            with torch_seed(self.seed * 100003 + epoch):
+                loss = self._train_epoch(model, items, labels, epoch)
             record = {"epoch": epoch, "loss": loss, "seconds": time.perf_counter() - began}
-            self._close_epoch(state, record, optimizer, valid, epoch=epoch)
+            self.close_epoch(state, record, epoch=epoch)
             if state["bad_epochs"] >= self.patience:
                 break
         if state["best"] is not None:
@@ -161,130 +179,64 @@ class Trainer:
         self.history_ = state["history"]
         return self.history_
 
-    def _close_epoch(
-        self, state: dict[str, Any], record: dict[str, float], optimizer: torch.optim.Optimizer,
-        valid: tuple, **updates: Any,
-    ) -> None:  # fmt: skip
+    def close_epoch(self, state: dict[str, Any], record: dict[str, float], **updates: Any) -> None:
         """Score the validation clips (if any), track the best weights, call the hook, apply
         ``updates`` to the state and write the checkpoint."""
-        valid_waves, valid_labels, valid_groups, classes = valid
-        if valid_waves is not None and valid_labels is not None and len(valid_labels):
-            guess = self.predict_proba(valid_waves, groups=valid_groups).argmax(axis=1)
+        valid_items, valid_labels, valid_groups, classes = self.valid_
+        if valid_items is not None and valid_labels is not None and len(valid_labels):
+            guess = self.predict_proba(valid_items, groups=valid_groups).argmax(axis=1)
             record["valid_uar"] = uar(valid_labels, guess, classes)
         self._track(state, record)
         self.on_epoch_end(record["epoch"], record)
         state.update(updates)
-        self._checkpoint(optimizer, state)
-
-    def _fit_head(self, waves: list[np.ndarray], labels: np.ndarray) -> float:
-        """The linear-probing stage of LP-FT: pool every clip once, train the layer mix and
-        head on the pooled vectors (same batches, seeds and class weights as the epochs)."""
-        model = self.model
-        rng = np.random.default_rng([self.seed, 0])
-        clips = [self._crop(wave, rng) for wave in waves]
-        pooled = pool_layers(model, clips, self.batch_size, self.accelerator_.autocast).float()
-        optimizer = torch.optim.AdamW(head_parameters(model), lr=self.learning_rate,
-                                      weight_decay=self.weight_decay)  # fmt: skip
-        targets = torch.as_tensor(labels, device=pooled.device)
-        total, count = 0.0, 0
-        model.train()
-        for step in range(1, self.head_epochs + 1):
-            rng = np.random.default_rng([self.seed, 0, step])
-            torch.manual_seed(self.seed * 100003 + step)
-            if self._groups is None:
-                batches = np.array_split(
-                    rng.permutation(len(clips)), -(-len(clips) // self.batch_size)
-                )
-            else:
-                batches = self._speaker_batches(self._groups, rng)
-            for rows in batches:
-                ids = None
-                if self._groups is not None:
-                    ids = torch.as_tensor(self._groups[rows], device=pooled.device)
-                logits = model.classify(model.mix(pooled[rows]), ids)
-                loss = self.compute_loss(logits, targets[rows])
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
-                if step == self.head_epochs:
-                    total, count = total + float(loss.detach()) * len(rows), count + len(rows)
-        return total / max(count, 1)
+        if self.checkpoint_dir is not None:
+            save_checkpoint(Path(self.checkpoint_dir), self._trainable_state(), self.optimizer_,
+                            state)  # fmt: skip
 
     def _train_epoch(
-        self, model: torch.nn.Module, optimizer: torch.optim.Optimizer, waves: list[np.ndarray],
-        labels: np.ndarray, epoch: int,
-    ) -> float:  # fmt: skip
+        self, model: torch.nn.Module, items: Items, labels: np.ndarray, epoch: int
+    ) -> float:
         rng = np.random.default_rng([self.seed, epoch])
-        torch.manual_seed(self.seed * 100003 + epoch)
         model.train()
-        total, count = 0.0, 0
-        if self._groups is None:
-            batches = self._batches(rng.permutation(len(waves)), waves)
-        else:
-            batches = self._speaker_batches(self._groups, rng)
+        total, seen = 0.0, 0
+        batches = self.sampler().batches(rng, lengths(items))
         for indices in tqdm(batches, desc=f"epoch {epoch}", disable=not self.progress):
-            clips = [self._crop(waves[i], rng) for i in indices]
-            if self.augment is not None:
-                clips = [self.augment(clip, 16000, rng) for clip in clips]
-            prepared = self.model.backbone.prepare(clips)
-            if self._groups is not None:
-                prepared["speaker"] = torch.as_tensor(self._groups[indices])
-            batch = {k: v.to(self.accelerator_.device) for k, v in prepared.items()}
+            prepared = self.model.prepare(self.transform(take(items, indices), rng))
+            if self.groups_ is not None:
+                prepared["speaker"] = torch.as_tensor(self.groups_[indices])
+            batch = to_device(prepared, self.accelerator_.device)
             targets = torch.as_tensor(labels[indices], device=self.accelerator_.device)
             with self.accelerator_.accumulate(model):
                 with self.accelerator_.autocast():
                     loss = self.compute_loss(self.compute_forward(batch), targets)
                 self.accelerator_.backward(loss)
-                optimizer.step()
-                optimizer.zero_grad()
+                self.optimizer_.step()
+                self.optimizer_.zero_grad()
             total += float(loss.detach()) * len(indices)
-            count += len(indices)
-        return total / max(count, 1)
+            seen += len(indices)
+        return total / max(seen, 1)
 
     @torch.no_grad()
     def predict_proba(
-        self, waves: list[np.ndarray], batch_size: int | None = None,
-        groups: np.ndarray | None = None,
-    ) -> np.ndarray:  # fmt: skip
+        self, items: Items, batch_size: int | None = None, groups: np.ndarray | None = None
+    ) -> np.ndarray:
         """Class probabilities ``(N, C)``; batches are length-sorted for speed. A
-        speaker-normalised model takes each speaker's mean over all its clips in ``waves``."""
-        return predict_proba(self.model, waves, batch_size or self.batch_size,
-                             self._speaker_ids(groups, len(waves)))  # fmt: skip
+        speaker-normalised model takes each speaker's mean over all its clips in ``items``."""
+        return predict_proba(self.model, items, batch_size or self.batch_size,
+                             self._speaker_ids(groups, count(items)))  # fmt: skip
 
-    def _speaker_ids(self, groups: np.ndarray | None, count: int) -> np.ndarray | None:
+    def _speaker_ids(self, groups: np.ndarray | None, rows: int) -> np.ndarray | None:
         if not getattr(self.model, "speaker_norm", False):
             return None
-        if groups is None or len(groups) != count:
+        if groups is None or len(groups) != rows:
             raise ValueError("a speaker-normalised model needs the speaker of every clip")
         return np.unique(np.asarray(groups).astype(str), return_inverse=True)[1]
 
-    def _speaker_batches(self, groups: np.ndarray, rng: np.random.Generator) -> list[np.ndarray]:
-        # One speaker per batch, so the batch mean is that speaker's mean; a short remainder
-        # joins the speaker's previous batch rather than giving a mean of one or two clips.
-        batches = []
-        for speaker in rng.permutation(np.unique(groups)):
-            rows = rng.permutation(np.flatnonzero(groups == speaker))
-            chunks = [rows[i : i + self.batch_size] for i in range(0, len(rows), self.batch_size)]
-            if len(chunks) > 1 and len(chunks[-1]) < self.batch_size // 2:
-                last = chunks.pop()
-                chunks[-1] = np.concatenate([chunks[-1], last])
-            batches += chunks
-        return [batches[i] for i in rng.permutation(len(batches))]
-
-    def _batches(self, order: np.ndarray, waves: list[np.ndarray]) -> list[np.ndarray]:
-        # Sort within windows of 16 batches by length: less padding, still shuffled.
-        window = self.batch_size * 16
-        batches = []
-        for first in range(0, len(order), window):
-            chunk = sorted(order[first : first + window], key=lambda i: len(waves[i]))
-            batches += [np.array(chunk[i : i + self.batch_size])
-                        for i in range(0, len(chunk), self.batch_size)]  # fmt: skip
-        return batches
-
-    def _crop(self, wave: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    def crop(self, wave: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """A random ``max_seconds`` piece of a longer clip (the clip itself otherwise)."""
         if self.max_seconds is None:
             return wave
-        limit = int(self.max_seconds * 16000)
+        limit = int(self.max_seconds * self.sample_rate)
         if len(wave) <= limit:
             return wave
         start = int(rng.integers(0, len(wave) - limit + 1))
@@ -313,94 +265,13 @@ class Trainer:
             for name, value in tensors.items():
                 parameters[name].copy_(value)
 
-    def _checkpoint(self, optimizer: torch.optim.Optimizer, state: dict[str, Any]) -> None:
-        if self.checkpoint_dir is None:
-            return
-        folder = Path(self.checkpoint_dir)
-        staging = folder.with_name(folder.name + ".tmp")
-        shutil.rmtree(staging, ignore_errors=True)
-        staging.mkdir(parents=True)
-        save_file(self._trainable_state(), str(staging / "trainable.safetensors"))
-        if state["best"] is not None:
-            save_file(state["best"], str(staging / "best.safetensors"))
-        torch.save(optimizer.state_dict(), staging / "optimizer.pt")
-        counters = {k: v for k, v in state.items() if k != "best"}
-        (staging / "state.json").write_text(json.dumps(counters, indent=1))
-        old = folder.with_name(folder.name + ".old")
-        if folder.exists():
-            os.replace(folder, old)
-        os.replace(staging, folder)
-        shutil.rmtree(old, ignore_errors=True)
-
     def _resume(self, optimizer: torch.optim.Optimizer) -> dict[str, Any]:
-        state: dict[str, Any] = {"epoch": 0, "best_uar": None, "best": None, "best_epoch": 0,
-                                 "bad_epochs": 0, "history": []}  # fmt: skip
         if self.checkpoint_dir is None:
-            return state
-        folder = Path(self.checkpoint_dir)
-        if not folder.exists() and folder.with_name(folder.name + ".old").exists():
-            folder = folder.with_name(folder.name + ".old")  # killed between the two renames
-        if not (folder / "state.json").is_file():
-            return state
-        try:
-            state.update(json.loads((folder / "state.json").read_text()))
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise RunFolderError(
-                f"{folder / 'state.json'}: unreadable checkpoint state ({error}); delete "
-                f"{folder} to train this fold afresh"
-            ) from error
-        self._load_trainable(load_tensors(folder / "trainable.safetensors"))
-        if (folder / "best.safetensors").is_file():
-            state["best"] = load_tensors(folder / "best.safetensors")
-        optimizer.load_state_dict(_optimizer_state(folder / "optimizer.pt"))
+            return fresh_state()
+        saved = load_checkpoint(Path(self.checkpoint_dir))
+        if saved is None:
+            return fresh_state()
+        state, trainable, optimizer_state = saved
+        self._load_trainable(trainable)
+        optimizer.load_state_dict(optimizer_state)
         return state
-
-
-def _optimizer_state(path: Path) -> dict[str, Any]:
-    """An optimizer checkpoint read as plain tensors and containers only (``weights_only``):
-    a file that needs anything else unpickled (code, in a malicious file) is refused, and
-    nothing of it is loaded."""
-    try:
-        return torch.load(path, weights_only=True)
-    except Exception as error:  # UnpicklingError for code; corrupt data raises many types
-        reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
-        raise RunFolderError(
-            f"{path}: refused, not loaded: not a plain-tensor optimizer checkpoint ({reason}); "
-            f"delete {path.parent} to train this fold afresh"
-        ) from error
-
-
-@torch.no_grad()
-def predict_proba(
-    model: Any, waves: list[np.ndarray], batch_size: int, speakers: np.ndarray | None = None
-) -> np.ndarray:
-    """Class probabilities ``(N, C)`` of an EmotionModel in eval mode, length-sorted batches;
-    with ``speakers`` (integer ids) a speaker-normalised model pools every clip first, then
-    normalises each clip by its speaker's mean over all the given clips."""
-    pooled = pool_layers(model, waves, batch_size).float()
-    ids = None if speakers is None else torch.as_tensor(speakers, device=pooled.device)
-    logits = model.classify(model.mix(pooled), ids)
-    return torch.softmax(logits.float(), dim=-1).cpu().numpy()
-
-
-@torch.no_grad()
-def pool_layers(
-    model: Any, waves: list[np.ndarray], batch_size: int,
-    autocast: Callable[[], AbstractContextManager] = contextlib.nullcontext,
-) -> torch.Tensor:  # fmt: skip
-    """Every hidden state of every clip, mean-pooled by an EmotionModel in eval mode:
-    ``(N, L + 1, D)``, in the order of ``waves`` (batches are length-sorted for speed).
-    ``autocast``: the mixed-precision context of the encoder pass (not of the front end)."""
-    model.eval()
-    order = np.argsort([len(w) for w in waves])
-    device = next(model.parameters()).device
-    pooled: list[torch.Tensor] = [torch.empty(0)] * len(waves)
-    for first in range(0, len(order), batch_size):
-        indices = order[first : first + batch_size]
-        prepared = model.backbone.prepare([waves[i] for i in indices])
-        batch = {key: value.to(device) for key, value in prepared.items()}
-        with autocast():
-            rows = model.pool_layers(batch)
-        for index, row in zip(indices, rows):
-            pooled[index] = row
-    return torch.stack(pooled)

@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from emotransfer.transfer.base import freeze, head_parameters
+from emotransfer.transfer.base import head_parameters, trainable_encoders
 
 
 class Bottleneck(torch.nn.Module):
@@ -40,30 +40,23 @@ class Adapters:
         self.lr_scale = lr_scale
 
     def apply(self, model: torch.nn.Module) -> list[dict[str, Any]]:
-        backbone = model.backbone
-        freeze(backbone)
-        layers = _layers(backbone.module)
-        backbone.adapters = torch.nn.ModuleList(
-            Bottleneck(dim=backbone.hidden_size, bottleneck=self.bottleneck) for _ in layers
-        )
-        for layer, adapter in zip(layers, backbone.adapters):
-            layer.register_forward_hook(_hook(adapter))
-        adapters = list(backbone.adapters.parameters())
+        adapters: list[torch.nn.Parameter] = []
+        for encoder in trainable_encoders(model):
+            encoder.freeze()
+            blocks = encoder.blocks()
+            if not blocks:
+                raise ValueError("Adapters: this encoder has no layers to adapt")
+            encoder.adapters = torch.nn.ModuleList(
+                Bottleneck(dim=encoder.hidden_size, bottleneck=self.bottleneck) for _ in blocks
+            )
+            for block, adapter in zip(blocks, encoder.adapters):
+                block.register_forward_hook(_hook(adapter))
+            adapters += list(encoder.adapters.parameters())
         return [{"params": head_parameters(model), "lr_scale": 1.0},
                 {"params": adapters, "lr_scale": self.lr_scale}]  # fmt: skip
 
     def describe(self) -> dict[str, Any]:
         return {"strategy": "adapters", "bottleneck": self.bottleneck}
-
-
-def _layers(module: torch.nn.Module) -> torch.nn.ModuleList:
-    for path in ("layers", "encoder.layers", "encoder.layer"):
-        node: Any = module
-        for part in path.split("."):
-            node = getattr(node, part, None)
-        if isinstance(node, torch.nn.ModuleList):
-            return node
-    raise ValueError("Adapters: cannot find the transformer layers of this encoder")
 
 
 def _hook(adapter: Bottleneck) -> Any:

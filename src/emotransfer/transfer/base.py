@@ -1,19 +1,18 @@
 """The strategy interface and helpers shared by strategies.
 
-A strategy edits a freshly built :class:`~emotransfer.models.audio_model.EmotionModel` in
-place (freezes parameters, injects adapters) and returns optimizer parameter groups, each
-with an ``lr_scale`` relative to the trainer's learning rate. Applying the same strategy to
-a fresh model reproduces the parameter names, so saved weights load back.
+A strategy edits a freshly built :class:`~emotransfer.models.emotion_model.EmotionModel` in
+place (freezes parameters, injects adapters) through the encoder interface
+(:meth:`~emotransfer.encoders.base.Encoder.blocks`, ``front_end_parameters``, ``adaptable``,
+``freeze``) and returns optimizer parameter groups, each with an ``lr_scale`` relative to the
+trainer's learning rate. The model's own :meth:`head_parameters` always train. Applying the
+same strategy to a fresh model reproduces the parameter names, so saved weights load back.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any, Protocol
 
 import torch
-
-LAYER = re.compile(r"\.layers?\.(\d+)\.")
 
 
 class Strategy(Protocol):
@@ -25,14 +24,15 @@ class Strategy(Protocol):
 
 
 def head_parameters(model: torch.nn.Module) -> list[torch.nn.Parameter]:
-    """The layer mix and the classifier: always trained."""
-    return [*model.layer_sum.parameters(), *model.head.parameters()]
+    """What the model trains whatever the strategy (layer mixes, fusion, heads)."""
+    return list(model.head_parameters())
 
 
-def encoder_layer(name: str) -> int | None:
-    """Transformer layer index of an encoder parameter name (``...layers.3...`` -> 3)."""
-    match = LAYER.search(name)
-    return int(match.group(1)) if match else None
+def trainable_encoders(model: torch.nn.Module) -> list[Any]:
+    """The model's encoders that have weights (a frozen upstream has none)."""
+    return [
+        encoder for encoder in model.encoders.values() if any(True for _ in encoder.parameters())
+    ]
 
 
 def freeze(module: torch.nn.Module) -> None:

@@ -11,10 +11,7 @@ from typing import Any
 
 import torch
 
-from emotransfer.transfer.base import encoder_layer, head_parameters, trainable
-
-FEATURE_ENCODER = ("feature_extractor", "feature_projection", "conv1", "conv2", "embed_positions",
-                   "masked_spec_embed")  # fmt: skip
+from emotransfer.transfer.base import head_parameters, trainable, trainable_encoders
 
 
 class FineTune:
@@ -46,28 +43,37 @@ class FineTune:
         self.encoder_lr_scale = encoder_lr_scale
 
     def apply(self, model: torch.nn.Module) -> list[dict[str, Any]]:
-        layers = model.backbone.num_layers
         groups: dict[float, list[torch.nn.Parameter]] = {}
-        for name, parameter in model.backbone.named_parameters():
-            index = encoder_layer(name)
-            frozen = (
-                (index is None and self.freeze_feature_encoder and _front_end(name))
-                or (index is not None and index < self.freeze_bottom)
-                or (index is not None and index >= layers - self.freeze_top)
-            )
-            parameter.requires_grad_(not frozen)
-            if frozen:
-                continue
-            depth = layers - index if index is not None else layers + 1
-            if index is None and not _front_end(name):
-                depth = 0  # final layer norm and the like sit above the last layer
-            scale = self.encoder_lr_scale * self.layer_decay**depth
-            groups.setdefault(scale, []).append(parameter)
+        for encoder in trainable_encoders(model):
+            for parameter, depth, frozen in self._parts(encoder):
+                parameter.requires_grad_(not frozen)
+                if not frozen:
+                    scale = self.encoder_lr_scale * self.layer_decay**depth
+                    groups.setdefault(scale, []).append(parameter)
         result = [{"params": head_parameters(model), "lr_scale": 1.0}]
         for scale, parameters in sorted(groups.items()):
             if trainable(parameters):
                 result.append({"params": parameters, "lr_scale": scale})
         return result
+
+    def _parts(self, encoder: Any) -> list[tuple[torch.nn.Parameter, int, bool]]:
+        """``(parameter, depth below the top, frozen)`` for every encoder weight: block ``i``
+        of ``L`` has depth ``L - i``, the front end ``L + 1``, the rest (final layer norm,
+        positional convolution) 0."""
+        blocks = encoder.blocks()
+        layers = len(blocks)
+        parts: list[tuple[torch.nn.Parameter, int, bool]] = []
+        seen: set[int] = set()
+        for index, block in enumerate(blocks):
+            frozen = index < self.freeze_bottom or index >= layers - self.freeze_top
+            for parameter in block.parameters():
+                parts.append((parameter, layers - index, frozen))
+                seen.add(id(parameter))
+        for parameter in encoder.front_end_parameters():
+            parts.append((parameter, layers + 1, self.freeze_feature_encoder))
+            seen.add(id(parameter))
+        parts += [(p, 0, False) for p in encoder.parameters() if id(p) not in seen]
+        return parts
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -78,10 +84,6 @@ class FineTune:
             "layer_decay": self.layer_decay,
             "encoder_lr_scale": self.encoder_lr_scale,
         }
-
-
-def _front_end(name: str) -> bool:
-    return any(part in name for part in FEATURE_ENCODER)
 
 
 class FullFineTune(FineTune):

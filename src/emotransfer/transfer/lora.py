@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 
-from emotransfer.transfer.base import freeze, head_parameters
+from emotransfer.transfer.base import head_parameters, trainable_encoders
 
 
 class LoRA:
@@ -43,16 +43,19 @@ class LoRA:
     def apply(self, model: torch.nn.Module) -> list[dict[str, Any]]:
         from peft import LoraConfig, inject_adapter_in_model
 
-        freeze(model.backbone)
         config = LoraConfig(r=self.rank, lora_alpha=self.alpha, lora_dropout=self.dropout,
                             target_modules=list(self.target_modules))  # fmt: skip
-        try:
-            inject_adapter_in_model(config, model.backbone.module)
-        except Exception as error:  # peft raises its own error types
-            raise ValueError(
-                f"LoRA: no module named like {list(self.target_modules)} in the encoder"
-            ) from error
-        adapters = [p for n, p in model.backbone.named_parameters() if "lora_" in n]
+        adapters: list[torch.nn.Parameter] = []
+        for encoder in trainable_encoders(model):
+            encoder.freeze()
+            try:
+                inject_adapter_in_model(config, encoder.adaptable())
+            except Exception as error:  # peft raises its own error types
+                raise ValueError(
+                    f"LoRA: no module named like {list(self.target_modules)} in the encoder"
+                ) from error
+            # peft names its weights lora_A / lora_B: the only way to find what it added
+            adapters += [p for n, p in encoder.named_parameters() if "lora_" in n]
         for parameter in adapters:
             parameter.requires_grad_(True)
         return [{"params": head_parameters(model), "lr_scale": 1.0},

@@ -6,14 +6,15 @@ from typing import Any
 
 import torch
 
-from emotransfer.transfer.base import freeze, head_parameters
+from emotransfer.transfer.base import head_parameters
 
 
 class FrozenEncoder:
     """Freeze every encoder weight."""
 
     def apply(self, model: torch.nn.Module) -> list[dict[str, Any]]:
-        freeze(model.backbone)
+        for encoder in model.encoders.values():
+            encoder.freeze()
         return [{"params": head_parameters(model), "lr_scale": 1.0}]
 
     def describe(self) -> dict[str, Any]:

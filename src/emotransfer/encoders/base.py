@@ -1,0 +1,103 @@
+"""The encoder interface: items of one modality in, every hidden state out.
+
+In the spirit of s3prl's upstream interface and transformers' conventions:
+
+* ``num_layers`` is ``L``, the number of layers; an encoder gives ``L + 1`` hidden states
+  (``num_states``), index 0 the embedding before the first layer and index ``L`` the last
+  layer's output. A front end without layers (log-mel, openSMILE) has ``L = 0``.
+* ``prepare(items) -> batch`` does the CPU side (decoding, resampling, feature extraction,
+  padding) so data loading stays outside the network; ``forward(batch)`` returns an
+  :class:`EncoderOutput` with ``states (B, L + 1, T, D)`` and ``mask (B, T)``.
+* The encoder owns its freezing and names its parts: ``front_end_parameters()`` (the
+  convolutional feature encoder, positions), ``blocks()`` (the layers, bottom to top), and
+  ``adaptable()`` (the module that LoRA and adapters edit). Strategies use these, never
+  parameter-name strings.
+
+A new encoder is a subclass in its own file plus one line in the ``encoder`` registry table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+
+
+@dataclass
+class EncoderOutput:
+    """Hidden states ``(B, L + 1, T, D)`` and the mask of real frames ``(B, T)`` (bool)."""
+
+    states: torch.Tensor
+    mask: torch.Tensor
+
+
+class Encoder(torch.nn.Module):
+    """Base class of trainable encoders.
+
+    Attributes:
+        modality: the input kind (``"audio"``, ``"text"``, ``"video"``).
+        num_layers: ``L``; the encoder gives ``L + 1`` hidden states.
+        hidden_size: ``D``, the width of every hidden state.
+        frame_rate: frames per second of ``T`` (``0.0`` for one vector per item).
+        sample_rate: audio rate in Hz the items must have (audio encoders; else ``None``).
+    """
+
+    modality: ClassVar[str] = "audio"
+    num_layers: int
+    hidden_size: int
+    frame_rate: float
+    sample_rate: int | None = None
+
+    @property
+    def num_states(self) -> int:
+        """``L + 1``."""
+        return self.num_layers + 1
+
+    def prepare(self, items: list[Any]) -> dict[str, torch.Tensor]:
+        """CPU side: items (waveforms at ``sample_rate``, texts, ...) -> a batch of tensors."""
+        raise NotImplementedError
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> EncoderOutput:  # type: ignore[override]
+        raise NotImplementedError
+
+    def front_end_parameters(self) -> list[torch.nn.Parameter]:
+        """The parameters below the first layer (convolutional front end, positions)."""
+        return []
+
+    def blocks(self) -> list[torch.nn.Module]:
+        """The layers, bottom to top: block ``i`` makes hidden state ``i + 1``."""
+        return []
+
+    def adaptable(self) -> torch.nn.Module:
+        """The module parameter-efficient methods edit (LoRA injects into it)."""
+        return self
+
+    def freeze_front_end(self) -> None:
+        for parameter in self.front_end_parameters():
+            parameter.requires_grad_(False)
+
+    def freeze(self) -> None:
+        """Freeze every weight of the encoder."""
+        for parameter in self.parameters():
+            parameter.requires_grad_(False)
+
+    def check_layer(self, layer: int | None) -> None:
+        """Raise ``ValueError`` for a hidden-state index the encoder does not have."""
+        states = self.num_states
+        if layer is not None and not -states <= layer < states:
+            raise ValueError(
+                f"layer={layer}: the encoder gives {states} hidden state"
+                f"{'s' if states != 1 else ''}: use 0..{states - 1}, -{states}..-1, or none "
+                "for the weighted layer sum"
+            )
+
+
+def frame_mask(frames: torch.Tensor, longest: int) -> torch.Tensor:
+    """``(B, T)`` bool mask of the first ``frames[b]`` frames of each row.
+
+    Example:
+        >>> frame_mask(torch.tensor([1, 3]), 3).int().tolist()
+        [[1, 0, 0], [1, 1, 1]]
+    """
+    return torch.arange(longest, device=frames.device)[None, :] < frames[:, None]

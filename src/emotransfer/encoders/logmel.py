@@ -1,0 +1,81 @@
+"""A log-mel front end in torch (``L + 1 = 1`` hidden state): the input of the literature's
+CNNs and transformers trained from scratch.
+
+The same analysis as the frozen :class:`~emotransfer.features.logmel.LogMel` (Hann window,
+power spectrum, HTK mel filters, natural log), in float32 on the batch.
+
+Shapes: ``prepare(waves)`` -> ``{"values" (B, S), "frames" (B,)}``; ``forward`` -> states
+``(B, 1, T, num_mels)``, mask ``(B, T)``.
+
+Example:
+    >>> import numpy as np
+    >>> encoder = LogMelEncoder(num_mels=40)
+    >>> output = encoder(encoder.prepare([np.full(16000, 0.01, "float32"),
+    ...                                   np.full(8000, 0.01, "float32")]))
+    >>> tuple(output.states.shape), output.mask.sum(1).tolist()
+    ((2, 1, 98, 40), [98, 48])
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from emotransfer.encoders.base import Encoder, EncoderOutput, frame_mask
+from emotransfer.features.logmel import mel_filters
+
+
+class LogMelEncoder(Encoder):
+    """Log mel-spectrogram frames.
+
+    Args:
+        num_mels: mel bands (``D``).
+        window_ms, hop_ms: analysis window and hop in milliseconds.
+        fmin, fmax: filterbank range in Hz (``fmax=None`` = Nyquist).
+        sample_rate: input rate in Hz.
+    """
+
+    def __init__(
+        self,
+        *,
+        num_mels: int = 64,
+        window_ms: float = 25.0,
+        hop_ms: float = 10.0,
+        fmin: float = 20.0,
+        fmax: float | None = None,
+        sample_rate: int = 16000,
+    ) -> None:
+        super().__init__()
+        self.num_mels = num_mels
+        self.window_ms = window_ms
+        self.hop_ms = hop_ms
+        self.fmin = fmin
+        self.fmax = fmax
+        self.sample_rate = sample_rate
+        self.num_layers = 0
+        self.hidden_size = num_mels
+        self.window = int(round(sample_rate * window_ms / 1000))
+        self.hop = int(round(sample_rate * hop_ms / 1000))
+        self.frame_rate = sample_rate / self.hop
+        self.n_fft = 1 << (self.window - 1).bit_length()
+        filters = mel_filters(num_mels, self.n_fft, sample_rate, fmin, fmax or sample_rate / 2)
+        self.register_buffer("filters", torch.from_numpy(filters.T.astype(np.float32)), False)
+        hann = np.hanning(self.window).astype(np.float32)
+        self.register_buffer("hann", torch.from_numpy(hann), persistent=False)
+
+    def prepare(self, items: list[np.ndarray]) -> dict[str, torch.Tensor]:
+        longest = max(self.window, *(len(w) for w in items))
+        values = torch.zeros(len(items), longest)
+        for row, wave in enumerate(items):
+            values[row, : len(wave)] = torch.from_numpy(np.asarray(wave, dtype=np.float32))
+        lengths = np.maximum([len(w) for w in items], self.window)
+        frames = 1 + (lengths - self.window) // self.hop
+        return {"values": values, "frames": torch.as_tensor(frames)}
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> EncoderOutput:  # type: ignore[override]
+        frames = batch["frames"]
+        longest = int(frames.max())
+        windows = batch["values"].unfold(1, self.window, self.hop)[:, :longest]
+        spectrum = torch.fft.rfft(windows * self.hann, n=self.n_fft).abs() ** 2
+        mel = torch.log(spectrum @ self.filters + 1e-10)
+        return EncoderOutput(mel[:, None], frame_mask(frames, longest))

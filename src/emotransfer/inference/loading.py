@@ -1,0 +1,129 @@
+"""A checked run folder -> fold scorers.
+
+A run folder is untrusted input (people share them), so nothing read from it can import or
+run code: every component ``model.json`` names must be a registered name or a
+``module:Class`` the caller allows (``plugins``), ``trust_remote_code`` always comes from the
+caller, and the folder is checked against the digests the run recorded (``files.json``, see
+:mod:`emotransfer.run_files`) before anything is loaded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from emotransfer.encoders.upstream import UpstreamEncoder
+from emotransfer.inference.scorers import FeatureScorer, ModelScorer
+from emotransfer.io import RunFolderError, load_arrays, load_tensors
+from emotransfer.model_spec import SPEC, FrozenSpec, TrainedSpec
+from emotransfer.models.export import ExportedHead
+from emotransfer.transfer.build import build_model
+
+
+def trained_scorer(
+    folder: Path, spec: TrainedSpec, *, plugins: Collection[str] = ()
+) -> ModelScorer:
+    """Every fold model of a trained run: built as ``model.json`` says, then its weights."""
+    weights = sorted((folder / "models").glob("*/trainable.safetensors"))
+    if not weights:
+        raise FileNotFoundError(f"{folder}: no models/*/trainable.safetensors (run unfinished?)")
+    source = folder / "source" / "encoder.safetensors"
+    source_state = load_tensors(source) if spec.source else None
+    models = [fold_model(folder / SPEC, spec, source_state, path, plugins) for path in weights]
+    return ModelScorer(models=models, classes=spec.classes)
+
+
+def fold_model(
+    spec_path: Path, spec: TrainedSpec, source_state: dict[str, torch.Tensor] | None,
+    path: Path, plugins: Collection[str],
+) -> torch.nn.Module:  # fmt: skip
+    """One fold's model: built as ``model.json`` says, then its trained weights."""
+    try:
+        model, _ = build_model(spec, source_state=source_state, plugins=plugins)
+    except ValueError as error:  # e.g. a layer the encoder does not have: model.json's
+        raise RunFolderError(f"{spec_path}: {error}") from error
+    parameters = dict(model.named_parameters())
+    saved = load_tensors(path)
+    names = spec.weight_names(saved)
+    state = {names[name]: value for name, value in saved.items()}
+    unknown = [old for old, new in names.items() if new not in parameters]
+    if unknown:
+        raise RunFolderError(f"{path}: weights do not fit the model of {spec_path}: "
+                             f"{unknown[:3]}")  # fmt: skip
+    outputs = state.get("head.2.weight")
+    if outputs is not None and outputs.shape[0] != len(spec.classes):
+        raise RunFolderError(
+            f'{spec_path}: "classes" lists {len(spec.classes)} classes, but {path} has '
+            f"{outputs.shape[0]} outputs: give one class name per output"
+        )
+    for name, value in state.items():
+        if value.shape != parameters[name].shape:
+            raise RunFolderError(f"{path}: {name} has shape {tuple(value.shape)}, the model of "
+                                 f"{spec_path} {tuple(parameters[name].shape)}")  # fmt: skip
+    with torch.no_grad():
+        for name, value in state.items():
+            parameters[name].copy_(value)
+    return model.eval()
+
+
+def frozen_scorer(
+    folder: Path, spec: FrozenSpec, *, plugins: Collection[str] = ()
+) -> FeatureScorer:
+    """The upstream ``spec`` describes (built once) and the fold heads of ``folder``."""
+    paths = sorted((folder / "models").glob("*/head.safetensors"))
+    if not paths:
+        raise FileNotFoundError(f"{folder}: no models/*/head.safetensors (run unfinished?)")
+    heads = [fold_head(path) for path in paths]
+    check_classes(folder / SPEC, spec.classes, paths, [head for *_, head in heads])
+    try:
+        encoder = UpstreamEncoder(upstream=spec.upstream, params=spec.params,
+                                  sample_rate=spec.sample_rate, plugins=plugins)  # fmt: skip
+    except TypeError as error:
+        raise RunFolderError(f'{folder / SPEC}: "params": {error}') from error
+    return FeatureScorer(spec=spec, heads=heads, encoder=encoder, spec_path=folder / SPEC)
+
+
+def fold_head(path: Path) -> tuple[np.ndarray, np.ndarray, ExportedHead]:
+    """A fold's standardiser and head from its ``head.safetensors``, checked."""
+    arrays = load_arrays(path)
+    try:
+        mean, scale = arrays["scaler.mean"], arrays["scaler.scale"]
+        head = ExportedHead({k[5:]: v for k, v in arrays.items() if k.startswith("head.")})
+        head.check()
+    except KeyError as error:
+        raise RunFolderError(f"{path}: not a fold head: no array {error}") from error
+    except (ValueError, IndexError) as error:
+        raise RunFolderError(f"{path}: not a fold head: {error}") from error
+    if mean.ndim != 1 or mean.shape != scale.shape or len(mean) != head.input_size():
+        raise RunFolderError(f"{path}: scaler.mean {mean.shape}, scaler.scale {scale.shape} and "
+                             f"the head's {head.input_size()} inputs differ")  # fmt: skip
+    if not (np.isfinite(mean).all() and np.isfinite(scale).all() and (scale > 0).all()):
+        raise RunFolderError(f"{path}: scaler.scale must be finite and positive, and "
+                             "scaler.mean finite (an edited scaler?)")  # fmt: skip
+    return mean, scale, head
+
+
+def check_classes(
+    spec_path: Path, classes: list[str], paths: list[Path], heads: list[ExportedHead]
+) -> None:
+    """Each head's outputs are classes of the run, and together they cover every class (a
+    fold may lack a class its training clips did not have)."""
+    covered: set[int] = set()
+    for path, head in zip(paths, heads):
+        indices = head.class_indices()
+        if len(set(indices.tolist())) != len(indices) or (
+            len(indices) and not 0 <= indices.min() <= indices.max() < len(classes)
+        ):
+            raise RunFolderError(
+                f'{spec_path}: "classes" lists {len(classes)} classes, but {path} has outputs '
+                f"for class indices {indices.tolist()}: give one name per class of the run"
+            )
+        covered |= set(indices.tolist())
+    if len(covered) != len(classes):
+        raise RunFolderError(
+            f'{spec_path}: "classes" lists {len(classes)} classes, but the fold heads have '
+            f"outputs for {len(covered)} (class indices {sorted(covered)})"
+        )

@@ -1,0 +1,134 @@
+"""One Predictor for every run: decoding with the run's limits, per-file problems, and the
+fold scorer of the run's kind (built once, reused for every call).
+
+Usage::
+
+    predictor = Predictor.from_run("runs/emodb_lora")
+    predictor.predict_file("clip.wav")        # {"anger": 0.81, "boredom": 0.02, ...}
+    results, problems = predictor.predict_paths(["a.wav", "broken.wav"])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from emotransfer.data.audio import AudioError, load_audio
+from emotransfer.inference.loading import frozen_scorer, trained_scorer
+from emotransfer.model_spec import SPEC, FrozenSpec, read_model_spec
+from emotransfer.run_files import verify_model_files
+
+
+class Predictor:
+    """Averaged probabilities of the fold models of one run.
+
+    Args:
+        scorer: ``scores(waves) -> (N, C)`` and ``speaker_norm`` (see
+            :mod:`emotransfer.inference.scorers`).
+        classes: class names in output order.
+        sample_rate: rate audio is resampled to.
+        min_duration, max_duration: accepted clip length in seconds (the run's).
+    """
+
+    def __init__(
+        self, *, scorer: Any, classes: list[str], sample_rate: int, min_duration: float = 0.1,
+        max_duration: float = 600.0,
+    ) -> None:  # fmt: skip
+        self.scorer = scorer
+        self.classes = classes
+        self.sample_rate = sample_rate
+        self.min_duration = min_duration
+        self.max_duration = max_duration
+
+    @classmethod
+    def from_run(
+        cls, run_dir: str | Path, *, plugins: Collection[str] = (),
+        trust_remote_code: bool = False,
+    ) -> Predictor:  # fmt: skip
+        """Load every fold of a run folder (frozen-feature or trained).
+
+        Args:
+            run_dir: the run folder (untrusted: see :mod:`emotransfer.inference.loading`).
+            plugins: ``module:Class`` components that ``model.json`` may name.
+            trust_remote_code: let the encoder run a hub model's own code.
+
+        Raises:
+            FileNotFoundError: the folder has no ``model.json`` or no trained fold weights.
+            RunFolderError: a model file changed since the run (``files.json``), or
+                ``model.json`` or a weight file is malformed or names a refused component.
+        """
+        folder = Path(run_dir)
+        if not (folder / SPEC).is_file():
+            raise FileNotFoundError(f"{folder}: no {SPEC}; Predictor loads trained run folders")
+        verify_model_files(folder)
+        spec = read_model_spec(folder, plugins=plugins, trust_remote_code=trust_remote_code)
+        if isinstance(spec, FrozenSpec):
+            scorer: Any = frozen_scorer(folder, spec, plugins=plugins)
+        else:
+            scorer = trained_scorer(folder, spec, plugins=plugins)
+        audio = spec.audio
+        return cls(scorer=scorer, classes=spec.classes, sample_rate=audio["sample_rate"],
+                   min_duration=audio["min_duration"],
+                   max_duration=audio["max_duration"])  # fmt: skip
+
+    @property
+    def upstream(self) -> Any:
+        """The frozen upstream of a frozen-feature run (``None`` for a trained run)."""
+        encoder = getattr(self.scorer, "encoder", None)
+        return None if encoder is None else encoder.upstream
+
+    def predict_signals(self, waves: list[np.ndarray]) -> list[dict[str, float]]:
+        """Probabilities for mono waveforms at ``sample_rate``: the mean over the folds. A
+        speaker-normalised run treats the clips given together as one speaker."""
+        waves = [np.asarray(w, dtype=np.float32) for w in waves]
+        if self.scorer.speaker_norm and len(waves) < 2:
+            raise ValueError(
+                "this run normalises per speaker: give several clips of the same speaker "
+                "together (predict_files), not a single clip"
+            )
+        totals = self.scorer.scores(waves)
+        return [dict(zip(self.classes, row.tolist())) for row in totals]
+
+    def predict_signal(self, wave: np.ndarray) -> dict[str, float]:
+        """Probabilities for one mono waveform at ``sample_rate``."""
+        return self.predict_signals([wave])[0]
+
+    def load(self, path: str | Path) -> np.ndarray:
+        """Decode a file (any rate or channel count) with the run's audio limits.
+
+        Raises:
+            AudioError: unreadable, too short, too long, silent, ... (names the file).
+        """
+        return load_audio(path, sample_rate=self.sample_rate, min_duration=self.min_duration,
+                          max_duration=self.max_duration)  # fmt: skip
+
+    def predict_files(self, paths: list[str | Path]) -> list[dict[str, float]]:
+        """Probabilities for audio files, given together (raises on the first bad file)."""
+        return self.predict_signals([self.load(p) for p in paths])
+
+    def predict_file(self, path: str | Path) -> dict[str, float]:
+        """Probabilities for an audio file (any rate or channel count)."""
+        return self.predict_files([path])[0]
+
+    def predict_paths(
+        self, paths: list[str | Path]
+    ) -> tuple[dict[str, dict[str, float]], list[dict[str, str]]]:
+        """Decode every file first, then predict the good ones together.
+
+        Returns:
+            ``results``: probabilities per good file (keyed by ``str(path)``), and
+            ``problems``: one ``{"file", "problem"}`` per file that could not be used.
+        """
+        waves: dict[str, np.ndarray] = {}
+        problems = []
+        for path in paths:
+            try:
+                waves[str(path)] = self.load(path)
+            except AudioError as error:
+                problems.append({"file": str(path), "problem": error.problem})
+        if not waves:
+            return {}, problems
+        return dict(zip(waves, self.predict_signals(list(waves.values())))), problems

@@ -1,0 +1,95 @@
+"""Fold scorers: waveforms in, class probabilities ``(N, C)`` averaged over the run's folds.
+
+:class:`ModelScorer` runs trained :class:`~emotransfer.models.emotion_model.EmotionModel`
+folds; :class:`FeatureScorer` runs a frozen upstream once (an
+:class:`~emotransfer.encoders.upstream.UpstreamEncoder`, built once and reused across calls)
+and every fold's standardiser and exported head on its pooled layer.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from emotransfer.io import RunFolderError
+from emotransfer.model_spec import FrozenSpec
+from emotransfer.models.batched import predict_proba
+from emotransfer.models.export import ExportedHead
+
+
+class ModelScorer:
+    """The mean probabilities of trained fold models (each in eval mode)."""
+
+    def __init__(self, *, models: list[Any], classes: list[str]) -> None:
+        self.models = models
+        self.classes = classes
+
+    @property
+    def speaker_norm(self) -> bool:
+        return any(getattr(model, "speaker_norm", False) for model in self.models)
+
+    def scores(self, waves: list[np.ndarray]) -> np.ndarray:
+        speakers = np.zeros(len(waves), dtype=np.int64) if self.speaker_norm else None
+        totals = sum(predict_proba(model, waves, 8, speakers) for model in self.models)
+        return np.asarray(totals) / len(self.models)
+
+
+class FeatureScorer:
+    """A frozen upstream's pooled layer, scored by each fold's head (an SVM fold contributes
+    its vote; a fold that never saw a class gives it 0).
+
+    Args:
+        spec: the run's checked spec.
+        heads: per fold, the standardiser's mean and scale and the exported head.
+        encoder: the upstream, built once.
+        spec_path: where ``spec`` came from (named in errors).
+    """
+
+    def __init__(
+        self, *, spec: FrozenSpec, heads: list[tuple[np.ndarray, np.ndarray, ExportedHead]],
+        encoder: Any, spec_path: str | Path,
+    ) -> None:  # fmt: skip
+        self.spec = spec
+        self.heads = heads
+        self.encoder = encoder
+        self.spec_path = spec_path
+        self.classes = spec.classes
+
+    @property
+    def speaker_norm(self) -> bool:
+        return self.spec.normalization in ("speaker", "corpus")
+
+    def features(self, waves: list[np.ndarray]) -> np.ndarray:
+        from emotransfer.features.extract import frame_statistics
+        from emotransfer.models.normalize import speaker_standardize
+        from emotransfer.models.pooling import pool_statistics
+
+        spec = self.spec
+        pooled = [pool_statistics(frame_statistics(states), spec.pooling)
+                  for states in self.encoder.extract(waves)]  # fmt: skip
+        states = len(pooled[0])
+        if not -states <= spec.layer < states:
+            raise RunFolderError(
+                f'{self.spec_path}: "layer": {spec.layer} is out of range: the upstream gives '
+                f"{states} hidden state{'s' if states != 1 else ''} (layers 0..{states - 1}, "
+                f"or -{states}..-1)"
+            )
+        features = np.stack([states[spec.layer] for states in pooled]).astype(np.float64)
+        inputs = len(self.heads[0][0])
+        if features.shape[1] != inputs:
+            raise RunFolderError(
+                f'{self.spec_path}: "upstream", "params" and "pooling" give '
+                f"{features.shape[1]} features, but the fold heads take {inputs}"
+            )
+        if self.speaker_norm:
+            features = speaker_standardize(features, np.zeros(len(waves)))
+        return features
+
+    def scores(self, waves: list[np.ndarray]) -> np.ndarray:
+        features = self.features(waves)
+        totals = np.zeros((len(waves), len(self.classes)))
+        for mean, scale, head in self.heads:
+            totals += head.class_probabilities((features - mean) / scale, len(self.classes))
+        return totals / len(self.heads)

@@ -1,0 +1,75 @@
+"""Running an :class:`~emotransfer.models.emotion_model.EmotionModel` over many items in eval
+mode: length-sorted batches, results in input order.
+
+``items`` is a list (the model's one modality) or ``{modality: list}``; batches are sorted by
+the audio length where there is audio.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
+from typing import Any
+
+import numpy as np
+import torch
+
+from emotransfer.models.emotion_model import EmotionModel, to_device
+
+Items = Sequence[Any] | Mapping[str, Sequence[Any]]
+
+
+def count(items: Items) -> int:
+    """The number of items (each modality's list has one per clip)."""
+    return len(next(iter(items.values()))) if isinstance(items, Mapping) else len(items)
+
+
+def take(items: Items, rows: Sequence[int] | np.ndarray) -> Any:
+    """The items at ``rows``, in the same layout (list or dict of lists)."""
+    if isinstance(items, Mapping):
+        return {name: [values[i] for i in rows] for name, values in items.items()}
+    return [items[i] for i in rows]
+
+
+def lengths(items: Items) -> list[int]:
+    """Per item, the audio length (0 where the items carry no audio)."""
+    audio = items.get("audio") if isinstance(items, Mapping) else items
+    if audio is None:
+        return [0] * count(items)
+    return [len(item) if hasattr(item, "__len__") else 0 for item in audio]
+
+
+@torch.no_grad()
+def pool_all(
+    model: EmotionModel, items: Items, batch_size: int,
+    autocast: Callable[[], AbstractContextManager] = contextlib.nullcontext,
+) -> dict[str, torch.Tensor]:  # fmt: skip
+    """Every hidden state of every item, pooled: ``{modality: (N, L + 1, D)}``, in input
+    order. ``autocast``: the mixed-precision context of the encoder pass."""
+    model.eval()
+    order = np.argsort(lengths(items))
+    device = next(model.parameters()).device
+    rows: list[dict[str, torch.Tensor]] = [{}] * count(items)
+    for first in range(0, len(order), batch_size):
+        indices = order[first : first + batch_size]
+        batch = to_device(model.prepare(take(items, indices)), device)
+        with autocast():
+            pooled = model.pool(batch)
+        for position, index in enumerate(indices):
+            rows[index] = {name: value[position] for name, value in pooled.items()}
+    return {name: torch.stack([row[name] for row in rows]) for name in model.encoders}
+
+
+@torch.no_grad()
+def predict_proba(
+    model: EmotionModel, items: Items, batch_size: int, speakers: np.ndarray | None = None
+) -> np.ndarray:
+    """Class probabilities ``(N, C)``; with ``speakers`` (integer ids) a speaker-normalised
+    model pools every item first, then normalises each by its speaker's mean over all the
+    given items."""
+    pooled = {name: value.float() for name, value in pool_all(model, items, batch_size).items()}
+    device = next(iter(pooled.values())).device
+    ids = None if speakers is None else torch.as_tensor(speakers, device=device)
+    logits = model.decide(pooled, ids).logits
+    return torch.softmax(logits.float(), dim=-1).cpu().numpy()

@@ -1,0 +1,53 @@
+"""Fusion modules: pooled vectors of several modalities -> one vector.
+
+A fusion module is built with the pooled sizes of its inputs (``sizes``: modality -> ``D_m``),
+states its ``output_size`` and maps ``{modality: (B, D_m)}`` to ``(B, output_size)``. A new
+fusion is a class here or in its own file plus one line in the ``fusion`` registry table.
+
+Example:
+    >>> import torch
+    >>> fusion = ConcatFusion(sizes={"audio": 3, "text": 2})
+    >>> fusion({"text": torch.ones(4, 2), "audio": torch.zeros(4, 3)}).shape, fusion.output_size
+    (torch.Size([4, 5]), 5)
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+class Fusion(torch.nn.Module):
+    """Base class: ``sizes`` in, ``output_size`` out."""
+
+    def __init__(self, *, sizes: dict[str, int]) -> None:
+        super().__init__()
+        if not sizes:
+            raise ValueError("fusion needs at least one input modality")
+        self.sizes = dict(sorted(sizes.items()))
+        self.output_size = sum(self.sizes.values())
+
+    def forward(self, pooled: dict[str, torch.Tensor]) -> torch.Tensor:
+        raise NotImplementedError
+
+
+class IdentityFusion(Fusion):
+    """One modality: its pooled vector as it is."""
+
+    def __init__(self, *, sizes: dict[str, int]) -> None:
+        super().__init__(sizes=sizes)
+        if len(self.sizes) != 1:
+            raise ValueError(
+                f"fusion 'identity' takes one modality, got {list(self.sizes)}: "
+                "use fusion 'concat' (or another registered fusion) for several"
+            )
+
+    def forward(self, pooled: dict[str, torch.Tensor]) -> torch.Tensor:
+        (vector,) = pooled.values()
+        return vector
+
+
+class ConcatFusion(Fusion):
+    """Early fusion: the pooled vectors concatenated in modality-name order."""
+
+    def forward(self, pooled: dict[str, torch.Tensor]) -> torch.Tensor:
+        return torch.cat([pooled[name] for name in self.sizes], dim=-1)

@@ -1,0 +1,77 @@
+"""The per-epoch checkpoint of the training loop: trainable and best weights (safetensors),
+optimizer state (plain tensors, read with ``weights_only``) and counters (JSON), written as
+a staging folder renamed into place, so a killed run finds the last whole checkpoint."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import save_file
+
+from emotransfer.io import RunFolderError, load_tensors
+
+
+def fresh_state() -> dict[str, Any]:
+    return {"epoch": 0, "best_uar": None, "best": None, "best_epoch": 0, "bad_epochs": 0,
+            "history": []}  # fmt: skip
+
+
+def save_checkpoint(
+    folder: Path, trainable: dict[str, torch.Tensor], optimizer: torch.optim.Optimizer,
+    state: dict[str, Any],
+) -> None:  # fmt: skip
+    staging = folder.with_name(folder.name + ".tmp")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    save_file(trainable, str(staging / "trainable.safetensors"))
+    if state["best"] is not None:
+        save_file(state["best"], str(staging / "best.safetensors"))
+    torch.save(optimizer.state_dict(), staging / "optimizer.pt")
+    counters = {k: v for k, v in state.items() if k != "best"}
+    (staging / "state.json").write_text(json.dumps(counters, indent=1))
+    old = folder.with_name(folder.name + ".old")
+    if folder.exists():
+        os.replace(folder, old)
+    os.replace(staging, folder)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def load_checkpoint(
+    folder: Path,
+) -> tuple[dict[str, Any], dict[str, torch.Tensor], dict[str, Any]] | None:
+    """``(state, trainable weights, optimizer state)`` of the last checkpoint, or ``None``."""
+    if not folder.exists() and folder.with_name(folder.name + ".old").exists():
+        folder = folder.with_name(folder.name + ".old")  # killed between the two renames
+    if not (folder / "state.json").is_file():
+        return None
+    state = fresh_state()
+    try:
+        state.update(json.loads((folder / "state.json").read_text()))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise RunFolderError(
+            f"{folder / 'state.json'}: unreadable checkpoint state ({error}); delete "
+            f"{folder} to train this fold afresh"
+        ) from error
+    trainable = load_tensors(folder / "trainable.safetensors")
+    if (folder / "best.safetensors").is_file():
+        state["best"] = load_tensors(folder / "best.safetensors")
+    return state, trainable, optimizer_state(folder / "optimizer.pt")
+
+
+def optimizer_state(path: Path) -> dict[str, Any]:
+    """An optimizer checkpoint read as plain tensors and containers only (``weights_only``):
+    a file that needs anything else unpickled (code, in a malicious file) is refused, and
+    nothing of it is loaded."""
+    try:
+        return torch.load(path, weights_only=True)
+    except Exception as error:  # UnpicklingError for code; corrupt data raises many types
+        reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
+        raise RunFolderError(
+            f"{path}: refused, not loaded: not a plain-tensor optimizer checkpoint ({reason}); "
+            f"delete {path.parent} to train this fold afresh"
+        ) from error

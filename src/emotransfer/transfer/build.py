@@ -1,0 +1,67 @@
+"""A fresh trainable model from a :class:`~emotransfer.model_spec.TrainedSpec`: the encoder and
+architecture it names (registry tables ``encoder`` and ``model``), a two-stage run's stage-1
+encoder weights, then the strategy (which may add adapters on top of them).
+
+Used by training (every fold starts here) and by inference (every fold is rebuilt here before
+its trained weights load), so both build the same model from the same description.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Collection
+from typing import Any
+
+import torch
+
+from emotransfer import registry
+from emotransfer.model_spec import TrainedSpec
+
+
+def build_encoder(spec: TrainedSpec, *, plugins: Collection[str] = ()) -> Any:
+    """The spec's audio encoder, with the caller's ``trust_remote_code`` and ``plugins``."""
+    cls = registry.resolve("encoder", spec.encoder, plugins=plugins)
+    params = dict(spec.encoder_params)
+    accepted = inspect.signature(cls).parameters
+    if "trust_remote_code" in accepted:
+        params["trust_remote_code"] = spec.trust_remote_code
+    if "plugins" in accepted:
+        params["plugins"] = plugins
+    if "sample_rate" in accepted:
+        params.setdefault("sample_rate", spec.sample_rate)
+    try:
+        return cls(**params)
+    except TypeError as error:
+        raise TypeError(f"bad parameters for encoder {spec.encoder!r}: {error}") from error
+
+
+def build_model(
+    spec: TrainedSpec,
+    *,
+    num_classes: int | None = None,
+    source_state: dict[str, torch.Tensor] | None = None,
+    strategy: str | None = None,
+    strategy_params: dict[str, Any] | None = None,
+    plugins: Collection[str] = (),
+) -> tuple[torch.nn.Module, list[dict[str, Any]]]:
+    """The model and its strategy's parameter groups.
+
+    ``num_classes`` (default: the spec's classes), ``strategy`` and ``strategy_params``
+    (default: the spec's) let stage 1 of two-stage transfer build its own task. ``plugins``:
+    the ``module:Class`` components the caller allows (never read from the spec).
+    """
+    encoder = build_encoder(spec, plugins=plugins)
+    architecture = registry.resolve("model", spec.architecture, plugins=plugins)
+    model = architecture(
+        encoders={"audio": encoder},
+        num_classes=len(spec.classes) if num_classes is None else num_classes,
+        layer=spec.layer, fusion=spec.fusion, speaker_norm=spec.speaker_norm, plugins=plugins,
+    )  # fmt: skip
+    if source_state is not None:
+        _, unexpected = encoder.load_state_dict(source_state, strict=False)
+        if unexpected:
+            raise ValueError(f"stage-1 encoder state does not fit: {unexpected[:3]}")
+    name = spec.strategy if strategy is None else strategy
+    params = spec.strategy_params if strategy_params is None else strategy_params
+    chosen = registry.build("strategy", name, plugins=plugins, **params)
+    return model, chosen.apply(model)
