@@ -169,6 +169,12 @@ class ModelConfig(Section):
     name: str = Field("pooled", description="registered model architecture (registry 'model')")
     fusion: str = Field("identity", description="registered fusion of the inputs")
     params: dict[str, Any] = Field(default_factory=dict, description="architecture arguments")
+    encoder: str | None = Field(
+        None,
+        description="registered encoder of the audio input; null = the one computing "
+        "`features.upstream` (hf, logmel, or the frozen upstream wrapped)",
+    )
+    encoder_params: dict[str, Any] = Field(default_factory=dict, description="encoder arguments")
 
     @field_validator("name")
     @classmethod

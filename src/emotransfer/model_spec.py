@@ -71,6 +71,7 @@ KEYS: dict[str, dict[str, tuple[Any, str]]] = {
         "encoder?": (lambda v: isinstance(v, str), "a registered encoder name"),
         "encoder_params?": (lambda v: isinstance(v, dict), "an object of encoder parameters"),
         "architecture?": (lambda v: isinstance(v, str), "a registered model name"),
+        "architecture_params?": (lambda v: isinstance(v, dict), "an object"),
         "fusion?": (lambda v: isinstance(v, str), "a registered fusion name"),
         "model?": (lambda v: isinstance(v, str), "a model folder or hub id"),
         "layer": (lambda v: v is None or _is_int(v), "an integer or null"),
@@ -189,6 +190,7 @@ class TrainedSpec:
     encoder: str = "hf"
     encoder_params: dict[str, Any] = field(default_factory=dict)
     architecture: str = "pooled"
+    architecture_params: dict[str, Any] = field(default_factory=dict)
     fusion: str = "identity"
     layer: int | None = None
     strategy: str = "frozen"

@@ -79,6 +79,8 @@ def model_spec(config: Any, classes: list[str]) -> TrainedSpec:
                          "a change of the encoder's weights; export works for frozen, finetune, "
                          "full and lora")  # fmt: skip
     encoder, params = encoder_of(config.features)
+    if config.model.encoder is not None:
+        encoder, params = config.model.encoder, dict(config.model.encoder_params)
     if encoder == "hf":
         params["random_init"] = tune.random_init
     elif tune.random_init:
@@ -87,7 +89,8 @@ def model_spec(config: Any, classes: list[str]) -> TrainedSpec:
     model = config.model
     return TrainedSpec(
         classes=classes, sample_rate=config.data.audio.sample_rate, encoder=encoder,
-        encoder_params=params, architecture=model.name, fusion=model.fusion, layer=tune.layer,
+        encoder_params=params, architecture=model.name, architecture_params=model.params,
+        fusion=model.fusion, layer=tune.layer,
         strategy=tune.strategy, strategy_params=tune.params,
         speaker_norm=tune.normalization == "speaker", source=bool(tune.source),
         source_strategy=tune.source_strategy, source_params=tune.source_params,

@@ -53,7 +53,7 @@ def build_model(
     encoder = build_encoder(spec, plugins=plugins)
     architecture = registry.resolve("model", spec.architecture, plugins=plugins)
     model = architecture(
-        encoders={"audio": encoder},
+        **spec.architecture_params, encoders={"audio": encoder},
         num_classes=len(spec.classes) if num_classes is None else num_classes,
         layer=spec.layer, fusion=spec.fusion, speaker_norm=spec.speaker_norm, plugins=plugins,
     )  # fmt: skip

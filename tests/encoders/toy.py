@@ -1,0 +1,57 @@
+"""Out-of-tree components for the contract tests, reached only as ``module:Class`` plugins."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from emotransfer.encoders.base import Encoder, EncoderOutput, frame_mask
+from emotransfer.models.fusion import Fusion
+
+
+class FrameEnergy(Encoder):
+    """A toy trainable encoder: 20 ms frames -> (log energy, zero-crossing rate) -> one linear
+    layer; 2 hidden states (the frame features and the layer's output)."""
+
+    def __init__(self, *, hidden_size: int = 8, sample_rate: int = 16000) -> None:
+        super().__init__()
+        self.sample_rate = sample_rate
+        self.num_layers = 1
+        self.hidden_size = hidden_size
+        self.hop = sample_rate // 50
+        self.frame_rate = 50.0
+        self.embed = torch.nn.Linear(2, hidden_size)
+        self.layer = torch.nn.Sequential(torch.nn.Linear(hidden_size, hidden_size), torch.nn.Tanh())
+
+    def prepare(self, items: list[np.ndarray]) -> dict[str, torch.Tensor]:
+        frames = [max(1, len(w) // self.hop) for w in items]
+        values = torch.zeros(len(items), max(frames), 2)
+        for row, (wave, count) in enumerate(zip(items, frames)):
+            cut = np.resize(np.asarray(wave, np.float32), count * self.hop).reshape(count, -1)
+            energy = np.log(np.mean(cut**2, axis=1) + 1e-8)
+            crossings = np.mean(np.abs(np.diff(np.sign(cut), axis=1)) > 0, axis=1)
+            values[row, :count] = torch.from_numpy(np.stack([energy / 10, crossings], 1))
+        return {"values": values, "frames": torch.tensor(frames)}
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> EncoderOutput:  # type: ignore[override]
+        embedded = self.embed(batch["values"])
+        states = torch.stack([embedded, self.layer(embedded)], dim=1)
+        return EncoderOutput(states, frame_mask(batch["frames"], states.shape[2]))
+
+    def front_end_parameters(self) -> list[torch.nn.Parameter]:
+        return list(self.embed.parameters())
+
+    def blocks(self) -> list[torch.nn.Module]:
+        return [self.layer]
+
+
+class GatedFusion(Fusion):
+    """A toy fusion: each modality's vector scaled by a learned gate, then concatenated."""
+
+    def __init__(self, *, sizes: dict[str, int]) -> None:
+        super().__init__(sizes=sizes)
+        self.gates = torch.nn.Parameter(torch.ones(len(self.sizes)))
+
+    def forward(self, pooled: dict[str, torch.Tensor]) -> torch.Tensor:
+        parts = [gate * pooled[name] for gate, name in zip(self.gates, self.sizes)]
+        return torch.cat(parts, dim=-1)
