@@ -18,269 +18,32 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import yaml
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     ValidationError,
-    ValidationInfo,
     field_validator,
     model_validator,
 )
 
-from emotransfer.define import Normalization, SplitKind
-
-
-class ConfigError(ValueError):
-    """A config that cannot be used; the message names the key and the problem."""
-
-
-class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
-
-
-class CorpusConfig(Section):
-    name: str = Field(description="adapter name from `emotransfer corpora`, or module:Class")
-    root: str = Field(description="corpus folder, absolute or relative to the working dir")
-    params: dict[str, Any] = Field(default_factory=dict)
-    speakers: list[str] = Field(default_factory=list, description="keep only these speakers")
-    exclude_speakers: list[str] = Field(default_factory=list, description="drop these speakers")
-
-    @field_validator("speakers", "exclude_speakers", mode="before")
-    @classmethod
-    def _names(cls, value: Any) -> Any:
-        # YAML reads 10 as a number; ids are text (quote ids with leading zeros: '03').
-        return [str(v) for v in value] if isinstance(value, list) else value
-
-
-class LabelConfig(Section):
-    classes: list[str] = Field(default_factory=list, description="empty = all labels")
-    merge: dict[str, str] = Field(default_factory=dict)
-    other: str = Field(
-        "drop",
-        description="labels outside `classes` (or, without classes, outside the vocabulary): "
-        "'drop' (without classes: refuse them), 'keep' (without classes), or a class to "
-        "merge them into",
-    )
-
-    @field_validator("other")
-    @classmethod
-    def _other(cls, value: str, info: ValidationInfo) -> str:
-        from emotransfer.data.labels import check_other
-
-        return check_other(value, info.data.get("classes") or [])
-
-
-class AudioConfig(Section):
-    sample_rate: int = Field(16000, gt=0)
-    min_duration: float = Field(0.1, ge=0)
-    max_duration: float = Field(600.0, gt=0)
-    on_error: Literal["raise", "skip"] = "raise"
-
-    @model_validator(mode="after")
-    def _durations(self) -> AudioConfig:
-        if self.min_duration >= self.max_duration:
-            raise ValueError(
-                f"min_duration ({self.min_duration} s) must be below max_duration "
-                f"({self.max_duration} s)"
-            )
-        return self
-
-
-class DataConfig(Section):
-    corpora: list[CorpusConfig] = Field(default_factory=list)
-    labels: LabelConfig = Field(default_factory=LabelConfig)
-    audio: AudioConfig = Field(default_factory=AudioConfig)
-    test_corruption: dict[str, Any] | list[dict[str, Any]] | None = Field(
-        None, description="corrupt every fold's test clips (train clean -> test corrupted)"
-    )
-    allow_duplicates: bool = Field(
-        False, description="keep manifest rows that repeat a segment (same file, start, end)"
-    )
-
-
-class SplitConfig(Section):
-    kind: str = SplitKind.LOSO
-    folds: int = Field(5, ge=2, description="speaker_kfold: number of folds")
-    column: str = Field("split", description="predefined: the manifest column to read")
-    train_values: list[str] = Field(default_factory=lambda: ["train"])
-    test_values: list[str] = Field(default_factory=lambda: ["test"])
-    train_corpora: list[str] = Field(default_factory=list)
-    test_corpora: list[str] = Field(default_factory=list)
-    allow_leakage: bool = False
-    unlearnable: Literal["raise", "drop"] = Field(
-        "raise",
-        description="a class tested in a fold whose training rows lack it: refuse the run, or "
-        "drop that class' rows from every fold (listed as skipped)",
-    )
-    only_folds: list[str] = Field(
-        default_factory=list, description="run only these folds (names as in the report)"
-    )
-
-    @field_validator("kind")
-    @classmethod
-    def _kind(cls, value: str) -> str:
-        from emotransfer.data.splits import check_split_kind
-
-        return check_split_kind(value)
-
-
-class FeatureConfig(Section):
-    upstream: str = "egemaps"
-    params: dict[str, Any] = Field(default_factory=dict)
-    layer: int = Field(-1, description="hidden state index; -1 = last")
-    pooling: Literal["mean", "std", "mean_std"] = "mean_std"
-    normalization: str = Normalization.SPEAKER
-    workers: int = Field(2, ge=1)
-
-    @field_validator("normalization")
-    @classmethod
-    def _normalization(cls, value: str) -> str:
-        return Normalization.validate(value)
-
-
-class HeadConfig(Section):
-    name: str = "svm"
-    params: dict[str, Any] = Field(default_factory=dict)
-    grid: dict[str, list[Any]] = Field(default_factory=dict, description="empty = head default")
-    inner_folds: int = Field(3, ge=2, description="speaker groups for inner validation")
-    auxiliary: list[str] = Field(
-        default_factory=list, description="multitask head: auxiliary label columns (gender...)"
-    )
-
-
-class EvaluationConfig(Section):
-    bootstrap: int = Field(1000, ge=0)
-    confidence: float = Field(0.95, gt=0, lt=1)
-    dimensions: list[Literal["arousal", "valence", "dominance"]] = Field(
-        default_factory=list, description="also regress these (ridge) and report CCC"
-    )
-
-
-class ModelConfig(Section):
-    """The trainable model's architecture (``finetune`` runs): a registered ``model`` name,
-    its fusion of the inputs and extra parameters."""
-
-    name: str = Field("pooled", description="registered model architecture (registry 'model')")
-    fusion: str = Field("identity", description="registered fusion of the inputs")
-    params: dict[str, Any] = Field(default_factory=dict, description="architecture arguments")
-    encoder: str | None = Field(
-        None,
-        description="registered encoder of the audio input; null = the one computing "
-        "`features.upstream` (hf, logmel, or the frozen upstream wrapped)",
-    )
-    encoder_params: dict[str, Any] = Field(default_factory=dict, description="encoder arguments")
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, value: str) -> str:
-        return _registered("model", value)
-
-    @field_validator("fusion")
-    @classmethod
-    def _fusion(cls, value: str) -> str:
-        return _registered("fusion", value)
-
-
-def _registered(kind: str, value: str) -> str:
-    from emotransfer import registry
-
-    if ":" not in value and value not in registry.names(kind):
-        raise ValueError(f"unknown {kind} {value!r}; known: {', '.join(registry.names(kind))}")
-    return value
-
-
-MODALITIES = ("audio",)
-
-
-class FinetuneConfig(Section):
-    """Training the encoder on audio (instead of frozen cached features)."""
-
-    strategy: str = Field("lora", description="frozen | finetune | full | lora | adapters")
-    params: dict[str, Any] = Field(default_factory=dict, description="strategy arguments")
-    layer: int | None = Field(None, description="hidden state to pool; null = weighted sum")
-    epochs: int = Field(10, ge=1)
-    batch_size: int = Field(8, ge=1)
-    learning_rate: float = Field(1e-3, gt=0)
-    weight_decay: float = Field(1e-2, ge=0)
-    accumulation: int = Field(1, ge=1)
-    mixed_precision: Literal["no", "bf16", "fp16"] = "no"
-    patience: int = Field(3, ge=1)
-    max_seconds: float | None = Field(8.0, description="random crop of training clips")
-    head_epochs: int = Field(
-        0,
-        ge=0,
-        description="LP-FT: train the layer mix + head alone on pooled frozen states for this "
-        "many passes before `epochs` of the strategy (each stage)",
-    )
-    validation_folds: int = Field(
-        5,
-        ge=0,
-        description="1/k of training speakers validate (early stopping); 0 = none: "
-        "train on every training speaker for `epochs`",
-    )
-
-    @field_validator("validation_folds")
-    @classmethod
-    def _validation(cls, value: int) -> int:
-        if value == 1:
-            raise ValueError("validation_folds is 0 (no validation) or >= 2")
-        return value
-
-    source: list[CorpusConfig] = Field(
-        default_factory=list, description="two-stage: corpora of stage 1 (all rows train)"
-    )
-    source_strategy: str = "full"
-    source_params: dict[str, Any] = Field(default_factory=dict)
-    source_epochs: int = Field(3, ge=1)
-    source_target: str = Field(
-        "emotion", description="stage-1 label column: emotion, or another task (speaker, gender)"
-    )
-    augment: dict[str, Any] | list[dict[str, Any]] | None = Field(
-        None, description="corruption applied to training clips on the fly"
-    )
-    random_init: bool = Field(
-        False, description="start from the encoder architecture with random weights"
-    )
-    normalization: Literal["global", "speaker"] = Field(
-        "global", description="speaker: subtract each speaker's mean pooled vector in the model"
-    )
-    export_encoder: bool = Field(
-        False, description="save each fold's adapted encoder (LoRA merged) as a model folder"
-    )
-
-
-class FewShotConfig(Section):
-    """A MetaSER-style few-shot study (``emotransfer fewshot``): adapt to ``target`` with K
-    labelled clips per class after learning from the other corpora."""
-
-    target: str = Field(description="the target corpus (its `corpus` column value)")
-    shots: list[int] = Field(default_factory=lambda: [1, 5, 10, 20])
-    repeats: int = Field(10, ge=1, description="support/query draws per K (CI over them)")
-    methods: list[str] = Field(
-        default_factory=lambda: ["maml", "maml_shared", "transfer", "multitask", "scratch"],
-        description="maml | maml_shared | maml_second_order | transfer | multitask | scratch; "
-        "<method>_layers: every hidden state, the one chosen on the support clips",
-    )
-    tasks: Literal["corpus", "speaker"] = Field(
-        "corpus", description="meta-training tasks: the source corpora or their speakers"
-    )
-    protocol: Literal["speaker", "random"] = Field(
-        "speaker", description="support and query clips from disjoint target speakers, or not"
-    )
-    hidden: int = Field(128, ge=1)
-    meta_steps: int = Field(600, ge=0)
-    episode_shots: int = Field(5, ge=1, description="MAML: support clips per class per episode")
-    episode_queries: int = Field(5, ge=1, description="MAML: query clips per class per episode")
-
-
-RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.=+-]*")
-CLASS_PATH = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_][A-Za-z0-9_]*")
+from emotransfer.config_sections import (
+    CLASS_PATH,
+    MODALITIES,
+    RUN_NAME,
+    ConfigError,
+    DataConfig,
+    EvaluationConfig,
+    FeatureConfig,
+    FewShotConfig,
+    FinetuneConfig,
+    HeadConfig,
+    ModelConfig,
+    Section,
+    SplitConfig,
+)
 
 
 class ExperimentConfig(Section):

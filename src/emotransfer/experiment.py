@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 from emotransfer import registry
 from emotransfer.config import ExperimentConfig
 from emotransfer.data.splits import Fold, audit_folds, speaker_keys
-from emotransfer.evaluation.metrics import ccc_report, classification_report
+from emotransfer.evaluation.metrics import classification_report
 from emotransfer.features.extract import Extraction
 from emotransfer.fold_store import load_fold, save_fold, save_head
 from emotransfer.io import write_json, write_text
@@ -46,6 +46,7 @@ from emotransfer.run_files import record_model_files
 from emotransfer.run_folder import RunFolderError, claim_folder, claim_source, read_inputs
 from emotransfer.run_inputs import run_digest
 from emotransfer.run_lock import RunFolderBusy, RunLock
+from emotransfer.run_outputs import dimensional_report, fold_predictions
 from emotransfer.training.audio_fold import (
     audio_limits,
     decode_waves,
@@ -54,10 +55,17 @@ from emotransfer.training.audio_fold import (
     train_source,
 )
 from emotransfer.training.frozen import FoldResult, fold_summary, run_fold
-from emotransfer.training.regression import DEFAULT_ALPHAS, run_regression_fold
 
 log = logging.getLogger("emotransfer")
-__all__ = ["BadAudioError", "RunFolderBusy", "RunFolderError", "RunResult", "pretrain", "run"]
+__all__ = [
+    "BadAudioError",
+    "RunFolderBusy",
+    "RunFolderError",
+    "RunResult",
+    "fold_predictions",
+    "pretrain",
+    "run",
+]
 
 
 @dataclass
@@ -194,7 +202,7 @@ def _run(
     if config.finetune is not None:
         metrics["finetune"] = config.finetune.model_dump(mode="json")
     if evaluation.dimensions and config.finetune is None:
-        metrics["dimensional"] = _dimensional(config, features, table, folds, predictions,
+        metrics["dimensional"] = dimensional_report(config, features, table, folds, predictions,
                                               results)  # fmt: skip
         write_text(folder / "predictions.csv", predictions.to_csv(index=False))
     write_json(folder / "metrics.json", metrics)
@@ -334,87 +342,6 @@ def _train(
             tqdm.write(message)
         results.append(result)
     return results
-
-
-def _dimensional(
-    config: ExperimentConfig,
-    features: np.ndarray,
-    table: pd.DataFrame,
-    folds: list[Fold],
-    predictions: pd.DataFrame,
-    results: list[FoldResult],
-) -> dict[str, Any]:
-    """CCC with a CI per requested dimension on the same folds: the multitask head's joint
-    predictions when it learned the dimension, else a ridge regression per dimension."""
-    groups = speaker_keys(table)
-    position = {
-        (f.name, int(i)): n
-        for n, (f, i) in enumerate((fold, index) for fold in folds for index in fold.test)
-    }
-    result = {}
-    for dimension in config.evaluation.dimensions:
-        targets = table[dimension].to_numpy(dtype=float)
-        if np.isnan(targets).all():
-            raise ValueError(f"evaluation.dimensions: no row has a {dimension!r} value")
-        truth, guess, column = [], [], np.full(len(predictions), np.nan)
-        joint = all(r.dimensions and dimension in r.dimensions for r in results)
-        for fold, fold_result in zip(folds, results):
-            if joint:
-                known = ~np.isnan(targets[fold.test])
-                rows = fold.test[known]
-                predicted = fold_result.dimensions[dimension][known]  # type: ignore[index]
-            else:
-                rows, predicted, _ = run_regression_fold(
-                    features,
-                    targets,
-                    groups,
-                    fold,
-                    alphas=DEFAULT_ALPHAS,
-                    inner_folds=config.head.inner_folds,
-                    seed=config.seed,
-                )
-            truth.append(targets[rows])
-            guess.append(predicted)
-            for row, value in zip(rows, predicted):
-                column[position[(fold.name, int(row))]] = value
-        predictions[f"pred_{dimension}"] = column
-        report = ccc_report(
-            np.concatenate(truth),
-            np.concatenate(guess),
-            bootstrap=config.evaluation.bootstrap,
-            confidence=config.evaluation.confidence,
-            seed=config.seed,
-        )
-        result[dimension] = {"ccc": report, "n": int(sum(len(t) for t in truth)),
-                             "model": "multitask head (joint)" if joint else "ridge"}  # fmt: skip
-    return result
-
-
-def fold_predictions(
-    table: pd.DataFrame, results: list[FoldResult], classes: list[str], labels: np.ndarray
-) -> pd.DataFrame:
-    """The ``predictions.csv`` table of fold results: clip, speaker, fold, true and predicted
-    class, and ``prob_<class>`` where the head gave probabilities."""
-    parts = []
-    for result in results:
-        rows = table.iloc[result.test]
-        part = pd.DataFrame(
-            {
-                "file": rows["file"].to_numpy(),
-                "start": rows["start"].to_numpy(),
-                "end": rows["end"].to_numpy(),
-                "corpus": rows["corpus"].to_numpy(),
-                "speaker": rows["speaker"].to_numpy(),
-                "fold": result.name,
-                "true": [classes[i] for i in labels[result.test]],
-                "predicted": [classes[i] for i in result.predicted],
-            }
-        )
-        if result.probabilities is not None:
-            for i, name in enumerate(classes):
-                part[f"prob_{name}"] = result.probabilities[:, i]
-        parts.append(part)
-    return pd.concat(parts, ignore_index=True)
 
 
 def _safe(name: str) -> str:

@@ -1,0 +1,96 @@
+"""What a run reports beside its classification metrics: the per-clip predictions table and
+the dimensional (arousal, valence, dominance) CCC on the same folds."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from emotransfer.config import ExperimentConfig
+from emotransfer.data.splits import Fold, speaker_keys
+from emotransfer.evaluation.metrics import ccc_report
+from emotransfer.training.frozen import FoldResult
+from emotransfer.training.regression import DEFAULT_ALPHAS, run_regression_fold
+
+
+def dimensional_report(
+    config: ExperimentConfig,
+    features: np.ndarray,
+    table: pd.DataFrame,
+    folds: list[Fold],
+    predictions: pd.DataFrame,
+    results: list[FoldResult],
+) -> dict[str, Any]:
+    """CCC with a CI per requested dimension on the same folds: the multitask head's joint
+    predictions when it learned the dimension, else a ridge regression per dimension."""
+    groups = speaker_keys(table)
+    position = {
+        (f.name, int(i)): n
+        for n, (f, i) in enumerate((fold, index) for fold in folds for index in fold.test)
+    }
+    result = {}
+    for dimension in config.evaluation.dimensions:
+        targets = table[dimension].to_numpy(dtype=float)
+        if np.isnan(targets).all():
+            raise ValueError(f"evaluation.dimensions: no row has a {dimension!r} value")
+        truth, guess, column = [], [], np.full(len(predictions), np.nan)
+        joint = all(r.dimensions and dimension in r.dimensions for r in results)
+        for fold, fold_result in zip(folds, results):
+            if joint:
+                known = ~np.isnan(targets[fold.test])
+                rows = fold.test[known]
+                predicted = fold_result.dimensions[dimension][known]  # type: ignore[index]
+            else:
+                rows, predicted, _ = run_regression_fold(
+                    features,
+                    targets,
+                    groups,
+                    fold,
+                    alphas=DEFAULT_ALPHAS,
+                    inner_folds=config.head.inner_folds,
+                    seed=config.seed,
+                )
+            truth.append(targets[rows])
+            guess.append(predicted)
+            for row, value in zip(rows, predicted):
+                column[position[(fold.name, int(row))]] = value
+        predictions[f"pred_{dimension}"] = column
+        report = ccc_report(
+            np.concatenate(truth),
+            np.concatenate(guess),
+            bootstrap=config.evaluation.bootstrap,
+            confidence=config.evaluation.confidence,
+            seed=config.seed,
+        )
+        result[dimension] = {"ccc": report, "n": int(sum(len(t) for t in truth)),
+                             "model": "multitask head (joint)" if joint else "ridge"}  # fmt: skip
+    return result
+
+
+def fold_predictions(
+    table: pd.DataFrame, results: list[FoldResult], classes: list[str], labels: np.ndarray
+) -> pd.DataFrame:
+    """The ``predictions.csv`` table of fold results: clip, speaker, fold, true and predicted
+    class, and ``prob_<class>`` where the head gave probabilities."""
+    parts = []
+    for result in results:
+        rows = table.iloc[result.test]
+        part = pd.DataFrame(
+            {
+                "file": rows["file"].to_numpy(),
+                "start": rows["start"].to_numpy(),
+                "end": rows["end"].to_numpy(),
+                "corpus": rows["corpus"].to_numpy(),
+                "speaker": rows["speaker"].to_numpy(),
+                "fold": result.name,
+                "true": [classes[i] for i in labels[result.test]],
+                "predicted": [classes[i] for i in result.predicted],
+            }
+        )
+        if result.probabilities is not None:
+            for i, name in enumerate(classes):
+                part[f"prob_{name}"] = result.probabilities[:, i]
+        parts.append(part)
+    return pd.concat(parts, ignore_index=True)
