@@ -33,7 +33,6 @@ from emotransfer.config_sections import (
     CLASS_PATH,
     MODALITIES,
     RUN_NAME,
-    ConfigError,
     DataConfig,
     EvaluationConfig,
     FeatureConfig,
@@ -44,6 +43,10 @@ from emotransfer.config_sections import (
     Section,
     SplitConfig,
 )
+
+
+class ConfigError(ValueError):
+    """A config that cannot be used; the message names the key and the problem."""
 
 
 class ExperimentConfig(Section):

@@ -19,10 +19,6 @@ from pydantic import (
 from emotransfer.define import Normalization, SplitKind
 
 
-class ConfigError(ValueError):
-    """A config that cannot be used; the message names the key and the problem."""
-
-
 class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
