@@ -49,16 +49,20 @@ def _is_classes(value: Any) -> bool:
             and all(isinstance(c, str) and c for c in value))  # fmt: skip
 
 
+def _of(kind: type) -> Any:
+    return lambda value: isinstance(value, kind)
+
+
 # key -> (check, what the value must be), per kind of run; "?" keys may be absent.
 KEYS: dict[str, dict[str, tuple[Any, str]]] = {
     "common": {
         "classes": (_is_classes, "a list of two or more distinct class names"),
         "sample_rate": (lambda v: _is_int(v) and v > 0, "a positive integer (Hz)"),
-        "audio?": (lambda v: isinstance(v, dict), "an object"),
+        "audio?": (_of(dict), "an object"),
     },
     "frozen": {
-        "upstream": (lambda v: isinstance(v, str), "a registered upstream name"),
-        "params": (lambda v: isinstance(v, dict), "an object of upstream parameters"),
+        "upstream": (_of(str), "a registered upstream name"),
+        "params": (_of(dict), "an object of upstream parameters"),
         "layer": (_is_int, "an integer hidden-state index"),
         "pooling": (lambda v: v in Pooling.values(), f"one of {Pooling.values()}"),
         "normalization": (
@@ -68,20 +72,20 @@ KEYS: dict[str, dict[str, tuple[Any, str]]] = {
     },
     "finetune": {
         "format?": (lambda v: v in (1, FORMAT), f"1 or {FORMAT}"),
-        "encoder?": (lambda v: isinstance(v, str), "a registered encoder name"),
-        "encoder_params?": (lambda v: isinstance(v, dict), "an object of encoder parameters"),
-        "architecture?": (lambda v: isinstance(v, str), "a registered model name"),
-        "architecture_params?": (lambda v: isinstance(v, dict), "an object"),
-        "fusion?": (lambda v: isinstance(v, str), "a registered fusion name"),
-        "model?": (lambda v: isinstance(v, str), "a model folder or hub id"),
+        "encoder?": (_of(str), "a registered encoder name"),
+        "encoder_params?": (_of(dict), "an object of encoder parameters"),
+        "architecture?": (_of(str), "a registered model name"),
+        "architecture_params?": (_of(dict), "an object"),
+        "fusion?": (_of(str), "a registered fusion name"),
+        "model?": (_of(str), "a model folder or hub id"),
         "layer": (lambda v: v is None or _is_int(v), "an integer or null"),
         "whisper_input?": (lambda v: v in ("padded", "real_length"), "'padded' or 'real_length'"),
-        "strategy": (lambda v: isinstance(v, str), "a registered strategy name"),
-        "strategy_params": (lambda v: isinstance(v, dict), "an object"),
-        "source_strategy?": (lambda v: isinstance(v, str), "a strategy name"),
-        "speaker_norm?": (lambda v: isinstance(v, bool), "true or false"),
-        "random_init?": (lambda v: isinstance(v, bool), "true or false"),
-        "source?": (lambda v: isinstance(v, bool), "true or false"),
+        "strategy": (_of(str), "a registered strategy name"),
+        "strategy_params": (_of(dict), "an object"),
+        "source_strategy?": (_of(str), "a strategy name"),
+        "speaker_norm?": (_of(bool), "true or false"),
+        "random_init?": (_of(bool), "true or false"),
+        "source?": (_of(bool), "true or false"),
     },
 }
 

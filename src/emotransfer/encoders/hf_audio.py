@@ -9,18 +9,7 @@ Trainer's autocast).
 Shapes: ``prepare(waves)`` -> ``{"mels" (B, M, 3000) | "values" (B, S) + "mask" (B, S),
 "frames" (B,)}``; ``forward`` -> states ``(B, L + 1, T, D)``, mask ``(B, T)``.
 
-Example (a tiny random wav2vec2, built on the spot):
-    >>> import tempfile, numpy as np, transformers
-    >>> config = transformers.Wav2Vec2Config(
-    ...     hidden_size=16, num_hidden_layers=2, num_attention_heads=2, intermediate_size=32,
-    ...     conv_dim=(8, 8), conv_kernel=(10, 3), conv_stride=(5, 2),
-    ...     num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=2)
-    >>> folder = tempfile.mkdtemp()
-    >>> transformers.Wav2Vec2Model(config).save_pretrained(folder)
-    >>> encoder = HFAudioEncoder(model=folder)
-    >>> output = encoder(encoder.prepare([np.zeros(1600, "float32"), np.zeros(800, "float32")]))
-    >>> tuple(output.states.shape), output.mask.sum(1).tolist()
-    ((2, 3, 159, 16), [159, 79])
+(``tests/encoders/test_hf_audio.py`` checks the states against the frozen extractor's.)
 """
 
 from __future__ import annotations

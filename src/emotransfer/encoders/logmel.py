@@ -18,47 +18,36 @@ Example:
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 
 from emotransfer.encoders.base import Encoder, EncoderOutput, frame_mask
-from emotransfer.features.logmel import mel_filters
+from emotransfer.features.logmel import LogMel, mel_filters
 
 
 class LogMelEncoder(Encoder):
-    """Log mel-spectrogram frames.
+    """Log mel-spectrogram frames of the analysis ``LogMel(**analysis)`` describes.
 
     Args:
-        num_mels: mel bands (``D``).
-        window_ms, hop_ms: analysis window and hop in milliseconds.
-        fmin, fmax: filterbank range in Hz (``fmax=None`` = Nyquist).
-        sample_rate: input rate in Hz.
+        analysis: :class:`~emotransfer.features.logmel.LogMel`'s parameters (``num_mels``,
+            ``window_ms``, ``hop_ms``, ``fmin``, ``fmax``, ``sample_rate``).
     """
 
-    def __init__(
-        self,
-        *,
-        num_mels: int = 64,
-        window_ms: float = 25.0,
-        hop_ms: float = 10.0,
-        fmin: float = 20.0,
-        fmax: float | None = None,
-        sample_rate: int = 16000,
-    ) -> None:
+    def __init__(self, **analysis: Any) -> None:
         super().__init__()
-        self.num_mels = num_mels
-        self.window_ms = window_ms
-        self.hop_ms = hop_ms
-        self.fmin = fmin
-        self.fmax = fmax
-        self.sample_rate = sample_rate
+        self.analysis = LogMel(**analysis)
+        rate = self.analysis.sample_rate
+        self.sample_rate = rate
         self.num_layers = 0
-        self.hidden_size = num_mels
-        self.window = int(round(sample_rate * window_ms / 1000))
-        self.hop = int(round(sample_rate * hop_ms / 1000))
-        self.frame_rate = sample_rate / self.hop
+        self.hidden_size = self.analysis.num_mels
+        self.window = int(round(rate * self.analysis.window_ms / 1000))
+        self.hop = int(round(rate * self.analysis.hop_ms / 1000))
+        self.frame_rate = rate / self.hop
         self.n_fft = 1 << (self.window - 1).bit_length()
-        filters = mel_filters(num_mels, self.n_fft, sample_rate, fmin, fmax or sample_rate / 2)
+        top = self.analysis.fmax or rate / 2
+        filters = mel_filters(self.hidden_size, self.n_fft, rate, self.analysis.fmin, top)
         self.register_buffer("filters", torch.from_numpy(filters.T.astype(np.float32)), False)
         hann = np.hanning(self.window).astype(np.float32)
         self.register_buffer("hann", torch.from_numpy(hann), persistent=False)
