@@ -82,7 +82,8 @@ class HFEncoder:
         whisper_input: ``"padded"`` or ``"real_length"`` (Whisper only).
         max_chunk_s: longest piece encoded at once, in seconds.
         batch_size: pieces per forward pass in :meth:`extract_batch`.
-        num_threads: ``torch.set_num_threads`` before inference (process-wide), if given.
+        num_threads: ``torch.set_num_threads`` once, when the model loads (process-wide, so
+            the run sets it at the start, not on every call), if given.
         revision: hub revision (branch, tag or commit); pin a commit to be reproducible.
         trust_remote_code: allow model code from the hub (MERT and other custom models).
         random_init: the same architecture with random weights (seeded): the "no
@@ -133,8 +134,6 @@ class HFEncoder:
             ValueError: a waveform is empty, not one-dimensional or not finite.
         """
         runner = self.load()
-        if self.num_threads:
-            torch.set_num_threads(self.num_threads)
         pieces = [
             (index, chunk)
             for index, wave in enumerate(waves)
@@ -240,6 +239,8 @@ class HFEncoder:
                 raise ValueError(f"dtype {self.dtype!r}; known: {list(DTYPES)}")
             if self.whisper_input not in WHISPER_INPUTS:
                 raise ValueError(f"whisper_input {self.whisper_input!r}; known: {WHISPER_INPUTS}")
+            if self.num_threads:
+                torch.set_num_threads(self.num_threads)
             self._runner = _build_runner(self, self._folder())
         return self._runner
 
