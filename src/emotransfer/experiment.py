@@ -105,7 +105,7 @@ def _run(
     began = time.perf_counter()
     saved = read_inputs(folder, resume=resume, force=force)
     table, labels_info, skipped = prepare_manifest(config)
-    if config.finetune is None:
+    if config.finetune is None:  # frozen pipeline: pooled cached features; else waveforms
         features, table, extraction = _features(config, table, skipped, progress)
     else:
         features, table, extraction = _waves(config, table, skipped)
@@ -125,27 +125,9 @@ def _run(
     inputs = claim_folder(folder, config, table, saved, force=force)
     trained = time.perf_counter()
     groups = speaker_keys(table)
-    if config.finetune is None:
-        head = registry.build("head", config.head.name, plugins=config.plugins,
-                              **config.head.params)  # fmt: skip
-        auxiliary = auxiliary_labels(config, table)
-        targets = {name: table[name].to_numpy(dtype=float)
-                   for name in config.evaluation.dimensions if name in table}  # fmt: skip
-        test_features = None
-        if config.data.test_corruption:
-            test_features = corrupted_features(config, table, progress=progress)
-            test_features = test_features[:, config.features.layer]
-
-        def fit_fold(fold: Fold) -> FoldResult:
-            return run_fold(head, _grid(config), features, labels, groups, fold,
-                            inner_folds=config.head.inner_folds, seed=config.seed,
-                            test_features=test_features, auxiliary=auxiliary,
-                            targets=targets)  # fmt: skip
-    else:
-        fit_fold = _finetuner(config, folder, features, labels, groups, classes, progress,
-                              force=force)  # fmt: skip
-    if config.finetune is None:
-        write_json(folder / "model.json", _frozen_spec(config, classes))
+    make_fitter = _frozen_fitter if config.finetune is None else _finetuner
+    fit_fold = make_fitter(config, folder, features, labels, groups, classes, progress,
+                           table=table, force=force)  # fmt: skip
     results = _train(config, folder, fit_fold, labels, folds, run_digest(inputs), progress)
     training_s = time.perf_counter() - trained
 
@@ -242,9 +224,38 @@ def _waves(config: ExperimentConfig, table: pd.DataFrame, skipped: list) -> tupl
     return [waves[i] for i in keep], table.iloc[keep].reset_index(drop=True), extraction
 
 
+def _frozen_fitter(config: ExperimentConfig, folder: Path, features: np.ndarray,
+                   labels: np.ndarray, groups: np.ndarray, classes: list[str], progress: bool,
+                   *, table: pd.DataFrame, force: bool = False) -> Any:  # fmt: skip
+    """Write the frozen run's model.json; return the fold fitter (a tuned head per fold on
+    the cached features, saved under models/)."""
+    head = registry.build("head", config.head.name, plugins=config.plugins,
+                          **config.head.params)  # fmt: skip
+    auxiliary = auxiliary_labels(config, table)
+    targets = {name: table[name].to_numpy(dtype=float)
+               for name in config.evaluation.dimensions if name in table}  # fmt: skip
+    test_features = None
+    if config.data.test_corruption:
+        test_features = corrupted_features(config, table, progress=progress)
+        test_features = test_features[:, config.features.layer]
+    write_json(folder / "model.json", _frozen_spec(config, classes))
+
+    def fit_fold(fold: Fold) -> FoldResult:
+        result = run_fold(head, _grid(config), features, labels, groups, fold,
+                          inner_folds=config.head.inner_folds, seed=config.seed,
+                          test_features=test_features, auxiliary=auxiliary,
+                          targets=targets)  # fmt: skip
+        save_head(folder / "models" / _safe(fold.name), result)
+        return result
+
+    return fit_fold
+
+
 def _finetuner(config: ExperimentConfig, folder: Path, waves: list, labels: np.ndarray,
                groups: np.ndarray, classes: list[str], progress: bool, *,
-               force: bool = False) -> Any:  # fmt: skip
+               table: pd.DataFrame | None = None, force: bool = False) -> Any:  # fmt: skip
+    """Write the trained run's model.json (and run stage 1 of a two-stage run); return the
+    fold fitter (one fine-tuned model per fold, saved under models/)."""
     spec = model_spec(config, classes)
     write_json(folder / "model.json", spec.to_json())
     source_state = None
@@ -329,8 +340,6 @@ def _train(
         result = load_fold(saved, digest, fold)
         if result is None:
             result = fit_fold(fold)
-            if config.finetune is None:
-                save_head(folder / "models" / _safe(fold.name), result)
             save_fold(saved, digest, result)
         summary = fold_summary(result, fold, labels, int(labels.max()) + 1)
         message = (
