@@ -58,7 +58,10 @@ def test_check_refuses_an_incomplete_or_inconsistent_export():
     assert ExportedHead(arrays).check().input_size() == 3
     with pytest.raises(ValueError, match="needs the arrays \\['offset'\\]"):
         ExportedHead({k: v for k, v in arrays.items() if k != "offset"}).check()
-    with pytest.raises(ValueError, match="'kind' must be one of"):
-        ExportedHead({**arrays, "kind": np.array([7])}).check()
+    with pytest.raises(ValueError, match="'kind_name' must be one of"):
+        ExportedHead({**arrays, "kind_name": np.frombuffer(b"forest", np.uint8)}).check()
+    legacy = {k: v for k, v in arrays.items() if k != "kind_name"}
+    with pytest.raises(ValueError, match="'kind' one of"):
+        ExportedHead({**legacy, "kind": np.array([7])}).check()
     with pytest.raises(ValueError, match="2 classes but 3 outputs"):
         ExportedHead({**arrays, "classes": np.array([0, 1])}).check()

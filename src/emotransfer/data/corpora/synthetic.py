@@ -6,53 +6,9 @@ reported in the literature (Scherer 2003; Juslin & Laukka 2003; Banse & Scherer 
 acoustic features such as eGeMAPS can learn them, while speakers differ so that a model must
 generalise across speakers.
 
-Signal model. An utterance is 1-3 voiced "syllables" separated by short pauses, with silence
-before and after (1.0-2.5 s in all). The number of syllables and their vowels depend only on
-the ``text_id``, so every speaker says every text in every emotion. Each syllable is
-
-* a glottal pulse train (Rosenberg flow pulses, differentiated) following an F0 contour made
-  of a declination over the utterance, a pitch accent on each syllable, a final fall and a
-  slow drift; with per-cycle jitter (period) and shimmer (amplitude) perturbation,
-* low-passed by a one-pole filter that sets the spectral tilt (tense to lax voice),
-* mixed with high-passed aspiration noise at a given noise-to-voice ratio (breathiness),
-* filtered by a cascade of three formant resonators for a vowel drawn from the text
-  (/a e i o u/, Peterson & Barney), scaled by the speaker's vocal-tract factor,
-* shaped by an attack/release envelope that follows the pitch accent.
-
-The voiced part of the utterance is scaled to an RMS level in dBFS; a very quiet noise floor
-is added; the peak stays below 0.9 (a gain reduction is applied only when needed).
-
-Emotion parameters (pitch level and energy relative to neutral speech of the same speaker):
-
-=========  =====  =====  ======  ========  ======  =======  =====  =====  =======  =====  =====
-emotion    level  range  energy  syllable  jitter  shimmer  noise  tilt   formant  val.   arou.
-           (st)   (st)   (dB)    (s)       (%)     (%)      ratio  pole   factor
-=========  =====  =====  ======  ========  ======  =======  =====  =====  =======  =====  =====
-anger      +4.0   5.0    +8.0    0.30      1.0     4.0      0.03   0.50   1.03     -0.6   0.8
-happiness  +5.0   7.0    +5.0    0.31      0.8     4.0      0.05   0.65   1.06     0.7    0.6
-neutral    0.0    3.0    0.0     0.40      0.6     3.0      0.06   0.78   1.00     0.0    0.0
-sadness    -2.5   1.5    -6.0    0.55      1.2     6.0      0.20   0.90   0.97     -0.6   -0.5
-fear       +6.0   3.0    +1.0    0.27      2.0     6.0      0.15   0.75   1.02     -0.7   0.7
-boredom    -2.0   1.2    -4.0    0.55      0.8     4.0      0.10   0.86   0.98     -0.4   -0.6
-disgust    -1.0   3.5    +1.0    0.45      1.2     5.0      0.10   0.78   0.98     -0.6   0.3
-surprise   +6.0   8.0    +4.0    0.33      0.8     4.0      0.06   0.65   1.04     0.3    0.8
-calm       -1.0   2.5    -4.0    0.48      0.5     3.0      0.10   0.85   1.00     0.4    -0.5
-=========  =====  =====  ======  ========  ======  =======  =====  =====  =======  =====  =====
-
-*level*: semitones added to the speaker's base F0; *range*: size of the pitch accents;
-*energy*: voiced RMS level; *syllable*: mean voiced-segment duration (tempo; pauses scale
-with it); *jitter*/*shimmer*: standard deviation of the per-cycle period / amplitude factor;
-*noise ratio*: RMS of aspiration noise over RMS of the voiced source; *tilt pole*: pole of
-the source low-pass, 0 = flat (tense) to 0.9 = steep (lax, breathy); *formant factor*: a
-global formant shift (lip spreading in a smile, tension). Valence and arousal go to the
-manifest.
-
-Speakers alternate female and male (``s01`` female, ``s02`` male, ...). Each speaker has a
-base F0 (female 190-230 Hz, male 100-130 Hz), a vocal-tract factor scaling the formants, a
-loudness offset (+-3 dB), a personal tempo (0.85-1.2), an expressiveness that scales how far
-emotions move level, range and energy from neutral, and a personal breathiness and tilt.
-Every utterance adds its own random variation (level, range, energy, tempo, voice quality),
-so classes overlap: the task is learnable, not trivial.
+The voices, emotions and texts are drawn in
+:mod:`~emotransfer.data.corpora.synthetic_profiles` (with the table of emotion parameters),
+and each utterance is synthesized by :mod:`~emotransfer.data.corpora.synthetic_vocoder`.
 
 The corpus is deterministic for a seed (same bytes): every speaker, text and utterance has
 its own random stream derived from ``seed``, so adding speakers or emotions leaves the
@@ -72,14 +28,20 @@ from __future__ import annotations
 import json
 import re
 import zlib
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import soundfile
-from scipy import signal
 
+from emotransfer.data.corpora.synthetic_profiles import (
+    EMOTIONS,
+    UTTERANCE_STREAM,
+    TextPlan,
+    speaker_profiles,
+    text_plan,
+)
+from emotransfer.data.corpora.synthetic_vocoder import synthesize_utterance
 from emotransfer.data.manifest import normalize_manifest
 from emotransfer.define import Domain
 from emotransfer.io import write_atomic
@@ -90,79 +52,9 @@ PARAMETER_FILE = "synthetic.json"
 METADATA_FILE = "metadata.csv"
 LANGUAGE = "xx"
 
-REFERENCE_LEVEL_DB = -25.0  # voiced RMS of neutral speech, dBFS
-NOISE_FLOOR_DB = -72.0
-PEAK_LIMIT = 0.89
-MIN_DURATION_S, MAX_DURATION_S = 1.0, 2.5
-ATTACK_S, RELEASE_S = 0.03, 0.06
-
-# Peterson & Barney (1952) male averages, Hz.
-VOWEL_FORMANTS = np.array([
-    [730.0, 1090.0, 2440.0],  # a
-    [530.0, 1840.0, 2480.0],  # e
-    [270.0, 2290.0, 3010.0],  # i
-    [570.0, 840.0, 2410.0],  # o
-    [300.0, 870.0, 2240.0],  # u
-])  # fmt: skip
-FORMANT_BANDWIDTHS = np.array([80.0, 100.0, 140.0])
-
-# Random-stream tags, so that speakers, texts and utterances draw independent numbers.
-_SPEAKER_STREAM, _TEXT_STREAM, _UTTERANCE_STREAM = 1, 2, 3
 _FILE_NAME = re.compile(r"^s\d+_[a-z]+_\d+\.wav$")
 
-
-@dataclass(frozen=True)
-class EmotionProsody:
-    """Acoustic settings of one emotion; see the table in the module docstring."""
-
-    level_st: float
-    range_st: float
-    energy_db: float
-    syllable_s: float
-    jitter: float
-    shimmer: float
-    noise: float
-    tilt: float
-    formant: float
-    valence: float
-    arousal: float
-
-
-EMOTIONS: dict[str, EmotionProsody] = {
-    "anger": EmotionProsody(4.0, 5.0, 8.0, 0.30, 0.010, 0.04, 0.03, 0.50, 1.03, -0.6, 0.8),
-    "happiness": EmotionProsody(5.0, 7.0, 5.0, 0.31, 0.008, 0.04, 0.05, 0.65, 1.06, 0.7, 0.6),
-    "neutral": EmotionProsody(0.0, 3.0, 0.0, 0.40, 0.006, 0.03, 0.06, 0.78, 1.00, 0.0, 0.0),
-    "sadness": EmotionProsody(-2.5, 1.5, -6.0, 0.55, 0.012, 0.06, 0.20, 0.90, 0.97, -0.6, -0.5),
-    "fear": EmotionProsody(6.0, 3.0, 1.0, 0.27, 0.020, 0.06, 0.15, 0.75, 1.02, -0.7, 0.7),
-    "boredom": EmotionProsody(-2.0, 1.2, -4.0, 0.55, 0.008, 0.04, 0.10, 0.86, 0.98, -0.4, -0.6),
-    "disgust": EmotionProsody(-1.0, 3.5, 1.0, 0.45, 0.012, 0.05, 0.10, 0.78, 0.98, -0.6, 0.3),
-    "surprise": EmotionProsody(6.0, 8.0, 4.0, 0.33, 0.008, 0.04, 0.06, 0.65, 1.04, 0.3, 0.8),
-    "calm": EmotionProsody(-1.0, 2.5, -4.0, 0.48, 0.005, 0.03, 0.10, 0.85, 1.00, 0.4, -0.5),
-}
-NEUTRAL = EMOTIONS["neutral"]
-
-
-@dataclass(frozen=True)
-class SpeakerProfile:
-    """The voice of one synthetic speaker."""
-
-    name: str
-    gender: str
-    f0_hz: float
-    formant_scale: float
-    level_db: float
-    tempo: float
-    expressiveness: float
-    noise_scale: float
-    tilt_offset: float
-
-
-@dataclass(frozen=True)
-class TextPlan:
-    """What one ``text_id`` says: a vowel and a relative duration per syllable."""
-
-    vowels: tuple[int, ...]
-    durations: tuple[float, ...]
+__all__ = ["EMOTIONS", "SyntheticCorpus", "speaker_profiles", "synthesize_utterance", "text_plan"]
 
 
 class SyntheticCorpus:
@@ -279,7 +171,7 @@ class SyntheticCorpus:
             text_index = int(row.text_id[1:])
             text = texts.setdefault(row.text_id, text_plan(self.seed, text_index))
             rng = np.random.default_rng([
-                self.seed, _UTTERANCE_STREAM, speaker_index[row.speaker],
+                self.seed, UTTERANCE_STREAM, speaker_index[row.speaker],
                 zlib.crc32(row.emotion.encode()), text_index,
             ])  # fmt: skip
             waveform = synthesize_utterance(
@@ -291,234 +183,6 @@ class SyntheticCorpus:
         write_atomic(root / METADATA_FILE, lambda p: metadata.to_csv(p, index=False))
         parameters = json.dumps(self.parameters(), indent=2) + "\n"
         write_atomic(root / PARAMETER_FILE, lambda p: p.write_text(parameters))
-
-
-def speaker_profiles(num_speakers: int, seed: int) -> list[SpeakerProfile]:
-    """Draw the voices of ``num_speakers`` speakers; speaker ``i`` depends only on ``seed, i``.
-
-    Example:
-        >>> [(s.name, s.gender) for s in speaker_profiles(3, seed=0)]
-        [('s01', 'f'), ('s02', 'm'), ('s03', 'f')]
-    """
-    width = max(2, len(str(num_speakers)))
-    profiles = []
-    for index in range(num_speakers):
-        rng = np.random.default_rng([seed, _SPEAKER_STREAM, index])
-        female = index % 2 == 0
-        profiles.append(
-            SpeakerProfile(
-                name=f"s{index + 1:0{width}d}",
-                gender="f" if female else "m",
-                f0_hz=float(rng.uniform(190.0, 230.0) if female else rng.uniform(100.0, 130.0)),
-                formant_scale=float(rng.uniform(1.12, 1.22) if female else rng.uniform(0.95, 1.05)),
-                level_db=float(rng.uniform(-3.0, 3.0)),
-                tempo=float(rng.uniform(0.85, 1.2)),
-                expressiveness=float(rng.uniform(0.75, 1.15)),
-                noise_scale=float(rng.uniform(0.7, 1.4)),
-                tilt_offset=float(rng.uniform(-0.05, 0.05)),
-            )
-        )
-    return profiles
-
-
-def text_plan(seed: int, text_index: int) -> TextPlan:
-    """Syllable count (1-3), vowels and relative durations of one text.
-
-    Example:
-        >>> 1 <= len(text_plan(0, 1).vowels) <= 3
-        True
-    """
-    rng = np.random.default_rng([seed, _TEXT_STREAM, text_index])
-    count = int(rng.integers(1, 4))
-    vowels = tuple(int(v) for v in rng.integers(0, len(VOWEL_FORMANTS), count))
-    durations = tuple(float(d) for d in rng.uniform(0.75, 1.3, count))
-    return TextPlan(vowels=vowels, durations=durations)
-
-
-def synthesize_utterance(
-    speaker: SpeakerProfile,
-    prosody: EmotionProsody,
-    text: TextPlan,
-    rng: np.random.Generator,
-    sample_rate: int,
-) -> np.ndarray:
-    """Synthesize one utterance as float64 samples in (-0.9, 0.9).
-
-    Example:
-        >>> speaker = speaker_profiles(1, seed=0)[0]
-        >>> x = synthesize_utterance(speaker, EMOTIONS["anger"], text_plan(0, 1),
-        ...     np.random.default_rng(0), 16000)
-        >>> 1.0 <= len(x) / 16000 <= 2.5, bool(np.abs(x).max() < 0.9)
-        (True, True)
-    """
-    expressive = speaker.expressiveness
-    level_st = expressive * prosody.level_st + rng.normal(0.0, 1.0)
-    range_st = (NEUTRAL.range_st + expressive * (prosody.range_st - NEUTRAL.range_st)) * float(
-        rng.uniform(0.7, 1.3)
-    )
-    energy_db = expressive * prosody.energy_db + speaker.level_db + rng.normal(0.0, 1.5)
-    tempo = speaker.tempo * float(rng.lognormal(0.0, 0.12))
-    syllables_s = prosody.syllable_s * tempo * np.asarray(text.durations)
-    syllables_s *= rng.uniform(0.85, 1.15, len(syllables_s))
-    pauses_s = rng.uniform(0.08, 0.2, len(syllables_s) - 1) * prosody.syllable_s / 0.4 * tempo
-    lead_s = float(rng.uniform(0.08, 0.2))
-    tail_s = float(rng.uniform(0.1, 0.2))
-    total_s = syllables_s.sum() + pauses_s.sum() + lead_s + tail_s
-    if total_s > MAX_DURATION_S - 0.02:  # shrink speech, keep the emotion's proportions
-        factor = (MAX_DURATION_S - 0.02 - lead_s - tail_s) / (total_s - lead_s - tail_s)
-        syllables_s, pauses_s = syllables_s * factor, pauses_s * factor
-    tail_s = max(tail_s, MIN_DURATION_S + 0.01 - (syllables_s.sum() + pauses_s.sum() + lead_s))
-
-    lengths = np.maximum((syllables_s * sample_rate).astype(int), 1)
-    f0_hz, accent = _f0_contour(lengths, speaker.f0_hz, level_st, range_st, rng, sample_rate)
-    voice = _VoiceQuality.draw(prosody, speaker, rng)
-    bounds = np.concatenate([[0], np.cumsum(lengths)])
-    syllables = [
-        _syllable(
-            f0_hz[a:b], accent[a:b], _formants(vowel, speaker, prosody, rng), voice, rng,
-            sample_rate,
-        )
-        for vowel, a, b in zip(text.vowels, bounds[:-1], bounds[1:])
-    ]  # fmt: skip
-    voiced_rms = np.sqrt(np.mean(np.concatenate(syllables) ** 2))
-    gain = 10.0 ** ((REFERENCE_LEVEL_DB + energy_db) / 20.0) / max(voiced_rms, 1e-12)
-
-    pieces = [np.zeros(int(lead_s * sample_rate))]
-    for index, syllable in enumerate(syllables):
-        if index:
-            pieces.append(np.zeros(int(pauses_s[index - 1] * sample_rate)))
-        pieces.append(gain * syllable)
-    pieces.append(np.zeros(int(tail_s * sample_rate)))
-    waveform = np.concatenate(pieces)
-    waveform += 10.0 ** (NOISE_FLOOR_DB / 20.0) * rng.standard_normal(len(waveform))
-    peak = np.abs(waveform).max()
-    if peak > PEAK_LIMIT:
-        waveform *= PEAK_LIMIT / peak
-    return waveform
-
-
-@dataclass(frozen=True)
-class _VoiceQuality:
-    jitter: float
-    shimmer: float
-    noise: float
-    tilt: float
-
-    @classmethod
-    def draw(
-        cls, prosody: EmotionProsody, speaker: SpeakerProfile, rng: np.random.Generator
-    ) -> _VoiceQuality:
-        spread = rng.uniform(0.75, 1.3, 3)
-        return cls(
-            jitter=prosody.jitter * spread[0],
-            shimmer=prosody.shimmer * spread[1],
-            noise=prosody.noise * speaker.noise_scale * spread[2],
-            tilt=float(np.clip(prosody.tilt + speaker.tilt_offset + rng.normal(0, 0.03), 0, 0.95)),
-        )
-
-
-def _f0_contour(
-    lengths: np.ndarray,
-    base_hz: float,
-    level_st: float,
-    range_st: float,
-    rng: np.random.Generator,
-    sample_rate: int,
-) -> tuple[np.ndarray, np.ndarray]:
-    """F0 in Hz over the concatenated syllables, and the accent curve in semitones."""
-    total = int(lengths.sum())
-    position = np.arange(total) / max(total - 1, 1)  # 0..1 over the voiced time
-    declination = (1.0 + 0.3 * range_st) * (0.5 - position)
-    accent = np.zeros(total)
-    start = 0
-    for index, length in enumerate(lengths):
-        x = np.linspace(0.0, 1.0, length)
-        peak_at = rng.uniform(0.3, 0.65)
-        warp = x ** (np.log(0.5) / np.log(peak_at))  # puts the sin^2 bump's top at peak_at
-        size = range_st * rng.uniform(0.6, 1.0)
-        accent[start : start + length] = size * np.sin(np.pi * warp) ** 2
-        if index == len(lengths) - 1:
-            accent[start : start + length] -= 0.5 * range_st * x**2  # final fall
-        start += length
-    t = np.arange(total) / sample_rate
-    rate, phase = rng.uniform(2.0, 5.0, 2), rng.uniform(0.0, 2 * np.pi, 2)
-    drift = 0.25 * np.sin(2 * np.pi * rate[:, None] * t + phase[:, None]).sum(axis=0)
-    semitones = level_st + declination + accent + drift
-    return base_hz * 2.0 ** (semitones / 12.0), accent
-
-
-def _formants(
-    vowel: int, speaker: SpeakerProfile, prosody: EmotionProsody, rng: np.random.Generator
-) -> np.ndarray:
-    """Formant frequencies of one syllable: vowel x vocal tract x emotion x a little noise."""
-    scale = speaker.formant_scale * prosody.formant
-    return VOWEL_FORMANTS[vowel] * scale * rng.uniform(0.95, 1.05, 3)
-
-
-def _syllable(
-    f0_hz: np.ndarray,
-    accent_st: np.ndarray,
-    formants_hz: np.ndarray,
-    voice: _VoiceQuality,
-    rng: np.random.Generator,
-    sample_rate: int,
-) -> np.ndarray:
-    source = _glottal_source(f0_hz, voice.jitter, voice.shimmer, rng, sample_rate)
-    source = signal.lfilter([1.0 - voice.tilt], [1.0, -voice.tilt], source)
-    noise = np.diff(rng.standard_normal(len(source) + 1))  # first difference: high-passed
-    noise *= voice.noise * _rms(source) / max(_rms(noise), 1e-12)
-    filtered = signal.sosfilt(_formant_sos(formants_hz, sample_rate), source + noise)
-    return filtered * _envelope(len(filtered), accent_st, sample_rate)
-
-
-def _glottal_source(
-    f0_hz: np.ndarray, jitter: float, shimmer: float, rng: np.random.Generator, sample_rate: int
-) -> np.ndarray:
-    """Differentiated Rosenberg pulses with per-cycle period and amplitude perturbation."""
-    start_phase = rng.uniform(0.0, 1.0)
-    cycles = start_phase + np.cumsum(f0_hz) / sample_rate
-    count = int(cycles[-1]) + 2
-    period_factor = 1.0 + jitter * rng.standard_normal(count)
-    cycles = start_phase + np.cumsum(f0_hz * period_factor[cycles.astype(int)]) / sample_rate
-    index = cycles.astype(int)
-    frac = cycles - index
-    opening, closing = 0.4, 0.16
-    flow = np.where(
-        frac < opening,
-        0.5 * (1.0 - np.cos(np.pi * frac / opening)),
-        np.where(
-            frac < opening + closing,
-            np.cos(0.5 * np.pi * (frac - opening) / closing),
-            0.0,
-        ),
-    )
-    amplitude = 1.0 + shimmer * rng.standard_normal(int(index[-1]) + 1)
-    flow *= amplitude[index]
-    return np.diff(flow, prepend=0.0)
-
-
-def _formant_sos(formants_hz: np.ndarray, sample_rate: int) -> np.ndarray:
-    """Cascade of unit-DC-gain two-pole resonators (Klatt 1980)."""
-    frequency = np.minimum(formants_hz, 0.45 * sample_rate)
-    radius = np.exp(-np.pi * FORMANT_BANDWIDTHS / sample_rate)
-    a1 = -2.0 * radius * np.cos(2.0 * np.pi * frequency / sample_rate)
-    a2 = radius**2
-    zeros = np.zeros_like(a1)
-    return np.stack([1.0 + a1 + a2, zeros, zeros, np.ones_like(a1), a1, a2], axis=1)
-
-
-def _envelope(length: int, accent_st: np.ndarray, sample_rate: int) -> np.ndarray:
-    """Raised-cosine attack and release; louder on the pitch accent (about 0.5 dB/st)."""
-    envelope = 10.0 ** (0.5 * accent_st / 20.0)
-    for ramp_s, sl in ((ATTACK_S, slice(None)), (RELEASE_S, slice(None, None, -1))):
-        ramp = min(int(ramp_s * sample_rate), length // 2)
-        shape = 0.5 * (1.0 - np.cos(np.pi * np.arange(ramp) / max(ramp, 1)))
-        envelope[sl][:ramp] *= shape
-    return envelope
-
-
-def _rms(x: np.ndarray) -> float:
-    return float(np.sqrt(np.mean(x**2)))
 
 
 def _write_wav(path: Path, waveform: np.ndarray, corpus: SyntheticCorpus) -> None:

@@ -1,0 +1,261 @@
+"""The kinds of exported head: one class each, turning a fitted head into arrays and back.
+
+A kind's :meth:`~HeadArrays.export` gives the named arrays of a fitted head it knows (``None``
+for any other head); an instance wraps arrays read back and predicts from them in numpy. The
+table :data:`emotransfer.models.export.KINDS` names them; a new kind is one class here and one
+line there.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+
+from emotransfer.models.heads import LogisticRegressionHead, RidgeHead, SVMHead
+
+
+class HeadArrays:
+    """Arrays of one kind of head, and predictions from them (``(N, D)`` float64 features).
+
+    Outputs are in the order of the exported ``classes`` where the kind stores them (the run's
+    class indices), else ``0 .. C - 1``.
+    """
+
+    required: ClassVar[tuple[str, ...]] = ()  # array names a complete export holds
+
+    def __init__(self, arrays: dict[str, np.ndarray]) -> None:
+        self.arrays = arrays
+
+    @staticmethod
+    def export(head: Any) -> dict[str, np.ndarray] | None:
+        """The arrays that determine ``head``'s predictions, or ``None``: not this kind."""
+        raise NotImplementedError
+
+    def needed(self) -> list[str]:
+        """The arrays a complete export of this kind holds (some kinds: given their sizes)."""
+        return list(self.required)
+
+    def input_size(self) -> int:
+        """Number of features the head takes."""
+        raise NotImplementedError
+
+    def output_count(self) -> int:
+        """Number of outputs (one per class the head was trained on)."""
+        return self.scores(np.zeros((1, self.input_size()))).shape[1]
+
+    def bias(self) -> str:
+        """The array with one value per output: without ``classes``, its length is the class
+        count."""
+        raise NotImplementedError
+
+    def scores(self, features: np.ndarray) -> np.ndarray:
+        """Class scores ``(N, C)``."""
+        raise NotImplementedError
+
+    def probabilities(self, features: np.ndarray) -> np.ndarray:
+        """Class probabilities ``(N, C)``: the scores, where they are probabilities."""
+        return self.scores(features)
+
+    def best_output(self, features: np.ndarray) -> np.ndarray:
+        """Index of the winning output per example."""
+        return self.scores(features).argmax(axis=1)
+
+
+class RidgeArrays(HeadArrays):
+    """A ridge classifier: linear scores, turned into probabilities by a softmax."""
+
+    required = ("weights", "offset")
+
+    @staticmethod
+    def export(head: Any) -> dict[str, np.ndarray] | None:
+        if not isinstance(head, RidgeHead):
+            return None
+        return {"weights": head.weights_, "offset": head.offset_}
+
+    def bias(self) -> str:
+        return "offset"
+
+    def input_size(self) -> int:
+        return int(self.arrays["weights"].shape[0])
+
+    def scores(self, features: np.ndarray) -> np.ndarray:
+        return features @ self.arrays["weights"] + self.arrays["offset"]
+
+    def probabilities(self, features: np.ndarray) -> np.ndarray:
+        return softmax(self.scores(features))
+
+
+class LogRegArrays(HeadArrays):
+    """A logistic regression: softmax of linear scores, one output per class it saw."""
+
+    required = ("weights", "offset", "classes")
+
+    @staticmethod
+    def export(head: Any) -> dict[str, np.ndarray] | None:
+        if not isinstance(head, LogisticRegressionHead):
+            return None
+        model = head.model_
+        return {"weights": model.coef_.T, "offset": model.intercept_,
+                "classes": model.classes_.astype(np.int64)}  # fmt: skip
+
+    def bias(self) -> str:
+        return "offset"
+
+    def input_size(self) -> int:
+        return int(self.arrays["weights"].shape[0])
+
+    def scores(self, features: np.ndarray) -> np.ndarray:
+        return softmax(features @ self.arrays["weights"] + self.arrays["offset"])
+
+
+class SVMArrays(HeadArrays):
+    """A linear or RBF SVM (libsvm one-vs-one): votes, no scores; its probability is one vote."""
+
+    required = ("support", "dual_coef", "intercept", "n_support", "classes", "gamma", "rbf")
+
+    @staticmethod
+    def export(head: Any) -> dict[str, np.ndarray] | None:
+        if not isinstance(head, SVMHead):
+            return None
+        svc = head.svc_
+        return {"support": head.support_features_[svc.support_],
+                "dual_coef": svc.dual_coef_, "intercept": svc.intercept_,
+                "n_support": svc.n_support_.astype(np.int64),
+                "classes": svc.classes_.astype(np.int64),
+                "gamma": np.array([head.gamma_ if head.kernel == "rbf" else 0.0]),
+                "rbf": np.array([int(head.kernel == "rbf")])}  # fmt: skip
+
+    def bias(self) -> str:
+        return "n_support"
+
+    def input_size(self) -> int:
+        return int(self.arrays["support"].shape[1])
+
+    def output_count(self) -> int:
+        return len(self.arrays["n_support"])
+
+    def scores(self, features: np.ndarray) -> np.ndarray:
+        raise ValueError("an SVM head gives votes, not scores: use predict")
+
+    def probabilities(self, features: np.ndarray) -> np.ndarray:
+        result = np.zeros((len(features), self.output_count()))
+        result[np.arange(len(features)), self.best_output(features)] = 1.0
+        return result
+
+    def best_output(self, features: np.ndarray) -> np.ndarray:
+        # libsvm's one-vs-one decision: pair (i, j) uses class i's support vectors with
+        # coefficients row j-1 and class j's with row i; positive -> vote for i.
+        a = self.arrays
+        support = a["support"]
+        kernel = (features.astype(np.float32) @ support.astype(np.float32).T).astype(np.float64)
+        if int(a["rbf"][0]):
+            distance = (features**2).sum(1)[:, None] + (support**2).sum(1)[None] - 2 * kernel
+            kernel = np.exp(-float(a["gamma"][0]) * np.maximum(distance, 0.0))
+        counts = a["n_support"]
+        starts = np.concatenate([[0], np.cumsum(counts)])
+        classes = len(counts)
+        votes = np.zeros((len(features), classes), dtype=np.int64)
+        pair = 0
+        for i in range(classes):
+            for j in range(i + 1, classes):
+                rows_i = slice(starts[i], starts[i + 1])
+                rows_j = slice(starts[j], starts[j + 1])
+                decision = (kernel[:, rows_i] @ a["dual_coef"][j - 1, rows_i]
+                            + kernel[:, rows_j] @ a["dual_coef"][i, rows_j]
+                            + a["intercept"][pair])  # fmt: skip
+                votes[:, i] += decision > 0
+                votes[:, j] += decision <= 0
+                pair += 1
+        return votes.argmax(axis=1)
+
+
+class MLPArrays(HeadArrays):
+    """The MLP head: Linear -> ReLU -> (dropout) -> Linear, then a softmax."""
+
+    required = ("w1", "b1", "w2", "b2")
+
+    @staticmethod
+    def export(head: Any) -> dict[str, np.ndarray] | None:
+        if not hasattr(head, "network_"):  # MLPHead: Linear -> ReLU -> Dropout -> Linear
+            return None
+        first, last = head.network_[0], head.network_[3]
+        return {"w1": first.weight.detach().numpy().T, "b1": first.bias.detach().numpy(),
+                "w2": last.weight.detach().numpy().T, "b2": last.bias.detach().numpy()}  # fmt: skip
+
+    def bias(self) -> str:
+        return "b2"
+
+    def input_size(self) -> int:
+        return int(self.arrays["w1"].shape[0])
+
+    def scores(self, features: np.ndarray) -> np.ndarray:
+        a = self.arrays
+        hidden = np.maximum(features @ a["w1"] + a["b1"], 0.0)
+        return softmax(hidden @ a["w2"] + a["b2"])
+
+
+class ReluStackArrays(HeadArrays):
+    """Linear -> ReLU -> ... -> Linear layers ``w<i>, b<i>`` for ``i < depth``, then a softmax:
+    DANN's extractor + emotion classifier, the multitask trunk + emotion head."""
+
+    required = ("depth",)
+
+    @staticmethod
+    def export(head: Any) -> dict[str, np.ndarray] | None:
+        layers = _relu_stack(head)
+        if layers is None:
+            return None
+        arrays = {"depth": np.array([len(layers)])}
+        for number, layer in enumerate(layers):
+            arrays[f"w{number}"] = layer.weight.detach().numpy().T
+            arrays[f"b{number}"] = layer.bias.detach().numpy()
+        return arrays
+
+    def needed(self) -> list[str]:
+        if "depth" not in self.arrays:
+            return list(self.required)
+        return [*self.required, *(f"{p}{i}" for i in range(self._depth()) for p in "wb")]
+
+    def bias(self) -> str:
+        return f"b{self._depth() - 1}"
+
+    def input_size(self) -> int:
+        return int(self.arrays["w0"].shape[0])
+
+    def scores(self, features: np.ndarray) -> np.ndarray:
+        depth = self._depth()
+        for number in range(depth):
+            features = features @ self.arrays[f"w{number}"] + self.arrays[f"b{number}"]
+            if number < depth - 1:
+                features = np.maximum(features, 0.0)
+        return softmax(features)
+
+    def _depth(self) -> int:
+        return int(self.arrays["depth"][0])
+
+
+def _relu_stack(head: Any) -> list | None:
+    """The linear layers of a head that predicts with Linear -> ReLU -> ... -> Linear (dropout
+    aside): DANN's extractor + emotion classifier, the multitask trunk + emotion head."""
+    import torch
+
+    from emotransfer.models.domain import DANNHead
+    from emotransfer.models.multitask import MultitaskHead
+
+    if isinstance(head, DANNHead):
+        modules = [*head.module_.encoder, head.module_.classifier]
+    elif isinstance(head, MultitaskHead):
+        modules = [*head.trunk_, head.heads_["emotion"]]
+    else:
+        return None
+    allowed = (torch.nn.Linear, torch.nn.ReLU, torch.nn.Dropout)
+    if not all(isinstance(m, allowed) for m in modules):
+        return None
+    return [m for m in modules if isinstance(m, torch.nn.Linear)]
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax of ``(N, C)`` logits."""
+    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return shifted / shifted.sum(axis=1, keepdims=True)
