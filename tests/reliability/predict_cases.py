@@ -264,8 +264,9 @@ def _remote_code_frozen(workspace: Workspace, case_id: str) -> Observation:
 def _remote_code_finetune(workspace: Workspace, case_id: str) -> Observation:
     folder, marker = workspace.finetune_copy(case_id), workspace.folder(case_id) / "marker"
     model = remote_code_model(workspace, workspace.folder(case_id) / "model", marker)
-    edit_spec(folder, lambda spec: spec["encoder_params"].update(model=str(model),
-                                                                 trust_remote_code=True))
+    edit_spec(
+        folder, lambda spec: spec["encoder_params"].update(model=str(model), trust_remote_code=True)
+    )
     resign(folder)
     call = predict(folder, *workspace.clips)
     return _code_refused(call, [str(marker)] if marker.exists() else [])

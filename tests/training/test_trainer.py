@@ -1,13 +1,13 @@
 import numpy as np
 import pytest
 import torch
+from tests.tiny_models import audio_model
 
 from emotransfer.training.lpft import LPFTTrainer
 from emotransfer.training.samplers import SpeakerBatches
 from emotransfer.training.trainer import Trainer
 from emotransfer.transfer.finetune import FineTune, FullFineTune
 from emotransfer.transfer.lora import LoRA
-from tests.tiny_models import audio_model
 
 
 def two_tone_task(count=24, seed=0):
