@@ -29,13 +29,13 @@ import numpy as np
 import torch
 
 from emotransfer.config import load_config
-from emotransfer.models.meta import (
-    MAMLClassifier,
+from emotransfer.models.fewshot_baselines import (
     MultitaskBaseline,
     ScratchBaseline,
     TransferBaseline,
-    few_shot_evaluation,
 )
+from emotransfer.models.fewshot_evaluation import few_shot_evaluation
+from emotransfer.models.maml import MAMLClassifier
 from emotransfer.models.normalize import Standardizer
 from emotransfer.models.support_layer import SupportLayerChoice
 from emotransfer.prepare import layer_features, prepare_manifest

@@ -90,9 +90,17 @@ TABLES: dict[str, dict[str, str]] = {
         "ridge": "emotransfer.models.heads:RidgeHead",
         "mlp": "emotransfer.models.mlp:MLPHead",
         "layer_sum": "emotransfer.models.layers:LayerSumHead",
-        "dann": "emotransfer.models.domain:DANNHead",
+        "dann": "emotransfer.models.dann:DANNHead",
         "multitask": "emotransfer.models.multitask:MultitaskHead",
-        "da_autoencoder": "emotransfer.models.domain:DAAutoencoderHead",
+        "da_autoencoder": "emotransfer.models.da_autoencoder:DAAutoencoderHead",
+    },
+    "fewshot": {
+        "maml": "emotransfer.models.maml:MAMLClassifier",
+        "maml_shared": "emotransfer.models.maml:SharedLabelMAML",
+        "maml_second_order": "emotransfer.models.maml:SecondOrderMAML",
+        "transfer": "emotransfer.models.fewshot_baselines:TransferBaseline",
+        "multitask": "emotransfer.models.fewshot_baselines:MultitaskBaseline",
+        "scratch": "emotransfer.models.fewshot_baselines:ScratchBaseline",
     },
 }
 

@@ -25,7 +25,7 @@ def test_crosscorpus_matrix_and_leave_one_corpus_out(tmp_path, synthetic_root):
 
 
 def test_domain_adversarial_head_gets_the_unlabelled_target(tmp_path, synthetic_root, monkeypatch):
-    from emotransfer.models import domain
+    from emotransfer.models import dann as domain
 
     seen = []
     original = domain.DANNHead.fit

@@ -16,14 +16,14 @@ import torch
 from sklearn.base import clone
 
 from emotransfer.evaluation.metrics import uar
-from emotransfer.models.domain import (
-    DAAutoencoderHead,
-    DANNHead,
+from emotransfer.models.adversarial import (
     GradientReversal,
     adversarial_schedule,
     balanced_batches,
     domain_ids,
 )
+from emotransfer.models.da_autoencoder import DAAutoencoderHead
+from emotransfer.models.dann import DANNHead
 from emotransfer.models.mlp import MLPHead
 
 SEEDS = (0, 1, 2)

@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from emotransfer.models.domain import DAAutoencoderHead, DANNHead
+from emotransfer.models.da_autoencoder import DAAutoencoderHead
+from emotransfer.models.dann import DANNHead
 from emotransfer.models.export import ExportedHead, export_head
 from emotransfer.models.heads import LogisticRegressionHead, RidgeHead, SVMHead
 from emotransfer.models.mlp import MLPHead

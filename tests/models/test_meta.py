@@ -3,14 +3,14 @@ import pytest
 import torch
 from sklearn.base import clone
 
-from emotransfer.models.meta import (
-    MAMLClassifier,
+from emotransfer.models.episodes import episodes
+from emotransfer.models.fewshot_baselines import (
     MultitaskBaseline,
     ScratchBaseline,
     TransferBaseline,
-    episodes,
-    few_shot_evaluation,
 )
+from emotransfer.models.fewshot_evaluation import few_shot_evaluation
+from emotransfer.models.maml import MAMLClassifier
 
 
 def subspace_tasks(seed=0, groups=8, classes=6, per_class=20, target_classes=4, target_per=25):

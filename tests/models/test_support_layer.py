@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from emotransfer.models.meta import ScratchBaseline, TransferBaseline, few_shot_evaluation
+from emotransfer.models.fewshot_baselines import ScratchBaseline, TransferBaseline
+from emotransfer.models.fewshot_evaluation import few_shot_evaluation
 from emotransfer.models.support_layer import SupportLayerChoice
 
 

@@ -13,19 +13,15 @@ state when K = 1). Writes ``fewshot.json``,
 
 from __future__ import annotations
 
+import inspect
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from emotransfer.models.meta import (
-    MAMLClassifier,
-    MultitaskBaseline,
-    ScratchBaseline,
-    TransferBaseline,
-    few_shot_evaluation,
-)
+from emotransfer import registry
+from emotransfer.models.fewshot_evaluation import few_shot_evaluation
 from emotransfer.models.normalize import speaker_standardize
 from emotransfer.models.support_layer import SupportLayerChoice
 
@@ -34,27 +30,27 @@ def build_method(
     name: str, *, ways: int, hidden: int, meta_steps: int, seed: int, shots: int = 5,
     queries: int = 5, fallback_layer: int = -1,
 ) -> Any:  # fmt: skip
-    """A few-shot learner by name (see :class:`~emotransfer.config.FewShotConfig`);
-    ``<name>_layers`` chooses the hidden state on the support set (``fallback_layer`` at K=1)."""
+    """A few-shot learner by registered name (``registry.build("fewshot", name)``; see
+    :class:`~emotransfer.config.FewShotConfig`); ``<name>_layers`` chooses the hidden state on
+    the support set (``fallback_layer`` at K=1).
+
+    Each study setting goes to the methods whose constructor takes it: ``hidden`` and
+    ``seed`` to all, the episode settings (``ways``, ``meta_steps``, ``shots``, ``queries``)
+    to the MAML family; the rest keep the method's defaults.
+    """
     if name.endswith("_layers"):
         base = build_method(name.removesuffix("_layers"), ways=ways, hidden=hidden,
                             meta_steps=meta_steps, seed=seed, shots=shots,
                             queries=queries)  # fmt: skip
         return SupportLayerChoice(method=base, fallback_layer=fallback_layer)
-    maml = {"ways": ways, "hidden": hidden, "meta_steps": meta_steps, "shots": shots,
-            "queries": queries, "seed": seed}  # fmt: skip
-    makers = {
-        "maml": lambda: MAMLClassifier(**maml),
-        "maml_shared": lambda: MAMLClassifier(**maml, relabel=False),
-        "maml_second_order": lambda: MAMLClassifier(**maml, first_order=False),
-        "transfer": lambda: TransferBaseline(hidden=hidden, seed=seed),
-        "multitask": lambda: MultitaskBaseline(hidden=hidden, seed=seed),
-        "scratch": lambda: ScratchBaseline(hidden=hidden, seed=seed),
-    }
-    if name not in makers:
-        raise ValueError(f"fewshot.methods: unknown method {name!r}; known: {sorted(makers)}, "
-                         "each also as <name>_layers")  # fmt: skip
-    return makers[name]()
+    if name not in registry.names("fewshot"):
+        raise ValueError(f"fewshot.methods: unknown method {name!r}; known: "
+                         f"{registry.names('fewshot')}, each also as <name>_layers")  # fmt: skip
+    settings = {"ways": ways, "hidden": hidden, "meta_steps": meta_steps, "shots": shots,
+                "queries": queries, "seed": seed}  # fmt: skip
+    accepted = inspect.signature(registry.resolve("fewshot", name)).parameters
+    params = {key: value for key, value in settings.items() if key in accepted}
+    return registry.build("fewshot", name, **params)
 
 
 def run_fewshot(config: Any, *, progress: bool = True) -> tuple[Path, dict[str, Any]]:

@@ -240,7 +240,7 @@ def _relu_stack(head: Any) -> list | None:
     aside): DANN's extractor + emotion classifier, the multitask trunk + emotion head."""
     import torch
 
-    from emotransfer.models.domain import DANNHead
+    from emotransfer.models.dann import DANNHead
     from emotransfer.models.multitask import MultitaskHead
 
     if isinstance(head, DANNHead):

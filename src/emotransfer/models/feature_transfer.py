@@ -33,6 +33,9 @@ import torch
 from sklearn.base import BaseEstimator
 from sklearn.linear_model import LogisticRegression
 
+from emotransfer.models.fullbatch import fit_full_batch
+from emotransfer.seeding import torch_seed
+
 
 class SharedSubspace(BaseEstimator):
     """An autoencoder trained on source and target features to give a shared latent space.
@@ -43,7 +46,7 @@ class SharedSubspace(BaseEstimator):
     times the Mahalanobis distance between the source and target latent means (a
     scale-free linear-kernel MMD that steers the subspace away from directions in which the
     domains differ; 0 gives the plain shared autoencoder, which keeps any high-variance shift).
-    Full-batch Adam.
+    Full-batch Adam (:func:`~emotransfer.models.fullbatch.fit_full_batch`).
 
     Args:
         latent_dim: size of the shared subspace.
@@ -103,26 +106,24 @@ class SharedSubspace(BaseEstimator):
         source_inputs = torch.as_tensor(np.asarray(source), dtype=torch.float32)
         target_inputs = torch.as_tensor(np.asarray(target), dtype=torch.float32)
         dims = source_inputs.shape[1]
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(self.seed)
+        with torch_seed(self.seed):
             self.encoder_ = torch.nn.Sequential(
                 torch.nn.Linear(dims, self.latent_dim), self.activations[self.activation]()
             )
             self.decoder_ = _TiedDecoder(self.encoder_[0], dims) if self.tied else None
             if self.decoder_ is None:
                 self.decoder_ = torch.nn.Linear(self.latent_dim, dims)
-        # a tied decoder shares the encoder's weight: list it once
-        parameters = dict.fromkeys([*self.encoder_.parameters(), *self.decoder_.parameters()])
-        optimizer = torch.optim.Adam(
-            list(parameters), lr=self.learning_rate, weight_decay=self.weight_decay
-        )
-        self.losses_: list[float] = []
-        for _ in range(self.epochs):
-            optimizer.zero_grad()
-            loss = self._loss(source_inputs, target_inputs)
-            loss.backward()
-            optimizer.step()
-            self.losses_.append(loss.item())
+            # a tied decoder shares the encoder's weight: list it once
+            parameters = dict.fromkeys([*self.encoder_.parameters(), *self.decoder_.parameters()])
+            self.losses_ = fit_full_batch(
+                lambda: self._loss(source_inputs, target_inputs),
+                list(parameters),
+                steps=self.epochs,
+                learning_rate=self.learning_rate,
+                weight_decay=self.weight_decay,
+                optimizer="adam",
+                modules=[self.encoder_, self.decoder_],
+            )
         return self
 
     def _loss(self, source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

@@ -14,8 +14,10 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
+from emotransfer.models.fullbatch import fit_full_batch
 from emotransfer.models.heads import Head
 from emotransfer.models.losses import balanced_class_weights
+from emotransfer.seeding import torch_seed
 
 
 class WeightedLayerSum(torch.nn.Module):
@@ -44,7 +46,7 @@ class LayerSumHead(Head):
         weight_decay: AdamW weight decay of the linear layer.
         learning_rate: AdamW learning rate.
         epochs: full-batch steps.
-        seed: torch seed.
+        seed: seeds the initialisation (the caller's torch generator is left alone).
     """
 
     default_grid: ClassVar[dict[str, list[Any]]] = {"weight_decay": [1e-3, 1e-1]}
@@ -63,28 +65,29 @@ class LayerSumHead(Head):
         self.seed = seed
 
     def fit(self, features: np.ndarray, labels: np.ndarray) -> LayerSumHead:
-        torch.manual_seed(self.seed)
-        inputs = torch.as_tensor(features, dtype=torch.float32)
-        targets = torch.as_tensor(labels, dtype=torch.long)
-        classes = int(targets.max()) + 1
-        self.layer_sum_ = WeightedLayerSum(num_layers=inputs.shape[1])
-        self.linear_ = torch.nn.Linear(inputs.shape[2], classes)
-        optimizer = torch.optim.AdamW(
-            [
-                {"params": self.layer_sum_.parameters(), "weight_decay": 0.0},
-                {"params": self.linear_.parameters(), "weight_decay": self.weight_decay},
-            ],
-            lr=self.learning_rate,
-        )
-        loss_function = torch.nn.CrossEntropyLoss(weight=balanced_class_weights(targets, classes))
-        for _ in range(self.epochs):
-            optimizer.zero_grad()
-            loss_function(self.linear_(self.layer_sum_(inputs)), targets).backward()
-            optimizer.step()
+        """Train on ``(N, L + 1, D)`` features and ``(N,)`` classes in ``[0, C)``."""
+        with torch_seed(self.seed):
+            inputs = torch.as_tensor(features, dtype=torch.float32)
+            targets = torch.as_tensor(labels, dtype=torch.long)
+            classes = int(targets.max()) + 1
+            self.layer_sum_ = WeightedLayerSum(num_layers=inputs.shape[1])
+            self.linear_ = torch.nn.Linear(inputs.shape[2], classes)
+            loss = torch.nn.CrossEntropyLoss(weight=balanced_class_weights(targets, classes))
+            fit_full_batch(
+                lambda: loss(self.linear_(self.layer_sum_(inputs)), targets),
+                [
+                    {"params": self.layer_sum_.parameters(), "weight_decay": 0.0},
+                    {"params": self.linear_.parameters(), "weight_decay": self.weight_decay},
+                ],
+                steps=self.epochs,
+                learning_rate=self.learning_rate,
+                modules=[self.layer_sum_, self.linear_],
+            )
         self.layer_weights_ = self.layer_sum_.weights()
         return self
 
     def predict_proba(self, features: np.ndarray) -> np.ndarray:
+        """Class probabilities ``(N, C)`` of ``(N, L + 1, D)`` features."""
         with torch.no_grad():
             inputs = torch.as_tensor(features, dtype=torch.float32)
             return torch.softmax(self.linear_(self.layer_sum_(inputs)), dim=-1).numpy()

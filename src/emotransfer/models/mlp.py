@@ -14,13 +14,16 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import numpy as np
+import torch
 
+from emotransfer.models.fullbatch import fit_full_batch
 from emotransfer.models.heads import Head
 from emotransfer.models.losses import balanced_class_weights
+from emotransfer.seeding import torch_seed
 
 
 class MLPHead(Head):
-    """One hidden layer (ReLU, dropout) trained with Adam on the whole training set.
+    """One hidden layer (ReLU, dropout) trained with AdamW on the whole training set.
 
     Args:
         hidden: hidden units.
@@ -28,7 +31,7 @@ class MLPHead(Head):
         weight_decay: AdamW weight decay.
         learning_rate: AdamW learning rate.
         epochs: full-batch steps.
-        seed: torch seed for initialisation and dropout.
+        seed: seeds initialisation and dropout (the caller's torch generator is left alone).
     """
 
     default_grid: ClassVar[dict[str, list[Any]]] = {"weight_decay": [1e-3, 1e-1]}
@@ -51,34 +54,30 @@ class MLPHead(Head):
         self.seed = seed
 
     def fit(self, features: np.ndarray, labels: np.ndarray) -> MLPHead:
-        import torch
-
-        torch.manual_seed(self.seed)
-        inputs = torch.as_tensor(features, dtype=torch.float32)
-        targets = torch.as_tensor(labels, dtype=torch.long)
-        classes = int(targets.max()) + 1
-        weights = balanced_class_weights(targets, classes)
-        self.network_ = torch.nn.Sequential(
-            torch.nn.Linear(inputs.shape[1], self.hidden),
-            torch.nn.ReLU(),
-            torch.nn.Dropout(self.dropout),
-            torch.nn.Linear(self.hidden, classes),
-        )
-        optimizer = torch.optim.AdamW(
-            self.network_.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay
-        )
-        loss_function = torch.nn.CrossEntropyLoss(weight=weights)
-        self.network_.train()
-        for _ in range(self.epochs):
-            optimizer.zero_grad()
-            loss_function(self.network_(inputs), targets).backward()
-            optimizer.step()
-        self.network_.eval()
+        """Train on ``(N, D)`` features and ``(N,)`` classes in ``[0, C)``; sets ``network_``."""
+        with torch_seed(self.seed):
+            inputs = torch.as_tensor(features, dtype=torch.float32)
+            targets = torch.as_tensor(labels, dtype=torch.long)
+            classes = int(targets.max()) + 1
+            self.network_ = torch.nn.Sequential(
+                torch.nn.Linear(inputs.shape[1], self.hidden),
+                torch.nn.ReLU(),
+                torch.nn.Dropout(self.dropout),
+                torch.nn.Linear(self.hidden, classes),
+            )
+            loss = torch.nn.CrossEntropyLoss(weight=balanced_class_weights(targets, classes))
+            fit_full_batch(
+                lambda: loss(self.network_(inputs), targets),
+                self.network_.parameters(),
+                steps=self.epochs,
+                learning_rate=self.learning_rate,
+                weight_decay=self.weight_decay,
+                modules=[self.network_],
+            )
         return self
 
     def predict_proba(self, features: np.ndarray) -> np.ndarray:
-        import torch
-
+        """Class probabilities ``(N, C)``."""
         with torch.no_grad():
             logits = self.network_(torch.as_tensor(features, dtype=torch.float32))
             return torch.softmax(logits, dim=-1).numpy()

@@ -23,8 +23,10 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
+from emotransfer.models.fullbatch import fit_full_batch
 from emotransfer.models.heads import Head
 from emotransfer.models.losses import ccc_loss, masked_cross_entropy
+from emotransfer.seeding import torch_seed
 
 
 class MultitaskHead(Head):
@@ -37,7 +39,7 @@ class MultitaskHead(Head):
             task); missing names weigh 1.0. Ignored when ``uncertainty`` is true.
         uncertainty: learn the task weights as log-variances instead.
         learning_rate, weight_decay, epochs: AdamW settings and full-batch steps.
-        seed: torch seed.
+        seed: seeds initialisation and dropout (the caller's torch generator is left alone).
     """
 
     default_grid: ClassVar[dict[str, list[Any]]] = {}
@@ -71,14 +73,25 @@ class MultitaskHead(Head):
         targets: dict[str, np.ndarray] | None = None,
         auxiliary: dict[str, np.ndarray] | None = None,
     ) -> MultitaskHead:
-        """Train; ``labels`` may hold -1 for rows without an emotion label.
+        """Train on ``(N, D)`` features; ``(N,)`` ``labels`` may hold -1 for rows without an
+        emotion label. Sets ``trunk_``, ``heads_``, ``history_`` (per step, each task's loss)
+        and ``task_weights_``.
 
         Args:
             targets: dimension name -> ``(N,)`` floats (NaN = unknown).
             auxiliary: task name -> ``(N,)`` ints (-1 = unknown).
         """
-        torch.manual_seed(self.seed)
-        targets, auxiliary = dict(targets or {}), dict(auxiliary or {})
+        with torch_seed(self.seed):
+            self._fit(features, labels, dict(targets or {}), dict(auxiliary or {}))
+        return self
+
+    def _fit(
+        self,
+        features: np.ndarray,
+        labels: np.ndarray,
+        targets: dict[str, np.ndarray],
+        auxiliary: dict[str, np.ndarray],
+    ) -> None:
         inputs = torch.as_tensor(features, dtype=torch.float32)
         emotion = torch.as_tensor(labels, dtype=torch.long)
         self.dimensions_ = list(targets)
@@ -98,31 +111,27 @@ class MultitaskHead(Head):
         parameters = [*self.trunk_.parameters(), *self.heads_.parameters()]
         if self.uncertainty:
             parameters.append(self.log_variances_)
-        optimizer = torch.optim.AdamW(parameters, lr=self.learning_rate,
-                                      weight_decay=self.weight_decay)  # fmt: skip
         truth = {name: torch.as_tensor(v, dtype=torch.float32) for name, v in targets.items()}
         aux = {name: torch.as_tensor(v, dtype=torch.long) for name, v in auxiliary.items()}
         fixed = self.weights or {}
         self.history_: list[dict[str, float]] = []
-        for _ in range(self.epochs):
-            optimizer.zero_grad()
+
+        def loss() -> torch.Tensor:
             shared = self.trunk_(inputs)
             losses = [masked_cross_entropy(self.heads_["emotion"](shared), emotion)]
             losses += [ccc_loss(self.heads_[f"dim_{n}"](shared)[:, 0], truth[n])
                        for n in self.dimensions_]  # fmt: skip
             losses += [masked_cross_entropy(self.heads_[f"aux_{n}"](shared), aux[n])
                        for n in self.auxiliary_]  # fmt: skip
+            self.history_.append({t: float(value.detach()) for t, value in zip(tasks, losses)})
             if self.uncertainty:
-                total = sum(torch.exp(-s) * loss + s
-                            for s, loss in zip(self.log_variances_, losses))  # fmt: skip
-            else:
-                total = sum(fixed.get(task, 1.0) * loss for task, loss in zip(tasks, losses))
-            total.backward()
-            optimizer.step()
-            self.history_.append({t: float(loss.detach()) for t, loss in zip(tasks, losses)})
-        self.trunk_.eval()
+                return sum(torch.exp(-s) * value + s
+                           for s, value in zip(self.log_variances_, losses))  # fmt: skip
+            return sum(fixed.get(task, 1.0) * value for task, value in zip(tasks, losses))
+
+        fit_full_batch(loss, parameters, steps=self.epochs, learning_rate=self.learning_rate,
+                       weight_decay=self.weight_decay, modules=[self.trunk_])  # fmt: skip
         self.task_weights_ = dict(zip(tasks, torch.exp(-self.log_variances_.detach()).tolist()))
-        return self
 
     def predict_proba(self, features: np.ndarray) -> np.ndarray:
         with torch.no_grad():

@@ -11,7 +11,7 @@ other target label takes part in the choice.
 Shapes: features ``(N, L + 1, D)``; support labels ``(K * C,)``.
 
 Example:
-    >>> from emotransfer.models.meta import ScratchBaseline
+    >>> from emotransfer.models.fewshot_baselines import ScratchBaseline
     >>> rng = np.random.default_rng(0)
     >>> labels = np.repeat(np.arange(2), 10)
     >>> features = rng.normal(size=(20, 3, 4))
@@ -30,7 +30,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, clone
 
 from emotransfer.evaluation.metrics import uar
-from emotransfer.models.meta import _encode
+from emotransfer.models.adapted import encode_labels
 
 
 class LayerAdapted:
@@ -89,7 +89,7 @@ class SupportLayerChoice(BaseEstimator):
         folds = _support_folds(labels)
         scores: list[float] = []
         if folds:
-            classes, encoded = _encode(labels)
+            classes, encoded = encode_labels(labels)
             for layer, learner in enumerate(self.learners_):
                 fold_scores = []
                 for held in folds:
