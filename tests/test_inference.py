@@ -145,10 +145,41 @@ def test_silent_edits_are_refused_naming_the_file(folder, clips, capsys, edit, n
     assert code == 2 and out == "" and f"emotransfer: error: {folder}" in err and named in err
 
 
-def test_a_folder_without_files_json_loads_with_a_warning(folder, clips, caplog):
+def test_a_format_1_folder_without_files_json_loads_with_a_warning(folder, clips, caplog):
+    spec = json.loads((folder / "model.json").read_text())
+    for key in ("format", "folds"):  # as frozen runs wrote model.json before format 2
+        del spec[key]
+    (folder / "model.json").write_text(json.dumps(spec))
     (folder / "files.json").unlink()
     assert len(Predictor.from_run(folder).predict_files(clips)) == len(clips)
-    assert "no files.json" in caplog.text
+    assert "no files.json" in caplog.text and "format 1" in caplog.text
+
+
+def test_a_format_2_folder_without_files_json_is_refused(folder, clips, capsys):
+    (folder / "files.json").unlink()  # then an edit would go unnoticed: refused instead
+    edit_spec(folder, classes=["sadness", "neutral", "happiness", "anger"])
+    code, out, err = predict(capsys, folder, *clips)
+    assert code == 2 and out == ""
+    assert "files.json is missing, but model.json is of format 2" in err and "--force" in err
+
+
+def test_an_unfinished_run_is_named_unfinished(folder, clips, capsys):
+    for name in ("files.json", "metrics.json"):  # killed after its first of four folds
+        (folder / name).unlink()
+    for fold in ("speaker=s02", "speaker=s03", "speaker=s04"):
+        shutil.rmtree(folder / "models" / fold)
+    code, out, err = predict(capsys, folder, *clips)
+    assert code == 2 and out == ""
+    assert "an unfinished run (1 of 4 fold models trained" in err
+    assert f"emotransfer run {folder / 'config.yaml'} --resume --run-dir {folder}" in err
+
+
+def test_fewer_fold_models_than_model_json_plans_are_refused(folder, clips):
+    shutil.rmtree(folder / "models" / "speaker=s04")
+    record_model_files(folder)  # a record made to match the folder, not the run
+    with pytest.raises(RunFolderError, match="model.json plans 4 fold models, files.json "
+                       "records 3; metrics.json reports 4 folds"):  # fmt: skip
+        Predictor.from_run(folder)
 
 
 def _truncate(path):
@@ -166,7 +197,6 @@ def _truncate(path):
     ("empty", "models/speaker=s04/head.safetensors: not a readable safetensors file"),
 ])  # fmt: skip
 def test_malformed_run_files_give_clear_errors(folder, clips, capsys, edit, named):
-    (folder / "files.json").unlink()  # a folder of an older version: nothing to compare with
     if isinstance(edit, dict):
         edit_spec(folder, **edit)
     elif edit == "not json":
@@ -175,6 +205,7 @@ def test_malformed_run_files_give_clear_errors(folder, clips, capsys, edit, name
         _truncate(folder / "models" / "speaker=s01" / "head.safetensors")
     else:
         (folder / "models" / "speaker=s04" / "head.safetensors").write_bytes(b"")
+    record_model_files(folder)  # digests that match the edit: the file checks must find it
     code, out, err = predict(capsys, folder, *clips)
     assert code == 2 and out == "" and err.startswith("emotransfer: error:") and named in err
 

@@ -79,3 +79,12 @@ def test_bad_parameters_name_the_component():
         registry.build("head", "svm", depth=3)
     with pytest.raises(TypeError, match="bad parameters for upstream 'logmel'.*'mels'"):
         registry.build("upstream", "logmel", mels=40)
+
+
+def test_every_named_plugin_must_import_even_if_unused():
+    registry.check_plugins(["emotransfer.models.heads:RidgeHead"])
+    for plugin, said in [("no.such:Module", "cannot import module 'no.such'"),
+                         ("justaname", "must be module:Class"),
+                         ("json:NoSuchClass", "module 'json' has no 'NoSuchClass'")]:  # fmt: skip
+        with pytest.raises(ImportError, match=f"--plugin '{plugin}': {said}"):
+            registry.check_plugins([plugin])

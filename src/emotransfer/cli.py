@@ -152,6 +152,7 @@ def _config(args: argparse.Namespace, *, extra: tuple[str, ...] | list[str] = ()
     """The config of ``args`` with its overrides; ``--plugin`` adds to its ``plugins``."""
     from emotransfer.config import load_config
 
+    registry.check_plugins(args.plugin)
     return load_config(args.config, overrides=[*args.override, *extra], plugins=args.plugin)
 
 
@@ -238,6 +239,7 @@ def _predict(args: argparse.Namespace) -> int:
 
     from emotransfer.inference import Predictor
 
+    registry.check_plugins(args.plugin)
     predictor = Predictor.from_run(args.run_dir, plugins=args.plugin,
                                    trust_remote_code=args.trust_remote_code)  # fmt: skip
     results, problems = predictor.predict_paths(args.files)  # good clips given together
@@ -314,8 +316,12 @@ def _corrupt(args: argparse.Namespace) -> int:
     import yaml
 
     from emotransfer.data.corrupt_corpus import corrupt_corpus
+    from emotransfer.safe_yaml import load_yaml
 
-    spec = yaml.safe_load(args.spec)
+    try:
+        spec = load_yaml(args.spec, key="--spec")
+    except yaml.YAMLError as error:
+        raise ValueError(f"--spec: not YAML: {error}") from None
     table = registry.build("corpus", args.corpus, root=args.root).load()
     copy = corrupt_corpus(table, spec, out_dir=args.out, seed=args.seed,
                           condition=args.condition)  # fmt: skip

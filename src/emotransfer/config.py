@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,7 @@ from emotransfer.config_sections import (
     Section,
     SplitConfig,
 )
+from emotransfer.safe_yaml import YAMLLimitError, load_yaml
 
 
 class ConfigError(ValueError):
@@ -138,8 +140,8 @@ def load_config(
     raw: dict[str, Any] = {}
     if path is not None:
         try:
-            raw = yaml.safe_load(Path(path).read_text()) or {}
-        except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+            raw = load_yaml(Path(path).read_text()) or {}
+        except (OSError, UnicodeDecodeError, yaml.YAMLError, YAMLLimitError) as error:
             raise ConfigError(f"{path}: cannot read config: {error}") from error
         if not isinstance(raw, dict):
             raise ConfigError(f"{path}: a config must be a mapping, got {type(raw).__name__}")
@@ -157,12 +159,15 @@ def apply_override(raw: dict[str, Any], override: str) -> None:
     """Set ``a.b.c=value`` in a nested dict; the value is parsed as YAML; list items by index."""
     key, sep, text = override.partition("=")
     if not sep or not key:
-        raise ConfigError(f"override {override!r} must look like key=value")
+        raise ConfigError(f"override {shorten(override)!r} must look like key=value")
+    key = key.strip()
     try:
-        value = yaml.safe_load(text)
+        value = load_yaml(text, key=key)
     except yaml.YAMLError as error:
-        raise ConfigError(f"override {override!r}: bad value: {error}") from error
-    parts = key.strip().split(".")
+        raise ConfigError(f"override {shorten(override)!r}: bad value: {error}") from error
+    except YAMLLimitError as error:  # names the key inside the value
+        raise ConfigError(f"override {shorten(override)!r}: {error}") from None
+    parts = key.split(".")
     node: Any = raw
     for part in parts[:-1]:
         if isinstance(node, list):
@@ -175,6 +180,16 @@ def apply_override(raw: dict[str, Any], override: str) -> None:
         node[_index(parts[-1], node, key)] = value
     else:
         node[parts[-1]] = value
+
+
+def shorten(text: str, limit: int = 80) -> str:
+    """``text`` cut to ``limit`` characters for a message, saying how long it was.
+
+    Example:
+        >>> shorten("name=" + "x" * 1000, limit=12)
+        'name=xxxxxxx... (1005 characters)'
+    """
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
 
 
 def save_config(config: ExperimentConfig, path: str | Path) -> None:
@@ -195,5 +210,11 @@ def _describe(error: ValidationError, path: str | Path | None) -> str:
     for item in error.errors():
         key = ".".join(str(p) for p in item["loc"])
         message = "unknown key" if item["type"] == "extra_forbidden" else item["msg"]
-        lines.append(f"{key}: {message}")
+        lines.append(f"{shorten(key)}: {_shorten_values(message)}")
     return where + "; ".join(lines)
+
+
+def _shorten_values(message: str) -> str:
+    """A validator's message with each long quoted value (or long word) cut short."""
+    message = re.sub(r"'([^'\n]{100,})'", lambda m: f"'{shorten(m.group(1), 60)}'", message)
+    return re.sub(r"\S{100,}", lambda m: shorten(m.group(), 60), message)

@@ -127,7 +127,7 @@ def _run(
     groups = speaker_keys(table)
     make_fitter = _frozen_fitter if config.finetune is None else _finetuner
     fit_fold = make_fitter(config, folder, features, labels, groups, classes, progress,
-                           table=table, force=force)  # fmt: skip
+                           table=table, folds=len(folds), force=force)  # fmt: skip
     results = _train(config, folder, fit_fold, labels, folds, run_digest(inputs), progress)
     training_s = time.perf_counter() - trained
 
@@ -226,9 +226,9 @@ def _waves(config: ExperimentConfig, table: pd.DataFrame, skipped: list) -> tupl
 
 def _frozen_fitter(config: ExperimentConfig, folder: Path, features: np.ndarray,
                    labels: np.ndarray, groups: np.ndarray, classes: list[str], progress: bool,
-                   *, table: pd.DataFrame, force: bool = False) -> Any:  # fmt: skip
-    """Write the frozen run's model.json; return the fold fitter (a tuned head per fold on
-    the cached features, saved under models/)."""
+                   *, table: pd.DataFrame, folds: int, force: bool = False) -> Any:  # fmt: skip
+    """Write the frozen run's model.json (planning ``folds`` fold models); return the fold
+    fitter (a tuned head per fold on the cached features, saved under models/)."""
     head = registry.build("head", config.head.name, plugins=config.plugins,
                           **config.head.params)  # fmt: skip
     auxiliary = auxiliary_labels(config, table)
@@ -238,7 +238,7 @@ def _frozen_fitter(config: ExperimentConfig, folder: Path, features: np.ndarray,
     if config.data.test_corruption:
         test_features = corrupted_features(config, table, progress=progress)
         test_features = test_features[:, config.features.layer]
-    write_json(folder / "model.json", _frozen_spec(config, classes))
+    write_json(folder / "model.json", _frozen_spec(config, classes, folds))
 
     def fit_fold(fold: Fold) -> FoldResult:
         result = run_fold(head, _grid(config), features, labels, groups, fold,
@@ -253,10 +253,13 @@ def _frozen_fitter(config: ExperimentConfig, folder: Path, features: np.ndarray,
 
 def _finetuner(config: ExperimentConfig, folder: Path, waves: list, labels: np.ndarray,
                groups: np.ndarray, classes: list[str], progress: bool, *,
-               table: pd.DataFrame | None = None, force: bool = False) -> Any:  # fmt: skip
-    """Write the trained run's model.json (and run stage 1 of a two-stage run); return the
-    fold fitter (one fine-tuned model per fold, saved under models/)."""
+               table: pd.DataFrame | None = None, folds: int | None = None,
+               force: bool = False) -> Any:  # fmt: skip
+    """Write the trained run's model.json (planning ``folds`` fold models; and run stage 1
+    of a two-stage run); return the fold fitter (one fine-tuned model per fold, saved under
+    models/)."""
     spec = model_spec(config, classes)
+    spec.folds = folds
     write_json(folder / "model.json", spec.to_json())
     source_state = None
     if config.finetune.source:
@@ -316,12 +319,12 @@ def _source_stage(
                         progress=progress)  # fmt: skip
 
 
-def _frozen_spec(config: ExperimentConfig, classes: list[str]) -> dict[str, Any]:
+def _frozen_spec(config: ExperimentConfig, classes: list[str], folds: int) -> dict[str, Any]:
     features = config.features
     return FrozenSpec(upstream=features.upstream, params=features.params, layer=features.layer,
                       pooling=features.pooling, normalization=features.normalization,
                       classes=classes, sample_rate=config.data.audio.sample_rate,
-                      audio=audio_limits(config)).to_json()  # fmt: skip
+                      audio=audio_limits(config), folds=folds).to_json()  # fmt: skip
 
 
 def _train(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import stat
 import tempfile
 from collections.abc import Callable
 from importlib import metadata
@@ -36,14 +37,45 @@ def write_atomic(path: str | Path, write: Callable[[Path], object]) -> None:
         ('done', ['b.txt'])
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
+                                             suffix=".tmp")  # fmt: skip
+    except OSError as error:
+        raise named_os_error(error, path) from error
     os.close(handle)
     try:
         write(Path(temporary))
         os.replace(temporary, path)
+    except OSError as error:
+        raise named_os_error(error, path) from error
     finally:
         Path(temporary).unlink(missing_ok=True)
+
+
+def named_os_error(error: OSError, path: Path) -> OSError:
+    """``error`` (same type and errno) with a message that names the file being written
+    (not its temporary twin): a full disk says which file it stopped."""
+    reason = error.strerror or str(error)
+    try:
+        named = type(error)(error.errno, f"cannot write {path}: {reason}")
+    except TypeError:  # an OSError subclass with another constructor
+        named = OSError(error.errno, f"cannot write {path}: {reason}")
+    return named
+
+
+def file_kind(mode: int) -> str:
+    """What a file of ``st_mode`` ``mode`` is, in words.
+
+    Example:
+        >>> file_kind(os.stat("/").st_mode)
+        'a directory'
+    """
+    kinds = [(stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
+             (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+             (stat.S_ISSOCK, "a socket"), (stat.S_ISLNK, "a symbolic link"),
+             (stat.S_ISREG, "a regular file")]  # fmt: skip
+    return next((name for test, name in kinds if test(mode)), "not a regular file")
 
 
 def write_bytes(path: str | Path, data: bytes) -> None:

@@ -59,6 +59,8 @@ KEYS: dict[str, dict[str, tuple[Any, str]]] = {
         "classes": (_is_classes, "a list of two or more distinct class names"),
         "sample_rate": (lambda v: _is_int(v) and v > 0, "a positive integer (Hz)"),
         "audio?": (_of(dict), "an object"),
+        "format?": (lambda v: v in (1, FORMAT), f"1 or {FORMAT}"),
+        "folds?": (lambda v: v is None or (_is_int(v) and v > 0), "a positive integer or null"),
     },
     "frozen": {
         "upstream": (_of(str), "a registered upstream name"),
@@ -71,7 +73,6 @@ KEYS: dict[str, dict[str, tuple[Any, str]]] = {
         ),
     },
     "finetune": {
-        "format?": (lambda v: v in (1, FORMAT), f"1 or {FORMAT}"),
         "encoder?": (_of(str), "a registered encoder name"),
         "encoder_params?": (_of(dict), "an object of encoder parameters"),
         "architecture?": (_of(str), "a registered model name"),
@@ -171,12 +172,16 @@ class FrozenSpec:
     classes: list[str]
     sample_rate: int
     audio: dict[str, Any] = field(default_factory=dict)
+    folds: int | None = None
+    format: int = FORMAT
     kind: Literal["frozen"] = "frozen"
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> FrozenSpec:
+        """A spec from ``model.json`` data (no ``format`` key: format 1)."""
         names = cls.__dataclass_fields__
-        return cls(**{k: v for k, v in data.items() if k in names})
+        kept = {k: v for k, v in data.items() if k in names and k != "format"}
+        return cls(**kept, format=spec_format(data))
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -204,6 +209,7 @@ class TrainedSpec:
     source_strategy: str = "full"
     source_params: dict[str, Any] = field(default_factory=dict)
     audio: dict[str, Any] = field(default_factory=dict)
+    folds: int | None = None
     format: int = FORMAT
     trust_remote_code: bool = False  # the caller's, never the file's
     kind: Literal["finetune"] = "finetune"
@@ -212,9 +218,8 @@ class TrainedSpec:
     def from_json(cls, data: dict[str, Any]) -> TrainedSpec:
         """A spec from ``model.json`` data; format 1 (``model``, ``whisper_input``,
         ``random_init`` keys) becomes the ``hf`` encoder with those parameters."""
-        data = dict(data)
+        data = {**data, "format": spec_format(data)}
         if "encoder" not in data:
-            data["format"] = 1
             data["encoder"] = "hf"
             data["encoder_params"] = {
                 "model": data["model"],
@@ -246,6 +251,33 @@ class TrainedSpec:
 
 
 ModelSpec = FrozenSpec | TrainedSpec
+
+
+def spec_format(data: Any) -> int:
+    """The format of ``model.json`` data: what it says, or 1 for a file that predates the
+    key (a frozen run without ``format``, a trained run without ``encoder``); anything
+    unreadable counts as the newest format, whose folders must hold every record.
+
+    Example:
+        >>> spec_format({"kind": "frozen"}), spec_format({"model": "m"}), spec_format([])
+        (1, 1, 2)
+    """
+    if not isinstance(data, dict):
+        return FORMAT
+    if data.get("kind", "finetune") == "frozen":
+        return data.get("format", 1)
+    return 1 if "encoder" not in data else data.get("format", FORMAT)
+
+
+def declared_layout(folder: str | Path) -> tuple[int, int | None]:
+    """``(format, folds)`` as the folder's ``model.json`` declares them, read leniently
+    (before the folder is verified; an unreadable file: the newest format, no fold count)."""
+    try:
+        data = json.loads((Path(folder) / SPEC).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return FORMAT, None
+    folds = data.get("folds") if isinstance(data, dict) else None
+    return spec_format(data), folds if _is_int(folds) and folds > 0 else None
 
 
 def _check_component(

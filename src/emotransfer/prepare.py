@@ -14,6 +14,7 @@ import pandas as pd
 
 from emotransfer import registry
 from emotransfer.config import ExperimentConfig
+from emotransfer.data.audio import unusable_file
 from emotransfer.data.labels import LabelSpec
 from emotransfer.data.load import load_corpora, select_labels
 from emotransfer.data.splits import speaker_keys
@@ -67,12 +68,10 @@ def prepare_manifest(config: ExperimentConfig) -> tuple[pd.DataFrame, dict, list
     return table, info, skipped
 
 
-MISSING = "file does not exist"
-
-
 def missing_files(skipped: list[dict[str, str]]) -> list[dict[str, str]]:
-    """The entries of ``skipped`` that are manifest files which do not exist."""
-    return [entry for entry in skipped if entry["problem"] == MISSING]
+    """The entries of ``skipped`` that are manifest files which do not exist (or are no
+    files: a directory, a FIFO, a device)."""
+    return [entry for entry in skipped if unusable_file(entry["problem"])]
 
 
 def experiment_folds(config: ExperimentConfig, table: pd.DataFrame) -> list:

@@ -143,6 +143,34 @@ def resolve(kind: str, name: str, *, plugins: Collection[str] = ()) -> type:
         raise ImportError(f"cannot load {kind} {name!r} from {path!r}: {error}") from error
 
 
+def check_plugins(plugins: Collection[str]) -> None:
+    """Import every allowed ``module:Class`` (the user named them, so importing is their
+    choice), so that a typo is reported even when nothing ends up using the class.
+
+    Raises:
+        ImportError: a plugin that is not ``module:Class`` or cannot be imported (named).
+
+    Example:
+        >>> check_plugins(["emotransfer.models.heads:RidgeHead"])
+        >>> check_plugins(["no.such:Module"])  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        ImportError: --plugin 'no.such:Module': cannot import module 'no.such' (No module ...
+    """
+    for plugin in plugins:
+        module_name, _, class_name = str(plugin).partition(":")
+        if not module_name or not class_name:
+            raise ImportError(f"--plugin {plugin!r}: must be module:Class")
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as error:
+            raise ImportError(f"--plugin {plugin!r}: cannot import module {module_name!r} "
+                              f"({error})") from None  # fmt: skip
+        if not hasattr(module, class_name):
+            raise ImportError(f"--plugin {plugin!r}: module {module_name!r} has no "
+                              f"{class_name!r}")  # fmt: skip
+
+
 def build(kind: str, name: str, *, plugins: Collection[str] = (), **params: Any) -> Any:
     """Build a component by name with keyword parameters (``plugins``: see :func:`resolve`)."""
     cls = resolve(kind, name, plugins=plugins)

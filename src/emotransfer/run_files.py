@@ -83,26 +83,75 @@ def record_model_files(folder: str | Path) -> dict[str, Any]:
 def verify_model_files(folder: str | Path) -> dict[str, Any] | None:
     """Check the model files of ``folder`` against its ``files.json``.
 
+    The folder's format decides what it must hold: a ``model.json`` of format 2 or newer
+    was written by a run that records ``files.json`` when it finishes, so without it the
+    folder is unfinished (fewer fold models than ``model.json`` plans, or no
+    ``metrics.json``) or was changed after the run; both are refused. Only a folder whose
+    ``model.json`` is of format 1 (an older emotransfer) is loaded without the record.
+
     Returns:
-        the record, or ``None`` for a folder without ``files.json`` (written by an older
-        emotransfer; logged as a warning, not refused).
+        the record, or ``None`` for a format-1 folder without ``files.json`` (logged as a
+        warning, not refused).
 
     Raises:
-        RunFolderError: ``files.json`` is unreadable, or a model file changed, is missing or
-            was added; the message names each.
+        RunFolderError: no ``files.json`` in a format-2 folder (unfinished or changed: the
+            message says which and how to finish it), an unreadable ``files.json``, fewer
+            fold models than ``model.json`` or ``metrics.json`` record, or a model file that
+            changed, is missing or was added; the message names each.
     """
+    from emotransfer.model_spec import declared_layout
+
     folder = Path(folder)
     path = folder / FILES
+    format_, planned = declared_layout(folder)
     if not path.is_file():
-        log.warning("%s: no %s (a run folder of an older emotransfer): its model files are "
-                    "loaded without checking their digests", folder, FILES)  # fmt: skip
-        return None
+        if format_ == 1:
+            log.warning("%s: no %s (a run folder of an older emotransfer, model.json format "
+                        "1): its model files are loaded without checking their digests",
+                        folder, FILES)  # fmt: skip
+            return None
+        raise RunFolderError(_without_record(folder, format_, planned))
     record = _read_record(path)
-    problems = _differences(folder, record)
+    problems = _differences(folder, record) + _short_of(folder, record["folds"], planned)
     if problems:
         raise RunFolderError(f"{folder}: the model files differ from {FILES}: "
                              + "; ".join(problems))  # fmt: skip
     return record
+
+
+def _without_record(folder: Path, format_: Any, planned: int | None) -> str:
+    """Why a format-2 folder without ``files.json`` is refused: unfinished, or changed."""
+    found = len(_fold_folders(model_files(folder)))
+    finished = (folder / "metrics.json").is_file() and (planned is None or found >= planned)
+    if not finished:
+        counted = f"{found} of {planned}" if planned else f"{found}"
+        return (
+            f"{folder}: an unfinished run ({counted} fold models trained; no {FILES}, which a "
+            f"run writes when it finishes): finish it with `emotransfer run "
+            f"{folder / 'config.yaml'} --resume --run-dir {folder}`, then predict"
+        )
+    return (
+        f"{folder}: {FILES} is missing, but model.json is of format {format_}, whose runs "
+        f"record it when they finish: the folder was changed after the run (a deleted "
+        f"{FILES} would let edits of its model files through), so it is not loaded; "
+        f"restore {FILES}, or re-run it (--force)"
+    )
+
+
+def _short_of(folder: Path, recorded: int, planned: int | None) -> list[str]:
+    """Fewer (or more) fold models recorded than ``model.json`` plans or ``metrics.json``
+    reports."""
+    problems = []
+    if planned is not None and recorded != planned:
+        problems.append(f"model.json plans {planned} fold models, {FILES} records {recorded}")
+    try:
+        reported = json.loads((folder / "metrics.json").read_text()).get("folds")
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError):
+        reported = None
+    if isinstance(reported, list) and len(reported) != recorded:
+        problems.append(f"metrics.json reports {len(reported)} folds, {FILES} records "
+                        f"{recorded} fold models")  # fmt: skip
+    return problems
 
 
 def _read_record(path: Path) -> dict[str, Any]:

@@ -25,13 +25,14 @@ import yaml
 
 from emotransfer.config import RUN_NAME, ConfigError, apply_override
 from emotransfer.experiment import run
+from emotransfer.safe_yaml import YAMLLimitError, load_yaml
 
 
 def load_study(path: str | Path) -> dict[str, Any]:
     """Read and check a study file."""
     try:
-        study = yaml.safe_load(Path(path).read_text()) or {}
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+        study = load_yaml(Path(path).read_text()) or {}
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, YAMLLimitError) as error:
         raise ConfigError(f"{path}: cannot read study: {error}") from error
     if not isinstance(study, dict):
         raise ConfigError(f"{path}: a study must be a mapping, got {type(study).__name__}")
@@ -59,8 +60,8 @@ def run_study(
     base: dict[str, Any] = dict(study.get("config") or {})
     if study.get("base"):
         try:
-            base = yaml.safe_load(Path(study["base"]).read_text()) or {}
-        except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+            base = load_yaml(Path(study["base"]).read_text()) or {}
+        except (OSError, UnicodeDecodeError, yaml.YAMLError, YAMLLimitError) as error:
             raise ConfigError(f"{path}: base {study['base']}: cannot read: {error}") from error
         if not isinstance(base, dict):
             raise ConfigError(f"{path}: base {study['base']} is not a mapping")

@@ -1,8 +1,11 @@
+import os
+import re
+
 import numpy as np
 import pytest
 import soundfile as sf
 
-from emotransfer.data.audio import AudioError, load_audio
+from emotransfer.data.audio import AudioError, file_problem, load_audio, unusable_file
 
 RATE = 16000
 
@@ -117,3 +120,18 @@ def test_too_long(tmp_path):
 
 def test_segment_past_end(tmp_path):
     assert_audio_error(write(tmp_path / "tone.wav", sine(1.0)), "past the end", start=2.0)
+
+
+@pytest.mark.parametrize("make, said", [
+    (lambda path: os.mkfifo(path), "a FIFO (named pipe), not a regular file"),
+    (lambda path: path.mkdir(), "a directory, not a regular file"),
+])  # fmt: skip
+def test_what_is_not_a_file_is_named_without_being_opened(tmp_path, make, said):
+    path = tmp_path / "clip.wav"
+    make(path)  # opening a FIFO would block until a writer came
+    with pytest.raises(AudioError, match=f"clip.wav: {re.escape(said)}"):
+        load_audio(path)
+    assert file_problem(path) == said
+    assert file_problem("/dev/zero") == "a character device, not a regular file"
+    assert unusable_file(said) and unusable_file("file does not exist")
+    assert not unusable_file("silent")

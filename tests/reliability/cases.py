@@ -11,6 +11,8 @@ from tests.reliability import (
     audio_cases,
     cache_cases,
     config_cases,
+    filesystem_cases,
+    format_cases,
     manifest_cases,
     predict_cases,
     run_folder_cases,
@@ -18,5 +20,5 @@ from tests.reliability import (
 from tests.reliability.case import Case
 
 GROUPS = (config_cases, audio_cases, cache_cases, manifest_cases, run_folder_cases,
-          predict_cases)  # fmt: skip
+          predict_cases, format_cases, filesystem_cases)  # fmt: skip
 CASES: list[Case] = [case for group in GROUPS for case in group.cases.cases]

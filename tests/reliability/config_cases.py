@@ -130,3 +130,36 @@ cases.add("study-list", "a study file holding a list of mappings", "error", "stu
 cases.add("study-binary", "a study file of binary bytes", "error", "study.yaml")(
     _study(b"\xff\xfe\x00\x01garbage")
 )
+
+
+def _bomb(levels: int = 9) -> str:
+    """A "billion laughs" YAML flow mapping: ``levels`` anchors of nine aliases each (9**9
+    values once expanded, from 400 characters)."""
+    names = "abcdefghij"[: levels + 1]
+    items = [f"{names[0]}: &{names[0]} [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    items += [f"{name}: &{name} [{', '.join(['*' + before] * 9)}]"
+              for before, name in zip(names, names[1:])]  # fmt: skip
+    return "{" + ", ".join(items) + "}"
+
+
+cases.add("config-yaml-bomb-params", "a billion-laughs alias bomb in head.params (config file)",
+          "error", "broken.yaml", "head.params", "alias bomb")(
+              _config_file(f"head:\n  name: logreg\n  params: {_bomb()}\n"))  # fmt: skip
+cases.add("config-yaml-bomb-override", "a billion-laughs alias bomb in -o head.params=...",
+          "error", "override", "head.params", "alias bomb", "characters)")(
+              _overrides(f"head.params={_bomb()}"))  # fmt: skip
+cases.add("config-yaml-circular-override", "-o 'head.params=&a {x: *a}' (a value holding "
+          "itself)", "error", "head.params.x", "contains itself")(
+              _overrides("head.params=&a {x: *a}"))  # fmt: skip
+cases.add("config-yaml-circular-file", "a config file whose head.params holds itself", "error",
+          "broken.yaml", "head.params.x", "contains itself")(
+              _config_file("head: {name: logreg, params: &a {x: *a}}\n"))  # fmt: skip
+cases.add("config-yaml-deep", "a config file of 100,000 nested lists", "error", "broken.yaml",
+          "nested")(_config_file("[" * 100_000 + "]" * 100_000))  # fmt: skip
+cases.add("config-long-value", "-o name=<10,000 characters>", "error", "name",
+          "(10000 characters)")(_overrides("name=" + "x" * 10_000))  # fmt: skip
+cases.add("config-long-override-syntax", "an -o of 10,000 characters without =", "error",
+          "key=value", "(10000 characters)")(_overrides("y" * 10_000))  # fmt: skip
+STUDY_BOMB = f"name: s\nconfig: {{config}}\nvariants: {{a: [seed=1]}}\nx: {_bomb()}\n"
+cases.add("study-yaml-bomb", "a study file that holds an alias bomb", "error", "study.yaml",
+          "alias bomb")(_study(STUDY_BOMB))  # fmt: skip

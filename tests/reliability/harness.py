@@ -34,8 +34,8 @@ from emotransfer.cli import main
 # skipped (predict: exit 1, the file named on stderr, the good rows printed); refused: an
 # unsafe input not acted on; ok: exit 0 with the clean result; silent: exit 0 with another
 # result (or no error where one was due); traceback: an exception escaped main; unsafe: code
-# named by the input ran.
-KINDS = ("error", "skip", "refused", "ok", "silent", "traceback", "unsafe")
+# named by the input ran; outside: a file outside the run folder was written.
+KINDS = ("error", "skip", "refused", "ok", "silent", "traceback", "unsafe", "outside")
 # Every run: a fast frozen upstream, a head with one grid point (no inner search), one
 # worker, no bootstrap.
 RUN_OPTIONS = ("features.workers=1", "features.upstream=logmel", "head.name=logreg",

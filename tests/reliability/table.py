@@ -15,9 +15,9 @@ Example:
     >>> rows = [(Case("a", "x", "error", (), None), Observation("error", "bad seed")),
     ...         (Case("b", "y", "skip", (), None), Observation("traceback", "..."))]
     >>> print(counts_table(count(rows)))
-    | cases tried | clear errors | listed skips | refused | ok | silent changes | tracebacks | code executed | other mismatches |
-    |---|---|---|---|---|---|---|---|---|
-    | 2 | 1 | 0 | 0 | 0 | 0 | 1 | 0 | 0 |
+    | cases tried | clear errors | listed skips | refused | ok | silent changes | tracebacks | code executed | writes outside the run folder | other mismatches |
+    |---|---|---|---|---|---|---|---|---|---|
+    | 2 | 1 | 0 | 0 | 0 | 0 | 1 | 0 | 0 | 0 |
 """  # noqa: E501
 
 from __future__ import annotations
@@ -40,18 +40,20 @@ COLUMNS = {
     "silent changes": "silent",
     "tracebacks": "traceback",
     "code executed": "unsafe",
+    "writes outside the run folder": "outside",
     "other mismatches": "mismatch",
 }
 
 
 def count(rows: list[tuple[Case, Observation]]) -> dict[str, int]:
     """Tally the outcomes: a case with its expected outcome counts under that outcome; a
-    silent change, traceback or code execution under its own column; anything else (an
+    silent change, traceback, code execution or write outside the run folder under its own
+    column; anything else (an
     error without the file or key named, an error where a skip was due) as a mismatch."""
     totals = dict.fromkeys(COLUMNS.values(), 0)
     totals["tried"] = len(rows)
     for case, observation in rows:
-        if observation.kind in ("silent", "traceback", "unsafe"):
+        if observation.kind in ("silent", "traceback", "unsafe", "outside"):
             totals[observation.kind] += 1
         elif case.verdict(observation) is None:
             totals[case.expect] += 1

@@ -1,6 +1,7 @@
 """Every case of the bad-input corpus through the real command line: each must have its exact
 outcome (a clear error naming the file, key or row; a listed skip; a refusal; the clean
-result), and the suite as a whole sees no traceback, no silent change and no code run."""
+result), and the suite as a whole sees no traceback, no silent change, no code run and no
+write outside the run folder."""
 
 from __future__ import annotations
 
@@ -24,16 +25,15 @@ def test_case_has_its_outcome(case, workspace):
     assert verdict is None, f"{case.id} ({case.broken}): {verdict}"
 
 
-def test_no_traceback_no_silent_change_no_code_run(workspace):
+def test_no_traceback_no_silent_change_no_code_run_no_outside_write(workspace):
     """The totals over the cases this session ran (run last: it reads what they saw)."""
     rows = [(case, SEEN[case.id]) for case in CASES if case.id in SEEN]
     if not rows:
         pytest.skip("no case ran in this process")
     totals = count(rows)
     print("\n" + counts_table(totals))
-    assert (totals["traceback"], totals["silent"], totals["unsafe"]) == (0, 0, 0), counts_table(
-        totals
-    )
+    found = (totals["traceback"], totals["silent"], totals["unsafe"], totals["outside"])
+    assert found == (0, 0, 0, 0), counts_table(totals)
 
 
 def test_the_remote_code_detector_sees_code_run(workspace, tmp_path, monkeypatch):

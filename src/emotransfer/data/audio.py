@@ -14,13 +14,19 @@ Example:
 from __future__ import annotations
 
 import math
+import os
+import stat
 from pathlib import Path
 
 import numpy as np
 import soundfile
 import soxr
 
+from emotransfer.io import file_kind
+
 SILENCE_PEAK = 1e-4
+MISSING = "file does not exist"
+NOT_REGULAR = "not a regular file"
 
 
 class AudioError(ValueError):
@@ -56,8 +62,9 @@ def load_audio(
         AudioError: unreadable, empty, too short, too long, non-finite or silent audio.
     """
     path = Path(path)
-    if not path.is_file():
-        raise AudioError(path, "file does not exist")
+    problem = file_problem(path)
+    if problem is not None:
+        raise AudioError(path, problem)
     try:
         info = soundfile.info(str(path))
     except Exception as error:  # libsndfile raises several types for corrupt data
@@ -98,6 +105,38 @@ def _validate(
 
 def _to_mono(signal: np.ndarray) -> np.ndarray:
     return signal.mean(axis=1) if signal.shape[1] > 1 else signal[:, 0]
+
+
+def file_problem(path: str | Path) -> str | None:
+    """Why ``path`` cannot be an audio file, found without opening it (opening a FIFO
+    blocks, a device never ends): it does not exist, or is a directory, FIFO, device or
+    socket. ``None`` for a regular file (or a link to one).
+
+    Example:
+        >>> file_problem("/no/such.wav"), file_problem("/dev/zero")
+        ('file does not exist', 'a character device, not a regular file')
+        >>> file_problem("/")
+        'a directory, not a regular file'
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return MISSING
+    except OSError as error:  # a permission, a link loop, a name too long
+        return f"cannot read file ({error.strerror})"
+    if not stat.S_ISREG(mode):
+        return f"{file_kind(mode)}, {NOT_REGULAR}"
+    return None
+
+
+def unusable_file(problem: str) -> bool:
+    """A :func:`file_problem`: the file is missing, unreadable or not a regular file (a
+    run that raises on bad audio raises on these before decoding anything)."""
+    return (
+        problem == MISSING
+        or problem.endswith(NOT_REGULAR)
+        or problem.startswith("cannot read file (")
+    )
 
 
 def _missing(value: float | None) -> bool:

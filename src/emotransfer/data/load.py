@@ -32,11 +32,11 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Collection
-from pathlib import Path
 
 import pandas as pd
 
 from emotransfer import registry
+from emotransfer.data.audio import file_problem
 from emotransfer.data.labels import LabelSpec, apply_labels, label_summary
 from emotransfer.data.manifest import check_no_duplicates
 
@@ -73,13 +73,15 @@ def load_corpora(
     table = normalize_speakers(pd.concat(tables, ignore_index=True))
     if not allow_duplicates:
         check_no_duplicates(table)
-    exists = table["file"].map(lambda f: Path(f).is_file())
-    missing = [{"file": f, "problem": "file does not exist"} for f in table.loc[~exists, "file"]]
+    problems = table["file"].map(file_problem)
+    exists = problems.isna()
+    missing = [{"file": f, "problem": problem}
+               for f, problem in zip(table.loc[~exists, "file"], problems[~exists])]  # fmt: skip
     if missing and on_missing == "raise":
-        shown = "\n  ".join(s["file"] for s in missing[:20])
+        shown = "\n  ".join(f"{s['file']}: {s['problem']}" for s in missing[:20])
         raise FileNotFoundError(
-            f"{len(missing)} manifest file(s) do not exist (set data.audio.on_error=skip to "
-            f"skip them):\n  {shown}"
+            f"{len(missing)} manifest file(s) do not exist or are not files (set "
+            f"data.audio.on_error=skip to skip them):\n  {shown}"
         )
     table = table[exists].reset_index(drop=True)
     for group in speaker_near_duplicates(table):

@@ -16,12 +16,12 @@ Example:
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 import pandas as pd
 
+from emotransfer.data.audio import MISSING, file_problem
 from emotransfer.define import Domain
 
 COLUMNS = [
@@ -59,10 +59,13 @@ def normalize_manifest(
 
 
 def check_files_exist(table: pd.DataFrame, *, source: str) -> None:
-    """Raise ``FileNotFoundError`` listing every manifest file that does not exist."""
-    missing = [f for f in table["file"].unique() if not Path(f).is_file()]
+    """Raise ``FileNotFoundError`` listing every manifest file that does not exist (or is a
+    directory, a FIFO, a device: named as such)."""
+    missing = [(f, problem) for f in table["file"].unique()
+               if (problem := file_problem(f)) is not None]  # fmt: skip
     if missing:
-        shown = "\n  ".join(missing[:20])
+        shown = "\n  ".join(f if problem == MISSING else f"{f}: {problem}"
+                             for f, problem in missing[:20])  # fmt: skip
         more = f"\n  ... and {len(missing) - 20} more" if len(missing) > 20 else ""
         raise FileNotFoundError(
             f"{source}: {len(missing)} file(s) in the manifest do not exist:\n  {shown}{more}"

@@ -29,7 +29,6 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -37,7 +36,7 @@ import pandas as pd
 import soundfile
 from tqdm.auto import tqdm
 
-from emotransfer.data.audio import AudioError, load_audio
+from emotransfer.data.audio import AudioError, file_problem, load_audio
 from emotransfer.features.base import Upstream
 from emotransfer.features.cache import CorruptEntry, Entry, FeatureCache
 
@@ -259,9 +258,7 @@ def _cached(store: FeatureCache, key: str, level: Level, result: Extraction) -> 
 
 
 def _unreadable(path: str) -> str:
-    if not Path(path).is_file():
-        return "file does not exist"  # load_audio's words
-    return "cannot read file"
+    return file_problem(path) or "cannot read file"  # load_audio's words
 
 
 def _digest_or_none(path: str) -> str | None:

@@ -22,6 +22,7 @@ from safetensors.torch import load_file, save_file
 from emotransfer.data.audio import AudioError, load_audio
 from emotransfer.data.corrupt import build_corruption
 from emotransfer.data.splits import Fold, inner_splits
+from emotransfer.io import write_atomic, write_text
 from emotransfer.model_spec import TrainedSpec
 from emotransfer.models.emotion_model import EmotionModel
 from emotransfer.seeding import torch_seed
@@ -136,10 +137,13 @@ def finetune_fold(
                                  np.random.default_rng([config.seed, int(i)]))
                       for wave, i in zip(test_waves, fold.test)]  # fmt: skip
     probabilities = trainer.predict_proba(test_waves, groups=groups[fold.test])
-    save_file(trainer._trainable_state(), str(folder / "trainable.safetensors"))
+    trained = trainer._trainable_state()
+    write_atomic(
+        folder / "trainable.safetensors", lambda temporary: save_file(trained, str(temporary))
+    )
     if tune.export_encoder:
         export_encoder(model, folder / "encoder")
-    (folder / "history.json").write_text(json.dumps(trainer.history_, indent=1))
+    write_text(folder / "history.json", json.dumps(trainer.history_, indent=1))
     return FoldResult(fold.name, fold.test, probabilities.argmax(axis=1), probabilities,
                       {"epochs": len(trainer.history_)}, [])  # fmt: skip
 
@@ -171,7 +175,7 @@ def train_source(
     trainer.fit(waves, labels)
     encoder = model.encoders["audio"]
     state = {k: v.detach().clone().contiguous() for k, v in encoder.state_dict().items()}
-    save_file(state, str(target))
+    write_atomic(target, lambda temporary: save_file(state, str(temporary)))
     # The stage-1 encoder as a model folder: usable as a frozen upstream
     # (features.params.model: <run>/source/encoder) like any pretrained model.
     if hasattr(encoder, "save_folder"):

@@ -13,7 +13,7 @@ from typing import Any
 import torch
 from safetensors.torch import save_file
 
-from emotransfer.io import RunFolderError, load_tensors
+from emotransfer.io import RunFolderError, load_tensors, named_os_error
 
 
 def fresh_state() -> dict[str, Any]:
@@ -27,13 +27,16 @@ def save_checkpoint(
 ) -> None:  # fmt: skip
     staging = folder.with_name(folder.name + ".tmp")
     shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    save_file(trainable, str(staging / "trainable.safetensors"))
-    if state["best"] is not None:
-        save_file(state["best"], str(staging / "best.safetensors"))
-    torch.save(optimizer.state_dict(), staging / "optimizer.pt")
-    counters = {k: v for k, v in state.items() if k != "best"}
-    (staging / "state.json").write_text(json.dumps(counters, indent=1))
+    try:
+        staging.mkdir(parents=True)
+        save_file(trainable, str(staging / "trainable.safetensors"))
+        if state["best"] is not None:
+            save_file(state["best"], str(staging / "best.safetensors"))
+        torch.save(optimizer.state_dict(), staging / "optimizer.pt")
+        counters = {k: v for k, v in state.items() if k != "best"}
+        (staging / "state.json").write_text(json.dumps(counters, indent=1))
+    except OSError as error:  # a full disk names the checkpoint it stopped
+        raise named_os_error(error, staging) from error
     old = folder.with_name(folder.name + ".old")
     if folder.exists():
         os.replace(folder, old)
