@@ -41,3 +41,15 @@ def test_file_kinds_are_said_in_words(tmp_path):
 
     assert file_kind(os.stat(tmp_path).st_mode) == "a directory"
     assert file_kind(os.stat("/dev/null").st_mode) == "a character device"
+
+
+def test_written_files_get_the_users_umask_not_0600(tmp_path):
+    import stat
+
+    from emotransfer.io import UMASK
+
+    write_text(tmp_path / "report.html", "<html></html>")
+    assert stat.S_IMODE((tmp_path / "report.html").stat().st_mode) == 0o666 & ~UMASK
+    (tmp_path / "report.html").chmod(0o640)  # a mode the user chose is kept on rewrite
+    write_text(tmp_path / "report.html", "<html>new</html>")
+    assert stat.S_IMODE((tmp_path / "report.html").stat().st_mode) == 0o640

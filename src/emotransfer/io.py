@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import shutil
 import stat
 import tempfile
 from collections.abc import Callable
@@ -17,6 +18,15 @@ if TYPE_CHECKING:
 
 PACKAGES = ["emotransfer", "numpy", "pandas", "scipy", "scikit-learn", "torch", "opensmile",
             "soundfile", "soxr", "pydantic", "transformers", "peft", "matplotlib"]  # fmt: skip
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)  # read once, at import: changing it later races with threads
+    os.umask(mask)
+    return mask
+
+
+UMASK = _umask()
 
 
 class RunFolderError(ValueError):
@@ -45,12 +55,61 @@ def write_atomic(path: str | Path, write: Callable[[Path], object]) -> None:
         raise named_os_error(error, path) from error
     os.close(handle)
     try:
+        os.chmod(temporary, _mode_for(path))
         write(Path(temporary))
         os.replace(temporary, path)
     except OSError as error:
         raise named_os_error(error, path) from error
     finally:
         Path(temporary).unlink(missing_ok=True)
+
+
+def write_folder_atomic(folder: str | Path, write: Callable[[Path], object]) -> None:
+    """``write(staging)`` into a fresh ``<name>.tmp`` folder beside ``folder``, then swap it
+    in (the old folder renamed to ``<name>.old``, the staging folder to ``folder``, the old
+    one removed): a killed process leaves the previous whole folder (as ``.old`` if it died
+    between the two renames; readers look there, see :func:`whole_folder`) or the new one,
+    never half of either. The folder counterpart of :func:`write_atomic`.
+
+    Example:
+        >>> import tempfile
+        >>> target = Path(tempfile.mkdtemp()) / "checkpoint"
+        >>> write_folder_atomic(target, lambda staging: (staging / "a.txt").write_text("1"))
+        >>> write_folder_atomic(target, lambda staging: (staging / "b.txt").write_text("2"))
+        >>> [p.name for p in target.iterdir()], [p.name for p in target.parent.iterdir()]
+        (['b.txt'], ['checkpoint'])
+    """
+    folder = Path(folder)
+    staging, old = folder.with_name(folder.name + ".tmp"), folder.with_name(folder.name + ".old")
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        staging.mkdir(parents=True)
+        write(staging)
+        if folder.exists():
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(folder, old)
+        os.replace(staging, folder)
+    except OSError as error:  # a full disk names the folder it stopped
+        raise named_os_error(error, folder) from error
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def whole_folder(folder: str | Path) -> Path:
+    """``folder``, or its ``.old`` twin when a :func:`write_folder_atomic` was killed between
+    its two renames (the last whole version)."""
+    folder = Path(folder)
+    old = folder.with_name(folder.name + ".old")
+    return old if not folder.exists() and old.exists() else folder
+
+
+def _mode_for(path: Path) -> int:
+    """The permissions a plain ``open(path, "w")`` would leave: an existing file's, else
+    read-write as the user's umask allows (``mkstemp`` alone would leave 0600, so a
+    colleague on a shared server could not read a report)."""
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        return 0o666 & ~UMASK
 
 
 def named_os_error(error: OSError, path: Path) -> OSError:

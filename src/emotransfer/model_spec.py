@@ -6,7 +6,9 @@ Two kinds: :class:`FrozenSpec` (a frozen upstream's pooled layer and fold heads)
 architecture, fusion, strategy, and each fold's trained weights). ``format`` 2 names the encoder
 and its parameters; a format-1 file (written before the model contract: ``model`` and
 ``whisper_input`` keys, weights named ``backbone.*`` and ``layer_sum.*``) still loads, read as
-the ``hf`` encoder with those parameters.
+the ``hf`` encoder with those parameters. A frozen run's file says ``format: 2`` too (one
+without the key is format 1), and both kinds record the number of fold models the run plans
+(``folds``): the format decides what the folder must hold (see :mod:`emotransfer.run_files`).
 
 A run folder is untrusted input, so its model description is validated before anything is
 built from it: types and vocabularies per key, component names (``upstream``, ``strategy``)

@@ -95,9 +95,11 @@ def result_folder(config: ExperimentConfig, folder: str | Path | None = None) ->
     the package versions, as every run and analysis records them."""
     from emotransfer.config import save_config
     from emotransfer.io import package_versions, write_json
+    from emotransfer.run_lock import refuse_links
 
     path = folder_path(config, folder)
     path.mkdir(parents=True, exist_ok=True)
+    refuse_links(path)  # an analysis folder, like a run folder, writes only its own files
     save_config(config, path / "config.yaml")
     write_json(path / "versions.json", package_versions())
     return path

@@ -1,5 +1,7 @@
-"""Scoped seeding: torch's global generator seeded for a block and restored after it, so no
-component leaves random state behind (dropout and weight init read the global generator)."""
+"""Scoped torch state: the global generator seeded for a block (and torch's thread count set
+for a block), restored after it, so no component leaves process-wide state behind (dropout
+and weight init read the global generator; a loaded model must not change the caller's
+threads)."""
 
 from __future__ import annotations
 
@@ -27,3 +29,25 @@ def torch_seed(seed: int) -> Iterator[None]:
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(seed)
         yield
+
+
+@contextmanager
+def torch_threads(count: int | None) -> Iterator[None]:
+    """Inside the block torch computes on ``count`` threads (``None``: as it is); after it, on
+    as many as before.
+
+    Example:
+        >>> before = torch.get_num_threads()
+        >>> with torch_threads(1):
+        ...     inside = torch.get_num_threads()
+        >>> inside, torch.get_num_threads() == before
+        (1, True)
+    """
+    before = torch.get_num_threads()
+    if count and count != before:
+        torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != before:
+            torch.set_num_threads(before)

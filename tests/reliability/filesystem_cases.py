@@ -9,7 +9,6 @@ A case that finds a file outside the run folder changed is observed as ``outside
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -98,28 +97,46 @@ cases.add("lock-directory", "RUN/.lock a directory", "error", ".lock", "a direct
 )
 
 
-def _linked_entry(name: str, *flags: str) -> Attempt:
-    """A copy of the baseline run whose ``name`` (a folder or file) was moved outside and
-    replaced by a symbolic link to it; the same run into the folder again."""
+def _linked_folder(name: str) -> Attempt:
+    """A fresh run folder whose ``name`` (``folds``, ``models``) is a symbolic link to an
+    empty folder outside it, run into with ``--force``: a run that followed the link would
+    write its results there."""
 
     def attempt(workspace: Workspace, case_id: str) -> Observation:
-        folder = workspace.baseline_copy(case_id)
+        folder = workspace.folder(case_id) / "run"
         outside = workspace.folder(case_id) / f"outside-{name}"
-        shutil.move(folder / name, outside)
+        outside.mkdir()
+        folder.mkdir()
         (folder / name).symlink_to(outside)
-        before = snapshot(outside)
-        call = workspace.run(workspace.clean, "baseline", flags=("--run-dir", str(folder), *flags))
-        return expect_untouched(call, outside, before)
+        call = workspace.run(workspace.clean, case_id, flags=("--run-dir", str(folder), "--force"))
+        return expect_untouched(call, outside, {})
 
     return attempt
 
 
-for entry, flags in [("folds", ("--force",)), ("models", ("--force",)),
-                     ("report.html", ()), ("metrics.json", ("--resume",))]:  # fmt: skip
-    cases.add(f"symlinked-{entry.replace('.', '-')}", f"RUN/{entry} a symbolic link to a "
-              f"{'file' if '.' in entry else 'folder'} outside the run folder "
-              f"({' '.join(flags) or 're-run'})", "error", entry,
-              "symbolic link")(_linked_entry(entry, *flags))  # fmt: skip
+def _linked_file(name: str, *flags: str) -> Attempt:
+    """A copy of the finished baseline run whose ``name`` (a result file) is a symbolic link
+    to a file of the user's; the same run into the folder again."""
+
+    def attempt(workspace: Workspace, case_id: str) -> Observation:
+        folder = workspace.baseline_copy(case_id)
+        victim = _victim(workspace, case_id)
+        (folder / name).unlink()
+        (folder / name).symlink_to(victim)
+        call = workspace.run(workspace.clean, "baseline", flags=("--run-dir", str(folder), *flags))
+        return expect_untouched(call, victim, {victim.name: PRECIOUS})
+
+    return attempt
+
+
+for entry in ("folds", "models"):
+    cases.add(f"symlinked-{entry}", f"RUN/{entry} a symbolic link to an empty folder outside "
+              "the run folder (fresh run, --force)", "error", entry, "symbolic link")(
+                  _linked_folder(entry))  # fmt: skip
+for entry, flags in [("report.html", ()), ("metrics.json", ("--resume",))]:
+    cases.add(f"symlinked-{entry.replace('.', '-')}", f"RUN/{entry} a symbolic link to a file "
+              f"of the user's ({' '.join(flags) or 're-run'})", "error", entry,
+              "symbolic link")(_linked_file(entry, *flags))  # fmt: skip
 
 
 @cases.add("run-dir-is-a-link", "--run-dir a symbolic link to an empty folder (the user's "

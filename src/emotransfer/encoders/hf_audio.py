@@ -15,7 +15,6 @@ Shapes: ``prepare(waves)`` -> ``{"mels" (B, M, 3000) | "values" (B, S) + "mask" 
 from __future__ import annotations
 
 import math
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,7 @@ import torch
 
 from emotransfer.encoders.base import Encoder, EncoderOutput, frame_mask
 from emotransfer.features.hf import HFEncoder, WhisperInput
+from emotransfer.io import write_folder_atomic
 
 # Modules below the first transformer layer, per architecture family.
 FRONT_ENDS = ("feature_extractor", "feature_projection", "conv1", "conv2", "embed_positions")
@@ -124,7 +124,7 @@ class HFAudioEncoder(Encoder):
     def save_folder(self, folder: Path, state: dict[str, torch.Tensor] | None = None) -> Path:
         """Write the encoder (``state``: e.g. LoRA merged into the weights; default: its own)
         as a transformers model folder that :class:`~emotransfer.features.hf.HFEncoder`
-        loads, atomically (a ``.partial`` folder renamed at the end). A Whisper encoder keeps
+        loads, atomically (:func:`~emotransfer.io.write_folder_atomic`). A Whisper encoder keeps
         the ``encoder.`` prefix of a full Whisper checkpoint."""
         fresh = HFEncoder(model=self.model, whisper_input=self.whisper_input,
                           revision=self.revision, trust_remote_code=self.trust_remote_code,
@@ -140,12 +140,10 @@ def save_encoder_folder(module: torch.nn.Module, features: Any, folder: Path) ->
     state = {k: v.detach().contiguous() for k, v in module.state_dict().items()}
     if module.config.model_type == "whisper":
         state = {f"encoder.{k}": v for k, v in state.items()}
-    partial = folder.with_name(folder.name + ".partial")
-    if partial.exists():
-        shutil.rmtree(partial)
-    module.save_pretrained(partial, state_dict=state, safe_serialization=True)
-    features.save_pretrained(partial)
-    if folder.exists():
-        shutil.rmtree(folder)
-    partial.rename(folder)
+
+    def write(staging: Path) -> None:
+        module.save_pretrained(staging, state_dict=state, safe_serialization=True)
+        features.save_pretrained(staging)
+
+    write_folder_atomic(folder, write)
     return folder

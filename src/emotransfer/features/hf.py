@@ -42,6 +42,7 @@ from emotransfer.features.hf_runners import (
     waveform_features,
     whisper_features,
 )
+from emotransfer.seeding import torch_seed, torch_threads
 
 DType = Literal["float32", "bfloat16"]
 WhisperInput = Literal["padded", "real_length"]
@@ -82,8 +83,9 @@ class HFEncoder:
         whisper_input: ``"padded"`` or ``"real_length"`` (Whisper only).
         max_chunk_s: longest piece encoded at once, in seconds.
         batch_size: pieces per forward pass in :meth:`extract_batch`.
-        num_threads: ``torch.set_num_threads`` once, when the model loads (process-wide, so
-            the run sets it at the start, not on every call), if given.
+        num_threads: torch threads while this encoder computes, if given (set for each
+            extraction call and restored after it: loading or using the encoder leaves the
+            process's thread count as it was).
         revision: hub revision (branch, tag or commit); pin a commit to be reproducible.
         trust_remote_code: allow model code from the hub (MERT and other custom models).
         random_init: the same architecture with random weights (seeded): the "no
@@ -133,6 +135,10 @@ class HFEncoder:
         Raises:
             ValueError: a waveform is empty, not one-dimensional or not finite.
         """
+        with torch_threads(self.num_threads):
+            return self._extract_batch(waves)
+
+    def _extract_batch(self, waves: list[np.ndarray]) -> list[np.ndarray]:
         runner = self.load()
         pieces = [
             (index, chunk)
@@ -239,8 +245,6 @@ class HFEncoder:
                 raise ValueError(f"dtype {self.dtype!r}; known: {list(DTYPES)}")
             if self.whisper_input not in WHISPER_INPUTS:
                 raise ValueError(f"whisper_input {self.whisper_input!r}; known: {WHISPER_INPUTS}")
-            if self.num_threads:
-                torch.set_num_threads(self.num_threads)
             self._runner = _build_runner(self, self._folder())
         return self._runner
 
@@ -289,9 +293,9 @@ def _from_pretrained(cls: Any, source: str, options: dict[str, Any]) -> Any:
         config = transformers.AutoConfig.from_pretrained(
             source, revision=options["revision"], trust_remote_code=options["trust_remote_code"]
         )
-        torch.manual_seed(RANDOM_INIT_SEED)
         maker = getattr(cls, "from_config", None) or cls
-        model = maker(config) if cls is transformers.AutoModel else cls(config)
+        with torch_seed(RANDOM_INIT_SEED):  # the same weights each time; the caller keeps its state
+            model = maker(config) if cls is transformers.AutoModel else cls(config)
         return model.eval()
     options = {k: v for k, v in options.items() if k != "random_init"}
     try:

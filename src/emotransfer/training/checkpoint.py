@@ -5,15 +5,13 @@ a staging folder renamed into place, so a killed run finds the last whole checkp
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from pathlib import Path
 from typing import Any
 
 import torch
 from safetensors.torch import save_file
 
-from emotransfer.io import RunFolderError, load_tensors, named_os_error
+from emotransfer.io import RunFolderError, load_tensors, whole_folder, write_folder_atomic
 
 
 def fresh_state() -> dict[str, Any]:
@@ -25,31 +23,23 @@ def save_checkpoint(
     folder: Path, trainable: dict[str, torch.Tensor], optimizer: torch.optim.Optimizer,
     state: dict[str, Any],
 ) -> None:  # fmt: skip
-    staging = folder.with_name(folder.name + ".tmp")
-    shutil.rmtree(staging, ignore_errors=True)
-    try:
-        staging.mkdir(parents=True)
+
+    def write(staging: Path) -> None:
         save_file(trainable, str(staging / "trainable.safetensors"))
         if state["best"] is not None:
             save_file(state["best"], str(staging / "best.safetensors"))
         torch.save(optimizer.state_dict(), staging / "optimizer.pt")
         counters = {k: v for k, v in state.items() if k != "best"}
         (staging / "state.json").write_text(json.dumps(counters, indent=1))
-    except OSError as error:  # a full disk names the checkpoint it stopped
-        raise named_os_error(error, staging) from error
-    old = folder.with_name(folder.name + ".old")
-    if folder.exists():
-        os.replace(folder, old)
-    os.replace(staging, folder)
-    shutil.rmtree(old, ignore_errors=True)
+
+    write_folder_atomic(folder, write)
 
 
 def load_checkpoint(
     folder: Path,
 ) -> tuple[dict[str, Any], dict[str, torch.Tensor], dict[str, Any]] | None:
     """``(state, trainable weights, optimizer state)`` of the last checkpoint, or ``None``."""
-    if not folder.exists() and folder.with_name(folder.name + ".old").exists():
-        folder = folder.with_name(folder.name + ".old")  # killed between the two renames
+    folder = whole_folder(folder)  # killed between the two renames: the last whole one
     if not (folder / "state.json").is_file():
         return None
     state = fresh_state()
