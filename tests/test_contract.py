@@ -48,3 +48,38 @@ def test_an_out_of_tree_encoder_and_fusion_train_and_predict(tmp_path, synthetic
     guesses = predictor.predict_signals([loud.astype(np.float32), quiet.astype(np.float32)])
     assert all(abs(sum(g.values()) - 1) < 1e-6 for g in guesses)
     assert guesses[0]["anger"] > guesses[1]["anger"]
+
+
+BODY = "tests.encoders.toy:TemporalConv"
+FRAME_FUSION = "tests.encoders.toy:AttentionFusion"
+
+
+@pytest.mark.parametrize("model, trained", [
+    (f"{{encoder: '{ENCODER}', encoder_params: {{hidden_size: 8}}, "
+     f"params: {{body: '{BODY}', body_params: {{channels: 6}}, pooling: attentive}}}}",
+     lambda model: model.bodies["audio"].conv.weight),
+    (f"{{encoder: '{ENCODER}', encoder_params: {{hidden_size: 8}}, fusion: '{FRAME_FUSION}', "
+     f"params: {{body: '{BODY}'}}}}",
+     lambda model: model.fusion.queries["audio"]),
+])  # fmt: skip
+def test_an_out_of_tree_body_and_frame_level_fusion_train_and_predict(
+    tmp_path, synthetic_root, synthetic_table, model, trained
+):  # fmt: skip
+    plugins = [ENCODER, BODY, FRAME_FUSION]
+    config = toy_config(tmp_path, synthetic_root, f"plugins=[{', '.join(plugins)}]",
+                        f"model={model}", "finetune.normalization=global")  # fmt: skip
+    result = run(config, progress=False)
+    assert result.metrics["summary"]["uar"]["value"] >= 0.8
+    spec = json.loads((result.run_dir / "model.json").read_text())
+    assert spec["architecture_params"]["body"] == BODY
+    with pytest.raises(RunFolderError, match="is a class path"):
+        Predictor.from_run(result.run_dir, plugins=[ENCODER])  # the body is not allowed
+    predictor = Predictor.from_run(result.run_dir, plugins=plugins)
+    fold = predictor.scorer.models[0]
+    assert not fold.pools_per_layer and type(fold.bodies["audio"]).__name__ == "TemporalConv"
+    assert trained(fold).abs().sum() > 0  # trained weights were loaded into the part
+    clips = synthetic_table[synthetic_table["emotion"].isin(["anger", "sadness"])]
+    guesses = predictor.predict_files(clips["file"].tolist())
+    anger = np.array([guess["anger"] for guess in guesses])
+    is_anger = (clips["emotion"] == "anger").to_numpy()
+    assert anger[is_anger].mean() > anger[~is_anger].mean() + 0.3

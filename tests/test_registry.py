@@ -34,7 +34,7 @@ def test_unknown_name_lists_known_names():
 
 def test_unknown_kind_lists_known_kinds():
     with pytest.raises(
-        KeyError, match="unknown component kind 'widget'; known: corpus, corruption, encoder"
+        KeyError, match="unknown component kind 'widget'; known: body, corpus, corruption, encoder"
     ):
         registry.names("widget")
     with pytest.raises(KeyError, match="'widget'"):

@@ -37,6 +37,8 @@ COMPONENTS = {"frozen": {"upstream": "upstream"},
               "finetune": {"strategy": "strategy", "source_strategy": "strategy",
                            "encoder": "encoder", "architecture": "model",
                            "fusion": "fusion"}}  # fmt: skip
+# Parts of the architecture named inside "architecture_params", and their registry kind.
+ARCHITECTURE_PARTS = {"body": "body", "pooling": "pooling"}
 FORMAT = 2
 # Weight-name prefixes of format-1 trained runs, and their names in the model of today.
 LEGACY_WEIGHTS = {"backbone.": "encoders.audio.", "layer_sum.": "mixes.audio.layer_sum."}
@@ -145,6 +147,11 @@ def read_model_spec(
     for key, component in COMPONENTS[kind].items():
         if key in spec:
             _check_component(path, key, component, spec[key], plugins)
+    parts = spec.get("architecture_params", {})
+    for key, component in ARCHITECTURE_PARTS.items():
+        if key in parts:
+            _check_component(path, f"architecture_params.{key}", component, str(parts[key]),
+                             plugins)  # fmt: skip
     spec = {**spec, "audio": _audio_limits(path, spec)}
     if kind == "frozen":
         spec["params"] = _trusted_params("upstream", spec["upstream"], spec["params"], plugins,

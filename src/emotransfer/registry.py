@@ -61,6 +61,14 @@ TABLES: dict[str, dict[str, str]] = {
         "identity": "emotransfer.models.fusion:IdentityFusion",
         "concat": "emotransfer.models.fusion:ConcatFusion",
     },
+    "body": {
+        "identity": "emotransfer.models.bodies:IdentityBody",
+    },
+    "pooling": {
+        "mean": "emotransfer.models.frame_pooling:MeanPooling",
+        "mean_std": "emotransfer.models.frame_pooling:MeanStdPooling",
+        "attentive": "emotransfer.models.frame_pooling:AttentiveStatsPooling",
+    },
     "split": {
         "loso": "emotransfer.data.split_kinds:LeaveOneSpeakerOut",
         "leave_one_session_out": "emotransfer.data.split_kinds:LeaveOneSessionOut",

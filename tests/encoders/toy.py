@@ -6,6 +6,7 @@ import numpy as np
 import torch
 
 from emotransfer.encoders.base import Encoder, EncoderOutput, frame_mask
+from emotransfer.models.bodies import Body
 from emotransfer.models.fusion import Fusion
 
 
@@ -54,4 +55,41 @@ class GatedFusion(Fusion):
 
     def forward(self, pooled: dict[str, torch.Tensor]) -> torch.Tensor:
         parts = [gate * pooled[name] for gate, name in zip(self.gates, self.sizes)]
+        return torch.cat(parts, dim=-1)
+
+
+class TemporalConv(Body):
+    """A toy frame-level body: a 1-D convolution over time (kernel 3, stride 2) and a ReLU;
+    the mask follows the stride."""
+
+    def __init__(self, *, input_size: int, channels: int = 6) -> None:
+        super().__init__(input_size=input_size)
+        self.output_size = channels
+        self.conv = torch.nn.Conv1d(input_size, channels, kernel_size=3, stride=2, padding=1)
+
+    def forward(
+        self, frames: torch.Tensor, mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+        out = torch.relu(self.conv(frames.transpose(1, 2))).transpose(1, 2)
+        return out, mask[:, ::2][:, : out.shape[1]]
+
+
+class AttentionFusion(Fusion):
+    """A toy frame-level fusion: one learned query attends over every modality's real frames
+    (the mask respected), the attended vectors concatenated."""
+
+    takes = "frames"
+
+    def __init__(self, *, sizes: dict[str, int]) -> None:
+        super().__init__(sizes=sizes)
+        self.queries = torch.nn.ParameterDict(
+            {name: torch.nn.Parameter(torch.zeros(size)) for name, size in self.sizes.items()}
+        )
+
+    def forward(self, frames: dict[str, tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
+        parts = []
+        for name in self.sizes:
+            sequence, mask = frames[name]
+            scores = (sequence @ self.queries[name]).masked_fill(~mask.bool(), -1e9)
+            parts.append((torch.softmax(scores, dim=-1).unsqueeze(-1) * sequence).sum(1))
         return torch.cat(parts, dim=-1)

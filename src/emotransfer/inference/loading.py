@@ -53,12 +53,14 @@ def fold_model(
     if unknown:
         raise RunFolderError(f"{path}: weights do not fit the model of {spec_path}: "
                              f"{unknown[:3]}")  # fmt: skip
-    outputs = state.get("head.2.weight")
-    if outputs is not None and outputs.shape[0] != len(spec.classes):
-        raise RunFolderError(
-            f'{spec_path}: "classes" lists {len(spec.classes)} classes, but {path} has '
-            f"{outputs.shape[0]} outputs: give one class name per output"
-        )
+    classifier = getattr(model, "classifier", None)  # the module whose outputs are classes
+    for name in (n for n, p in parameters.items() if classifier is not None
+                 and any(p is q for q in classifier.parameters())):  # fmt: skip
+        if name in state and state[name].shape[0] != len(spec.classes):
+            raise RunFolderError(
+                f'{spec_path}: "classes" lists {len(spec.classes)} classes, but {path} has '
+                f"{state[name].shape[0]} outputs: give one class name per output"
+            )
     for name, value in state.items():
         if value.shape != parameters[name].shape:
             raise RunFolderError(f"{path}: {name} has shape {tuple(value.shape)}, the model of "

@@ -45,8 +45,9 @@ def pool_all(
     model: EmotionModel, items: Items, batch_size: int,
     autocast: Callable[[], AbstractContextManager] = contextlib.nullcontext,
 ) -> dict[str, torch.Tensor]:  # fmt: skip
-    """Every hidden state of every item, pooled: ``{modality: (N, L + 1, D)}``, in input
-    order. ``autocast``: the mixed-precision context of the encoder pass."""
+    """:meth:`~EmotionModel.pool` of every item (e.g. ``{modality: (N, L + 1, P)}``: every
+    hidden state pooled), in input order. ``autocast``: the mixed-precision context of the
+    encoder pass."""
     model.eval()
     order = np.argsort(lengths(items))
     device = next(model.parameters()).device
@@ -58,7 +59,7 @@ def pool_all(
             pooled = model.pool(batch)
         for position, index in enumerate(indices):
             rows[index] = {name: value[position] for name, value in pooled.items()}
-    return {name: torch.stack([row[name] for row in rows]) for name in model.encoders}
+    return {name: torch.stack([row[name] for row in rows]) for name in rows[0]} if rows else {}
 
 
 @torch.no_grad()

@@ -1,14 +1,21 @@
-"""The trainable emotion model: ``{modality: Encoder}`` -> per-layer pooling -> layer mix ->
-fusion -> (speaker normalisation) -> head, returning a typed :class:`ModelOutput`.
+"""The trainable emotion model, composed of registered parts with stated shapes:
 
-The Trainer and the Predictor use only :meth:`EmotionModel.prepare` and ``model(batch)``
-(plus :meth:`~EmotionModel.pool` / :meth:`~EmotionModel.decide`, the two halves of
-``forward``, for linear probing on pooled states); sample rates come from the encoders.
+per modality, an Encoder (``L + 1`` hidden states ``(B, L + 1, T, D)``, mask ``(B, T)``), its
+layer selection or learned weighted sum (:class:`LayerMix`), a frame-level ``body`` (registry
+``body``: ``(B, T, D)`` + mask -> ``(B, T', D')`` + mask; ``identity`` by default) and a
+``pooling`` (registry ``pooling``: mean, mean_std, attentive); then a ``fusion`` (registry
+``fusion``) that declares whether it takes pooled vectors ``{m: (B, P_m)}`` or frame
+sequences with masks ``{m: ((B, T_m, D_m), (B, T_m))}``; then (speaker normalisation and)
+the categorical head ``(B, C)`` and an optional dimensional head ``(B, K)``, returned as a
+typed :class:`ModelOutput`.
 
-Shapes: ``prepare(items)`` -> ``{modality: encoder batch, ...}``; each encoder's states
-``(B, L + 1, T, D)`` and mask ``(B, T)``; :meth:`pool` -> ``{modality: (B, L + 1, D)}``
-(masked mean over frames of every hidden state); the layer mix -> ``(B, D)``; fusion ->
-``(B, F)``; logits ``(B, C)``; dimensional predictions ``(B, K)``.
+The Trainer and the Predictor use :meth:`EmotionModel.prepare` and ``model(batch)``; the two
+halves of ``forward``, :meth:`~EmotionModel.pool` (encoders up to the pooled vectors) and
+:meth:`~EmotionModel.decide` (the rest), let linear probing and per-speaker normalisation
+pool every clip once. Without a body and with a statistic pooling (mean, mean_std), every
+hidden state is pooled first and the layer mix acts on the pooled statistics (for the mean
+the same as mixing frames; what a frozen encoder's probe caches); with a body, a learned
+pooling or a frame-level fusion, the layer mix acts on the frames that the body sees.
 
 Speaker normalisation (``speaker_norm=True``): the fused vector of each clip has the mean
 fused vector of its speaker's clips subtracted (speakers given as ``batch["speaker"]``, integer
@@ -25,9 +32,10 @@ import torch
 
 from emotransfer import registry
 from emotransfer.encoders.base import Encoder
+from emotransfer.models.bodies import IdentityBody
 from emotransfer.models.layers import WeightedLayerSum
 
-POOLINGS = ("mean", "mean_std")
+FUSED = "fused"  # pool()'s key when a frame-level fusion has already fused the modalities
 
 
 @dataclass
@@ -41,20 +49,20 @@ class ModelOutput:
 
 
 class LayerMix(torch.nn.Module):
-    """``(B, L + 1, D) -> (B, D)``: one hidden state, or their learned softmax-weighted sum
-    (the mean of a weighted sum of frames is the weighted sum of the per-layer means)."""
+    """``(B, L + 1, ...) -> (B, ...)``: one hidden state, or their learned softmax-weighted sum
+    (of pooled statistics ``(B, L + 1, P)`` or of frames ``(B, L + 1, T, D)``)."""
 
     def __init__(self, *, num_states: int, layer: int | None = None) -> None:
         super().__init__()
         self.layer = layer
         self.layer_sum = WeightedLayerSum(num_layers=num_states)
 
-    def forward(self, pooled: torch.Tensor) -> torch.Tensor:
-        return pooled[:, self.layer] if self.layer is not None else self.layer_sum(pooled)
+    def forward(self, states: torch.Tensor) -> torch.Tensor:
+        return states[:, self.layer] if self.layer is not None else self.layer_sum(states)
 
 
 class EmotionModel(torch.nn.Module):
-    """Encoders -> masked pooling -> layer mix -> fusion -> layer norm -> dropout -> linear.
+    """Encoders -> layer mix -> body -> pooling -> fusion -> layer norm -> dropout -> linear.
 
     Args:
         encoders: one trainable or frozen encoder per modality (e.g. ``{"audio": ...}``).
@@ -62,11 +70,13 @@ class EmotionModel(torch.nn.Module):
         layer: a hidden-state index, or ``None`` for the learned weighted sum of all layers
             (an int applies to every modality; a mapping gives one per modality).
         fusion: a registered fusion name (``identity`` for one modality, ``concat``...).
-        pooling: ``"mean"`` or ``"mean_std"`` (mean and standard deviation over frames).
+        pooling: a registered pooling name (``mean``, ``mean_std``, ``attentive``).
+        body: a registered frame-level body name (``identity``: none).
+        body_params, pooling_params: their keyword arguments (beside ``input_size``).
         dropout: dropout before the head.
         speaker_norm: subtract each speaker's mean fused vector (needs ``batch["speaker"]``).
         dimensions: also predict this many continuous values (arousal, valence, ...).
-        plugins: ``module:Class`` fusions the caller allows.
+        plugins: ``module:Class`` bodies, poolings and fusions the caller allows.
     """
 
     def __init__(
@@ -77,14 +87,15 @@ class EmotionModel(torch.nn.Module):
         layer: int | None | Mapping[str, int | None] = None,
         fusion: str = "identity",
         pooling: str = "mean",
+        body: str = "identity",
+        body_params: Mapping[str, Any] | None = None,
+        pooling_params: Mapping[str, Any] | None = None,
         dropout: float = 0.1,
         speaker_norm: bool = False,
         dimensions: int = 0,
         plugins: Collection[str] = (),
     ) -> None:
         super().__init__()
-        if pooling not in POOLINGS:
-            raise ValueError(f"pooling {pooling!r}; known: {', '.join(POOLINGS)}")
         layers = dict(layer) if isinstance(layer, Mapping) else dict.fromkeys(encoders, layer)
         for name, encoder in encoders.items():
             encoder.check_layer(layers.get(name))
@@ -93,15 +104,30 @@ class EmotionModel(torch.nn.Module):
         self.layer = layer
         self.pooling = pooling
         self.speaker_norm = speaker_norm
-        self.mixes = torch.nn.ModuleDict(
-            {
-                name: LayerMix(num_states=encoder.num_states, layer=layers.get(name))
-                for name, encoder in encoders.items()
-            }  # fmt: skip
-        )
-        width = 2 if pooling == "mean_std" else 1
-        sizes = {name: width * encoder.hidden_size for name, encoder in encoders.items()}
+        self.mixes = torch.nn.ModuleDict({
+            name: LayerMix(num_states=encoder.num_states, layer=layers.get(name))
+            for name, encoder in encoders.items()
+        })  # fmt: skip
+        self.bodies = torch.nn.ModuleDict({
+            name: registry.build("body", body, plugins=plugins, input_size=encoder.hidden_size,
+                                 **dict(body_params or {}))
+            for name, encoder in encoders.items()
+        })  # fmt: skip
+        self.poolings = torch.nn.ModuleDict({
+            name: registry.build("pooling", pooling, plugins=plugins,
+                                 input_size=self.bodies[name].output_size,
+                                 **dict(pooling_params or {}))
+            for name in encoders
+        })  # fmt: skip
+        fusion_class = registry.resolve("fusion", fusion, plugins=plugins)
+        self.frame_fusion = getattr(fusion_class, "takes", "pooled") == "frames"
+        sizes = {name: (self.bodies[name] if self.frame_fusion else self.poolings[name]).output_size
+                 for name in encoders}  # fmt: skip
         self.fusion = registry.build("fusion", fusion, plugins=plugins, sizes=sizes)
+        self.pools_per_layer = not self.frame_fusion and all(
+            isinstance(self.bodies[name], IdentityBody) and self.poolings[name].statistics
+            for name in encoders
+        )
         size = self.fusion.output_size
         # Hidden states of pretrained encoders have large, uneven scales: normalise the pooled
         # vector before the classifier so the head learns at the same rate for any encoder.
@@ -113,6 +139,11 @@ class EmotionModel(torch.nn.Module):
             self.dimension_head = torch.nn.Sequential(
                 torch.nn.LayerNorm(size), torch.nn.Linear(size, dimensions)
             )
+
+    @property
+    def classifier(self) -> torch.nn.Linear:
+        """The layer whose outputs are the classes (its weight is ``(C, F)``)."""
+        return self.head[-1]
 
     @property
     def sample_rate(self) -> int | None:
@@ -135,25 +166,35 @@ class EmotionModel(torch.nn.Module):
         return self.decide(self.pool(batch), batch.get("speaker"))
 
     def pool(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
-        """Masked mean (and std) over frames of every hidden state: ``{m: (B, L + 1, D)}``."""
-        pooled = {}
+        """The encoders' side: ``{m: (B, L + 1, P)}`` pooled statistics of every hidden state
+        when :attr:`pools_per_layer`, else ``{m: (B, P)}`` pooled body outputs, or (a
+        frame-level fusion) ``{"fused": (B, F)}``."""
+        frames = {}
         for name, encoder in self.encoders.items():
             output = encoder(batch[name])
-            states = output.states
-            weights = output.mask.to(states.dtype)[:, None, :, None]
-            count = weights.sum(2).clamp(min=1.0)
-            mean = (states * weights).sum(2) / count
-            if self.pooling == "mean_std":
-                spread = ((states - mean[:, :, None]) ** 2 * weights).sum(2) / count
-                mean = torch.cat([mean, spread.clamp(min=1e-10).sqrt()], dim=-1)
-            pooled[name] = mean
-        return pooled
+            if self.pools_per_layer:
+                frames[name] = self.poolings[name](output.states, output.mask)
+                continue
+            mixed = self.mixes[name](output.states)  # (B, T, D)
+            frames[name] = self.bodies[name](mixed, output.mask)
+        if self.pools_per_layer:
+            return frames
+        if self.frame_fusion:
+            return {FUSED: self.fusion(frames)}
+        return {name: self.poolings[name](sequence[:, None], mask)[:, 0]
+                for name, (sequence, mask) in frames.items()}  # fmt: skip
 
     def decide(
         self, pooled: Mapping[str, torch.Tensor], speakers: torch.Tensor | None = None
     ) -> ModelOutput:
-        """Layer mix, fusion, speaker normalisation and heads on pooled states."""
-        fused = self.fusion({name: self.mixes[name](pooled[name]) for name in self.encoders})
+        """The rest of ``forward`` on :meth:`pool`'s output: layer mix (per-layer pooling),
+        fusion, speaker normalisation and heads."""
+        if FUSED in pooled:
+            fused = pooled[FUSED]
+        elif self.pools_per_layer:
+            fused = self.fusion({name: self.mixes[name](pooled[name]) for name in self.encoders})
+        else:
+            fused = self.fusion({name: pooled[name] for name in self.encoders})
         if self.speaker_norm:
             if speakers is None:
                 raise ValueError("this model normalises per speaker: pass the clips' speakers")
@@ -162,8 +203,9 @@ class EmotionModel(torch.nn.Module):
         return ModelOutput(self.head(fused), fused, dimensions)
 
     def head_parameters(self) -> list[torch.nn.Parameter]:
-        """What every strategy trains: layer mixes, fusion and heads."""
-        parts = [self.mixes, self.fusion, self.head, self.dimension_head]
+        """What every strategy trains: layer mixes, bodies, poolings, fusion and heads."""
+        parts = [self.mixes, self.bodies, self.poolings, self.fusion, self.head,
+                 self.dimension_head]  # fmt: skip
         return [p for part in parts if part is not None for p in part.parameters()]
 
 

@@ -1,8 +1,11 @@
-"""Fusion modules: pooled vectors of several modalities -> one vector.
+"""Fusion modules: several modalities -> one vector.
 
-A fusion module is built with the pooled sizes of its inputs (``sizes``: modality -> ``D_m``),
-states its ``output_size`` and maps ``{modality: (B, D_m)}`` to ``(B, output_size)``. A new
-fusion is a class here or in its own file plus one line in the ``fusion`` registry table.
+A fusion module declares what it takes (``takes``): ``"pooled"`` vectors (the default) or
+``"frames"``, each modality's frame sequence with its mask (for cross-modal attention). It is
+built with the sizes of its inputs (``sizes``: modality -> pooled size ``P_m``, or frame width
+``D_m``), states its ``output_size`` and maps ``{modality: (B, P_m)}`` (or ``{modality:
+((B, T_m, D_m), (B, T_m))}``) to ``(B, output_size)``. A new fusion is a class in its own file
+plus one line in the ``fusion`` registry table, or a ``module:Class`` plugin.
 
 Example:
     >>> import torch
@@ -17,7 +20,9 @@ import torch
 
 
 class Fusion(torch.nn.Module):
-    """Base class: ``sizes`` in, ``output_size`` out."""
+    """Base class: ``sizes`` in, ``output_size`` out; takes pooled vectors."""
+
+    takes = "pooled"
 
     def __init__(self, *, sizes: dict[str, int]) -> None:
         super().__init__()
