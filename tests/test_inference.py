@@ -218,7 +218,11 @@ def test_predict_prints_the_good_files_and_lists_the_bad_ones(folder, clips, tmp
     code, out, err = predict(capsys, folder, clips[0], broken, *clips[1:], long_clip)
     assert code == 1
     lines = out.splitlines()
-    assert lines[0] == "file,anger,happiness,neutral,sadness"
+    assert lines[0] == "file,predicted,anger,happiness,neutral,sadness"
+    classes = lines[0].split(",")[2:]
+    for line in lines[1:]:  # the predicted label is the most probable class
+        _, predicted, *values = line.split(",")
+        assert predicted == classes[int(np.argmax(np.float64(values)))]
     assert [line.split(",")[0] for line in lines[1:]] == clips
     assert f"emotransfer: {broken}: cannot decode audio" in err
     assert f"emotransfer: {long_clip}: too long: 3.0 s > max_duration 2.6 s" in err

@@ -244,10 +244,12 @@ def _predict(args: argparse.Namespace) -> int:
                                    trust_remote_code=args.trust_remote_code)  # fmt: skip
     results, problems = predictor.predict_paths(args.files)  # good clips given together
     rows = csv.writer(sys.stdout, lineterminator="\n")
-    rows.writerow(["file", *predictor.classes])
+    rows.writerow(["file", "predicted", *predictor.classes])
     for path in args.files:
         if path in results:
-            rows.writerow([path, *(f"{results[path][c]:.4f}" for c in predictor.classes)])
+            probabilities = results[path]
+            rows.writerow([path, max(probabilities, key=probabilities.get),
+                           *(f"{probabilities[c]:.4f}" for c in predictor.classes)])  # fmt: skip
     for problem in problems:
         print(f"emotransfer: {problem['file']}: {problem['problem']}", file=sys.stderr)
     return 1 if problems else 0

@@ -323,15 +323,15 @@ def _trusted_params(
     kind: str, name: str, params: dict[str, Any], plugins: Collection[str],
     trust_remote_code: bool,
 ) -> dict[str, Any]:  # fmt: skip
-    """``params`` with the caller's ``trust_remote_code`` where the component takes it (and
-    inside the parameters of a wrapped upstream)."""
+    """``params`` with the caller's ``trust_remote_code`` where the component names it (and
+    inside the parameters of a wrapped upstream), and without the file's value anywhere."""
     if kind == "encoder" and name == "upstream" and isinstance(params.get("params"), dict):
         inner = _trusted_params("upstream", str(params.get("upstream")), params["params"],
                                 plugins, trust_remote_code)  # fmt: skip
         params = {**params, "params": inner}
     accepted = inspect.signature(registry.resolve(kind, name, plugins=plugins))
-    takes = "trust_remote_code" in accepted.parameters or any(
-        p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.parameters.values()
-    )
+    # Only a component that names the parameter gets it; for any other the file's value is
+    # dropped (never passed on through **kwargs: LogMel's analysis takes none).
+    takes = "trust_remote_code" in accepted.parameters
     params = {k: v for k, v in params.items() if k != "trust_remote_code"}
     return {**params, "trust_remote_code": trust_remote_code} if takes else params

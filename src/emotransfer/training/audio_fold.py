@@ -29,6 +29,7 @@ from emotransfer.seeding import torch_seed
 from emotransfer.training.frozen import FoldResult
 from emotransfer.training.lpft import LPFTTrainer
 from emotransfer.training.trainer import Trainer
+from emotransfer.transfer.adapters import Bottleneck
 from emotransfer.transfer.build import build_model
 from emotransfer.transfer.merge import merged_state_dict
 
@@ -196,7 +197,7 @@ def export_encoder(model: torch.nn.Module, folder: Path) -> Path:
     if not hasattr(encoder, "save_folder"):
         raise ValueError("finetune.export_encoder: only a transformers encoder (hf) is saved "
                          "as a model folder")  # fmt: skip
-    if hasattr(encoder, "adapters"):
+    if any(isinstance(module, Bottleneck) for module in encoder.modules()):
         raise ValueError("bottleneck adapters cannot be exported as a plain encoder folder")
     return encoder.save_folder(folder, state=merged_state_dict(encoder.adaptable()))
 

@@ -19,7 +19,13 @@ from emotransfer.model_spec import TrainedSpec
 
 
 def build_encoder(spec: TrainedSpec, *, plugins: Collection[str] = ()) -> Any:
-    """The spec's audio encoder, with the caller's ``trust_remote_code`` and ``plugins``."""
+    """The spec's audio encoder, with the caller's ``trust_remote_code`` and ``plugins``, at
+    the spec's sample rate (given to an encoder that takes one).
+
+    Raises:
+        ValueError: the encoder computes on another rate than the audio is decoded at (a
+            log-mel filterbank made for 16 kHz fed 8 kHz audio, say).
+    """
     cls = registry.resolve("encoder", spec.encoder, plugins=plugins)
     params = dict(spec.encoder_params)
     accepted = inspect.signature(cls).parameters
@@ -27,12 +33,21 @@ def build_encoder(spec: TrainedSpec, *, plugins: Collection[str] = ()) -> Any:
         params["trust_remote_code"] = spec.trust_remote_code
     if "plugins" in accepted:
         params["plugins"] = plugins
-    if "sample_rate" in accepted:
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values())
+    if "sample_rate" in accepted or takes_any:
         params.setdefault("sample_rate", spec.sample_rate)
     try:
-        return cls(**params)
+        encoder = cls(**params)
     except TypeError as error:
         raise TypeError(f"bad parameters for encoder {spec.encoder!r}: {error}") from error
+    rate = getattr(encoder, "sample_rate", None)
+    if rate is not None and rate != spec.sample_rate:
+        raise ValueError(
+            f"the audio is decoded at {spec.sample_rate} Hz (data.audio.sample_rate), but encoder "
+            f"{spec.encoder!r} computes on {rate} Hz audio: make them equal (data.audio."
+            f"sample_rate={rate}, or the encoder's sample_rate parameter)"
+        )
+    return encoder
 
 
 def build_model(

@@ -45,9 +45,9 @@ class FineTune:
     def apply(self, model: torch.nn.Module) -> list[dict[str, Any]]:
         groups: dict[float, list[torch.nn.Parameter]] = {}
         for encoder in trainable_encoders(model):
-            for parameter, depth, frozen in self._parts(encoder):
-                parameter.requires_grad_(not frozen)
-                if not frozen:
+            self._freeze(encoder)
+            for parameter, depth in self._parts(encoder):
+                if parameter.requires_grad:
                     scale = self.encoder_lr_scale * self.layer_decay**depth
                     groups.setdefault(scale, []).append(parameter)
         result = [{"params": head_parameters(model), "lr_scale": 1.0}]
@@ -56,23 +56,33 @@ class FineTune:
                 result.append({"params": parameters, "lr_scale": scale})
         return result
 
-    def _parts(self, encoder: Any) -> list[tuple[torch.nn.Parameter, int, bool]]:
-        """``(parameter, depth below the top, frozen)`` for every encoder weight: block ``i``
-        of ``L`` has depth ``L - i``, the front end ``L + 1``, the rest (final layer norm,
+    def _freeze(self, encoder: Any) -> None:
+        """Through the encoder's own interface: everything trains, then its front end
+        (``freeze_front_end``) and the chosen blocks are frozen."""
+        encoder.requires_grad_(True)
+        if self.freeze_feature_encoder:
+            encoder.freeze_front_end()
+        blocks = encoder.blocks()
+        for index, block in enumerate(blocks):
+            if index < self.freeze_bottom or index >= len(blocks) - self.freeze_top:
+                block.requires_grad_(False)
+
+    def _parts(self, encoder: Any) -> list[tuple[torch.nn.Parameter, int]]:
+        """``(parameter, depth below the top)`` for every encoder weight: block ``i`` of
+        ``L`` has depth ``L - i``, the front end ``L + 1``, the rest (final layer norm,
         positional convolution) 0."""
         blocks = encoder.blocks()
         layers = len(blocks)
-        parts: list[tuple[torch.nn.Parameter, int, bool]] = []
+        parts: list[tuple[torch.nn.Parameter, int]] = []
         seen: set[int] = set()
         for index, block in enumerate(blocks):
-            frozen = index < self.freeze_bottom or index >= layers - self.freeze_top
             for parameter in block.parameters():
-                parts.append((parameter, layers - index, frozen))
+                parts.append((parameter, layers - index))
                 seen.add(id(parameter))
         for parameter in encoder.front_end_parameters():
-            parts.append((parameter, layers + 1, self.freeze_feature_encoder))
+            parts.append((parameter, layers + 1))
             seen.add(id(parameter))
-        parts += [(p, 0, False) for p in encoder.parameters() if id(p) not in seen]
+        parts += [(p, 0) for p in encoder.parameters() if id(p) not in seen]
         return parts
 
     def describe(self) -> dict[str, Any]:

@@ -54,8 +54,7 @@ class LoRA:
                 raise ValueError(
                     f"LoRA: no module named like {list(self.target_modules)} in the encoder"
                 ) from error
-            # peft names its weights lora_A / lora_B: the only way to find what it added
-            adapters += [p for n, p in encoder.named_parameters() if "lora_" in n]
+            adapters += lora_parameters(encoder)
         for parameter in adapters:
             parameter.requires_grad_(True)
         return [{"params": head_parameters(model), "lr_scale": 1.0},
@@ -64,3 +63,17 @@ class LoRA:
     def describe(self) -> dict[str, Any]:
         return {"strategy": "lora", "rank": self.rank, "alpha": self.alpha,
                 "dropout": self.dropout, "target_modules": list(self.target_modules)}  # fmt: skip
+
+
+def lora_parameters(module: torch.nn.Module) -> list[torch.nn.Parameter]:
+    """The weights peft added: of every :class:`peft.tuners.lora.LoraLayer` in ``module``,
+    its adapter layers (``adapter_layer_names``: ``lora_A``, ``lora_B``, ...), in module
+    order; found by type, not by name."""
+    from peft.tuners.lora import LoraLayer
+
+    found: list[torch.nn.Parameter] = []
+    for layer in module.modules():
+        if isinstance(layer, LoraLayer):
+            for name in layer.adapter_layer_names:
+                found += list(getattr(layer, name).parameters())
+    return found
