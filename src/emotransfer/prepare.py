@@ -82,7 +82,7 @@ def experiment_folds(config: ExperimentConfig, table: pd.DataFrame) -> list:
     return make_folds(table, kind=split.kind, folds=split.folds, seed=config.seed,
                       column=split.column, train_values=split.train_values,
                       test_values=split.test_values, train_corpora=split.train_corpora,
-                      test_corpora=split.test_corpora)  # fmt: skip
+                      test_corpora=split.test_corpora, plugins=config.plugins)  # fmt: skip
 
 
 def folder_path(config: ExperimentConfig, folder: str | Path | None = None) -> Path:
@@ -182,12 +182,14 @@ def corrupted_features(
     import hashlib
     import json
 
+    from emotransfer.data.corrupt import build_corruption
     from emotransfer.data.corrupt_corpus import corrupt_corpus
 
     spec = config.data.test_corruption
     text = json.dumps([spec, config.seed, table["file"].tolist()], sort_keys=True, default=str)
     digest = hashlib.sha256(text.encode()).hexdigest()[:16]
-    copy = corrupt_corpus(table, spec, out_dir=cache_root(config) / "corrupted" / digest,
+    corruption = build_corruption(spec, plugins=config.plugins)
+    copy = corrupt_corpus(table, corruption, out_dir=cache_root(config) / "corrupted" / digest,
                           seed=config.seed, sample_rate=config.data.audio.sample_rate)  # fmt: skip
     copy = copy.assign(speaker=table["speaker"].to_numpy(), corpus=table["corpus"].to_numpy())
     features, kept, _ = layer_features(config, copy, [], progress=progress)

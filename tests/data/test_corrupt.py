@@ -260,3 +260,14 @@ def test_build_corruption_errors():
         build_corruption({"name": "echo"})
     with pytest.raises(TypeError, match="bad parameters for corruption 'gain'"):
         build_corruption({"name": "gain", "decibels": 3})
+
+
+def test_a_plugin_corruption_is_built_only_when_allowed():
+    from emotransfer.registry import PluginError
+
+    name = "tests.data.plugins:Silence"
+    with pytest.raises(PluginError, match="is a class path"):
+        build_corruption({"name": name})
+    chain = build_corruption([{"name": name, "gain": 0.5}], plugins=[name])
+    wave = np.ones(4, dtype=np.float32)
+    assert chain(wave, 16000, np.random.default_rng(0)).tolist() == [0.5] * 4

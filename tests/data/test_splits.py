@@ -233,3 +233,14 @@ def test_split_unlearnable_drop_lists_the_rows_in_prepare_manifest(tmp_path):
     assert info["unlearnable"] == {"folds": {"speaker=c": ["fear"]}, "rows_dropped": 1}
     assert skipped == [{"file": str(root / "audio/c2.wav"), "problem": "class 'fear' cannot be "
                         "learnt in fold speaker=c (split.unlearnable=drop)"}]  # fmt: skip
+
+
+def test_a_plugin_split_is_built_only_when_allowed():
+    from emotransfer.registry import PluginError
+
+    table = pd.DataFrame({"corpus": "c", "speaker": ["b", "a", "a", "b"], "emotion": "x"})
+    name = "tests.data.plugins:FirstSpeakerOut"
+    with pytest.raises(PluginError, match="is a class path"):
+        make_folds(table, kind=name)
+    (fold,) = make_folds(table, kind=name, plugins=[name])
+    assert fold.name == "first=c/a" and fold.test.tolist() == [1, 2]

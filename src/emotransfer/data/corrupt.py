@@ -63,10 +63,13 @@ __all__ = [
 ]  # fmt: skip
 
 
-def build_corruption(spec: dict[str, Any] | Sequence[dict[str, Any]]) -> Callable[..., np.ndarray]:
+def build_corruption(
+    spec: dict[str, Any] | Sequence[dict[str, Any]], *, plugins: Sequence[str] = ()
+) -> Callable[..., np.ndarray]:
     """Build a corruption from a config dict ``{"name": ..., **params}``; a list is a Chain.
 
-    ``steps`` of a ``chain`` dict are built the same way.
+    ``steps`` of a ``chain`` dict are built the same way; a ``name`` may be a ``module:Class``
+    that ``plugins`` allows.
 
     Raises:
         KeyError: unknown name (the message lists the known ones).
@@ -80,12 +83,12 @@ def build_corruption(spec: dict[str, Any] | Sequence[dict[str, Any]]) -> Callabl
         KeyError: "unknown corruption 'echo'; known: band_limit, chain, clip, codec, gain, ..."
     """
     if not isinstance(spec, dict):
-        return Chain(steps=[build_corruption(step) for step in spec])
+        return Chain(steps=[build_corruption(step, plugins=plugins) for step in spec])
     params = dict(spec)
     name = params.pop("name", None)
-    if not isinstance(name, str) or name not in registry.names("corruption"):
+    if not isinstance(name, str) or (":" not in name and name not in registry.names("corruption")):
         known = ", ".join(registry.names("corruption"))
         raise KeyError(f"unknown corruption {name!r}; known: {known}")
     if "steps" in params:
-        params["steps"] = [build_corruption(step) for step in params["steps"]]
-    return registry.build("corruption", name, **params)
+        params["steps"] = [build_corruption(step, plugins=plugins) for step in params["steps"]]
+    return registry.build("corruption", name, plugins=plugins, **params)

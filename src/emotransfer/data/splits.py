@@ -69,25 +69,31 @@ def make_folds(
     test_values: Sequence[str] = ("test",),
     train_corpora: Sequence[str] = (),
     test_corpora: Sequence[str] = (),
+    plugins: Sequence[str] = (),
 ) -> list[Fold]:
     """Build the outer folds of an experiment with the split registered as ``kind``
-    (``registry.names("split")``, one file each in :mod:`emotransfer.data.split_kinds`); each
-    split takes the settings it names, the others are ignored."""
+    (``registry.names("split")``, one file each in :mod:`emotransfer.data.split_kinds`, or a
+    ``module:Class`` that ``plugins`` allows); each split takes the settings it names, the
+    others are ignored."""
     from emotransfer import registry
 
-    check_split_kind(kind)
+    check_split_kind(kind, plugins=plugins)
     settings = {"folds": folds, "seed": seed, "column": column, "train_values": train_values,
                 "test_values": test_values, "train_corpora": train_corpora,
                 "test_corpora": test_corpora}  # fmt: skip
-    accepted = inspect.signature(registry.resolve("split", kind)).parameters
-    split = registry.build("split", kind, **{k: v for k, v in settings.items() if k in accepted})
+    accepted = inspect.signature(registry.resolve("split", kind, plugins=plugins)).parameters
+    split = registry.build("split", kind, plugins=plugins,
+                           **{k: v for k, v in settings.items() if k in accepted})  # fmt: skip
     return split.split(table)
 
 
-def check_split_kind(kind: str) -> str:
-    """``kind`` if a split of that name is registered, else ``ValueError`` listing them."""
+def check_split_kind(kind: str, *, plugins: Sequence[str] = ()) -> str:
+    """``kind`` if a split of that name is registered (or is a ``module:Class``: allowed or
+    refused where it is built, against ``plugins``), else ``ValueError`` listing them."""
     from emotransfer import registry
 
+    if ":" in kind:
+        return kind
     if kind not in registry.names("split"):
         raise ValueError(f"{kind!r} is not a known split; known: {registry.names('split')}")
     return kind

@@ -133,7 +133,7 @@ def finetune_fold(
                 valid_groups=groups[valid])  # fmt: skip
     test_waves = [waves[i] for i in fold.test]
     if config.data.test_corruption:
-        corruption = build_corruption(config.data.test_corruption)
+        corruption = build_corruption(config.data.test_corruption, plugins=config.plugins)
         test_waves = [corruption(wave, config.data.audio.sample_rate,
                                  np.random.default_rng([config.seed, int(i)]))
                       for wave, i in zip(test_waves, fold.test)]  # fmt: skip
@@ -206,13 +206,14 @@ def _trainer(config: Any, model: EmotionModel, groups: list, checkpoint: Path,
              progress: bool) -> Trainer:  # fmt: skip
     tune = config.finetune
     lpft = {"head_epochs": tune.head_epochs} if tune.head_epochs else {}
+    augment = build_corruption(tune.augment, plugins=config.plugins) if tune.augment else None
     kind = LPFTTrainer if lpft else Trainer
     return kind(**lpft, model=model, param_groups=groups, epochs=tune.epochs,
                    batch_size=tune.batch_size, learning_rate=tune.learning_rate,
                    weight_decay=tune.weight_decay, accumulation=tune.accumulation,
                    mixed_precision=tune.mixed_precision, patience=tune.patience,
                    max_seconds=tune.max_seconds, seed=config.seed, checkpoint_dir=checkpoint,
-                   augment=build_corruption(tune.augment) if tune.augment else None,
+                   augment=augment,
                    progress=progress)  # fmt: skip
 
 
