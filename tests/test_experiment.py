@@ -61,10 +61,10 @@ def test_killed_run_resumes_at_the_unfinished_fold(tmp_path, synthetic_root, mon
     calls = []
     original = experiment.run_fold
     monkeypatch.setattr(
-        experiment, "run_fold", lambda *a, **k: calls.append(1) or original(*a, **k)
+        experiment, "run_fold", lambda *a, **k: calls.append(a[5].name) or original(*a, **k)
     )
     resumed = experiment.run(config, progress=False)
-    assert len(calls) == 1
+    assert calls == ["speaker=s03", "refit"]  # the unfinished fold, then the refit head
     assert resumed.metrics["summary"] == complete.metrics["summary"]
 
 
@@ -73,14 +73,15 @@ def test_changed_config_does_not_reuse_fold_results(tmp_path, synthetic_root, mo
     calls = []
     original = experiment.run_fold
     monkeypatch.setattr(
-        experiment, "run_fold", lambda *a, **k: calls.append(1) or original(*a, **k)
+        experiment, "run_fold", lambda *a, **k: calls.append(a[5].name) or original(*a, **k)
     )
     changed = make_config(tmp_path, synthetic_root, "name=x", "head.name=logreg", "head.grid={}")
     with pytest.raises(experiment.RunFolderError, match="config changed: head.grid.C, head.name"):
         experiment.run(changed, progress=False)
     assert calls == [] and "svm" in (tmp_path / "runs" / "x" / "config.yaml").read_text()
     experiment.run(changed, progress=False, force=True)
-    assert len(calls) == 4 and "logreg" in (tmp_path / "runs" / "x" / "config.yaml").read_text()
+    assert len(calls) == 5 and calls[-1] == "refit"  # four folds and the refit head
+    assert "logreg" in (tmp_path / "runs" / "x" / "config.yaml").read_text()
 
 
 def bad_csv_corpus(tmp_path, synthetic_table):

@@ -33,8 +33,8 @@ def frozen_run(tmp_path_factory, synthetic_root):
     tmp_path = tmp_path_factory.mktemp("frozen_run")
     corpora = (f"[{{name: synthetic, root: {synthetic_root}, "
                "params: {num_speakers: 4, utterances_per_emotion: 4}}]")  # fmt: skip
-    config = frozen_config(tmp_path, corpora, "data.audio.max_duration=2.6")
-    return run(config, progress=False).run_dir
+    config = frozen_config(tmp_path, corpora, "data.audio.max_duration=2.6", "head.refit=false")
+    return run(config, progress=False).run_dir  # the fold heads: what the edits below reach
 
 
 @pytest.fixture
@@ -264,3 +264,30 @@ def test_read_model_spec_checks_keys_and_components(folder):
     edit_spec(folder, upstream="logmel", kind="pickle")
     with pytest.raises(RunFolderError, match='"kind"'):
         read_model_spec(folder)
+
+
+def test_a_refit_run_serves_one_model_and_predicts_a_single_clip(
+    tmp_path, synthetic_root, synthetic_table, capsys
+):  # fmt: skip
+    corpora = (f"[{{name: synthetic, root: {synthetic_root}, "
+               "params: {num_speakers: 4, utterances_per_emotion: 4}}]")  # fmt: skip
+    config = frozen_config(tmp_path, corpora, "features.normalization=global")
+    result = run(config, progress=False)
+    folder = result.run_dir
+    assert result.metrics["refit"]["n_train"] == len(synthetic_table)
+    assert "refit/head.safetensors" in json.loads((folder / "files.json").read_text())["files"]
+    refit = Predictor.from_run(folder)
+    ensemble = Predictor.from_run(folder, folds=True)
+    assert len(refit.scorer.heads) == 1 and len(ensemble.scorer.heads) == 4
+    clip = synthetic_table["file"].iloc[0]
+    alone = refit.predict_file(clip)  # one clip, nothing else in the call
+    together = refit.predict_files([clip, *synthetic_table["file"].iloc[1:5]])[0]
+    assert alone == pytest.approx(together) and abs(sum(alone.values()) - 1) < 1e-6
+    truth = synthetic_table["emotion"].iloc[:16].tolist()
+    guesses = [max(p, key=p.get) for p in refit.predict_files(synthetic_table["file"][:16])]
+    assert np.mean(np.array(guesses) == np.array(truth)) >= 0.75  # clips it was fitted on
+    code, out, _ = predict(capsys, folder, "--folds", clip)
+    assert code == 0 and out.splitlines()[1].startswith(f"{clip},")
+    _truncate(folder / "refit" / "head.safetensors")
+    with pytest.raises(RunFolderError, match="refit/head.safetensors changed"):
+        Predictor.from_run(folder)

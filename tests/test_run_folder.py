@@ -85,10 +85,10 @@ def test_settings_that_change_no_result_continue_the_run(tmp_path, synthetic_tab
     calls = []
     original = experiment.run_fold
     monkeypatch.setattr(
-        experiment, "run_fold", lambda *a, **k: calls.append(1) or original(*a, **k)
+        experiment, "run_fold", lambda *a, **k: calls.append(a[5].name) or original(*a, **k)
     )
     experiment.run(config_of(tmp_path, root, "evaluation.bootstrap=50"), progress=False)
-    assert len(calls) == 3  # the finished fold is reused, the other three are run
+    assert len(calls) == 4 and calls[-1] == "refit"  # a finished fold reused, three run
     assert "split" in result_config(config_of(tmp_path, root))
     assert "only_folds" not in result_config(config_of(tmp_path, root))["split"]
 

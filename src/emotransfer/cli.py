@@ -67,6 +67,8 @@ def _parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     predict.add_argument("--trust-remote-code", action="store_true",
                          help="let the upstream run a hub model's own code")  # fmt: skip
+    predict.add_argument("--folds", action="store_true",
+                         help="average the fold models instead of the refit model")  # fmt: skip
     predict.set_defaults(handler=_predict)
     analyze = commands.add_parser("analyze", help="analyses: fad, adaptation, compare")
     analyses = analyze.add_subparsers(dest="analysis", required=True)
@@ -240,7 +242,7 @@ def _predict(args: argparse.Namespace) -> int:
     from emotransfer.inference import Predictor
 
     registry.check_plugins(args.plugin)
-    predictor = Predictor.from_run(args.run_dir, plugins=args.plugin,
+    predictor = Predictor.from_run(args.run_dir, plugins=args.plugin, folds=args.folds,
                                    trust_remote_code=args.trust_remote_code)  # fmt: skip
     results, problems = predictor.predict_paths(args.files)  # good clips given together
     rows = csv.writer(sys.stdout, lineterminator="\n")

@@ -128,6 +128,11 @@ class HeadConfig(Section):
     params: dict[str, Any] = Field(default_factory=dict)
     grid: dict[str, list[Any]] = Field(default_factory=dict, description="empty = head default")
     inner_folds: int = Field(3, ge=2, description="speaker groups for inner validation")
+    refit: bool = Field(
+        True,
+        description="also fit one head on all the run's rows (parameters chosen on speaker "
+        "folds of all of them) for predict; the metrics come from the fold heads",
+    )
     auxiliary: list[str] = Field(
         default_factory=list, description="multitask head: auxiliary label columns (gender...)"
     )

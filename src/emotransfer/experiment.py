@@ -129,6 +129,8 @@ def _run(
     fit_fold = make_fitter(config, folder, features, labels, groups, classes, progress,
                            table=table, folds=len(folds), force=force)  # fmt: skip
     results = _train(config, folder, fit_fold, labels, folds, run_digest(inputs), progress)
+    refit = getattr(fit_fold, "refit", None)
+    refit_summary = refit() if refit is not None and config.head.refit else None
     training_s = time.perf_counter() - trained
 
     predictions = fold_predictions(table, results, classes, labels)
@@ -181,6 +183,8 @@ def _run(
             "total_s": round(time.perf_counter() - began, 3),
         },
     }
+    if refit_summary is not None:
+        metrics["refit"] = refit_summary
     if config.finetune is not None:
         metrics["finetune"] = config.finetune.model_dump(mode="json")
     if evaluation.dimensions and config.finetune is None:
@@ -248,6 +252,18 @@ def _frozen_fitter(config: ExperimentConfig, folder: Path, features: np.ndarray,
         save_head(folder / "models" / _safe(fold.name), result)
         return result
 
+    def refit() -> dict[str, Any]:
+        """One head on every row, its parameters chosen on speaker folds of all of them
+        (scikit-learn's refit), saved as refit/ for predict: the servable model."""
+        every = np.arange(len(labels))
+        result = run_fold(head, _grid(config), features, labels, groups,
+                          Fold("refit", every, every[:1]), inner_folds=config.head.inner_folds,
+                          seed=config.seed, auxiliary=auxiliary, targets=targets)  # fmt: skip
+        save_head(folder / "refit", result)
+        return {"best_params": result.best_params, "inner_scores": result.inner_scores,
+                "n_train": len(every)}  # fmt: skip
+
+    fit_fold.refit = refit  # type: ignore[attr-defined]
     return fit_fold
 
 

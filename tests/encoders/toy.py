@@ -93,3 +93,34 @@ class AttentionFusion(Fusion):
             scores = (sequence @ self.queries[name]).masked_fill(~mask.bool(), -1e9)
             parts.append((torch.softmax(scores, dim=-1).unsqueeze(-1) * sequence).sum(1))
         return torch.cat(parts, dim=-1)
+
+
+class CharText(Encoder):
+    """A toy text encoder: characters -> embeddings -> one linear layer; 2 hidden states, one
+    frame per character (a stand-in for a Hugging Face text encoder)."""
+
+    modality = "text"
+
+    def __init__(self, *, hidden_size: int = 8, vocabulary: int = 64) -> None:
+        super().__init__()
+        self.num_layers = 1
+        self.hidden_size = hidden_size
+        self.frame_rate = 0.0
+        self.vocabulary = vocabulary
+        self.embed = torch.nn.Embedding(vocabulary, hidden_size)
+        self.layer = torch.nn.Sequential(torch.nn.Linear(hidden_size, hidden_size), torch.nn.Tanh())
+
+    def prepare(self, items: list[str]) -> dict[str, torch.Tensor]:
+        lengths = [max(1, len(text)) for text in items]
+        ids = torch.zeros(len(items), max(lengths), dtype=torch.long)
+        for row, text in enumerate(items):
+            ids[row, : len(text)] = torch.tensor([ord(c) % self.vocabulary for c in text])
+        return {"ids": ids, "frames": torch.tensor(lengths)}
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> EncoderOutput:  # type: ignore[override]
+        embedded = self.embed(batch["ids"])
+        states = torch.stack([embedded, self.layer(embedded)], dim=1)
+        return EncoderOutput(states, frame_mask(batch["frames"], states.shape[2]))
+
+    def blocks(self) -> list[torch.nn.Module]:
+        return [self.layer]

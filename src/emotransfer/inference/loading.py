@@ -72,14 +72,21 @@ def fold_model(
 
 
 def frozen_scorer(
-    folder: Path, spec: FrozenSpec, *, plugins: Collection[str] = ()
+    folder: Path, spec: FrozenSpec, *, plugins: Collection[str] = (), folds: bool = False
 ) -> FeatureScorer:
-    """The upstream ``spec`` describes (built once) and the fold heads of ``folder``."""
+    """The upstream ``spec`` describes (built once) and the run's refit head (``refit/``, one
+    head fitted on all the run's rows), or with ``folds`` (or no refit head) the fold heads."""
     paths = sorted((folder / "models").glob("*/head.safetensors"))
     if not paths:
         raise FileNotFoundError(f"{folder}: no models/*/head.safetensors (run unfinished?)")
+    refit = folder / "refit" / "head.safetensors"
+    if refit.is_file():
+        paths.append(refit)
+    # Every head is checked, the ones not served too: a folder with a broken part is refused.
     heads = [fold_head(path) for path in paths]
     check_classes(folder / SPEC, spec.classes, paths, [head for *_, head in heads])
+    if refit.is_file():
+        heads = heads[:-1] if folds else heads[-1:]
     try:
         encoder = UpstreamEncoder(upstream=spec.upstream, params=spec.params,
                                   sample_rate=spec.sample_rate, plugins=plugins)  # fmt: skip

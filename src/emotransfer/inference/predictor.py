@@ -46,14 +46,17 @@ class Predictor:
     @classmethod
     def from_run(
         cls, run_dir: str | Path, *, plugins: Collection[str] = (),
-        trust_remote_code: bool = False,
+        trust_remote_code: bool = False, folds: bool = False,
     ) -> Predictor:  # fmt: skip
-        """Load every fold of a run folder (frozen-feature or trained).
+        """Load the servable model of a run folder: a frozen-feature run's refit head (one
+        head fitted on all its rows) where the run made one, else every fold model.
 
         Args:
             run_dir: the run folder (untrusted: see :mod:`emotransfer.inference.loading`).
             plugins: ``module:Class`` components that ``model.json`` may name.
             trust_remote_code: let the encoder run a hub model's own code.
+            folds: use the fold ensemble (the models the metrics come from) even where a
+                refit head exists.
 
         Raises:
             FileNotFoundError: the folder has no ``model.json`` or no trained fold weights.
@@ -66,7 +69,7 @@ class Predictor:
         verify_model_files(folder)
         spec = read_model_spec(folder, plugins=plugins, trust_remote_code=trust_remote_code)
         if isinstance(spec, FrozenSpec):
-            scorer: Any = frozen_scorer(folder, spec, plugins=plugins)
+            scorer: Any = frozen_scorer(folder, spec, plugins=plugins, folds=folds)
         else:
             scorer = trained_scorer(folder, spec, plugins=plugins)
         audio = spec.audio
