@@ -67,8 +67,7 @@ def _parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     predict.add_argument("--trust-remote-code", action="store_true",
                          help="let the upstream run a hub model's own code")  # fmt: skip
-    predict.add_argument("--folds", action="store_true",
-                         help="average the fold models instead of the refit model")  # fmt: skip
+    predict.add_argument("--folds", action="store_true", help="the fold models, not the refit")
     predict.set_defaults(handler=_predict)
     analyze = commands.add_parser("analyze", help="analyses: fad, adaptation, compare")
     analyses = analyze.add_subparsers(dest="analysis", required=True)
