@@ -177,7 +177,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _probe(args: argparse.Namespace) -> int:
-    from emotransfer.analysis.probing import run_probe
+    from emotransfer.analysis.probing import run_probe, serve_chosen_layer
 
     config = _config(args)
     folder, result = run_probe(
@@ -192,7 +192,8 @@ def _probe(args: argparse.Namespace) -> int:
     if result.weighted_sum:
         weights = " ".join(f"{w:.2f}" for w in result.weighted_sum["layer_weights"])
         print(f"weighted layer sum: UAR {result.weighted_sum['uar']:.3f} (weights {weights})")
-    print(f"probe folder: {folder}")
+    served = serve_chosen_layer(config, result, folder, probe=args.probe)
+    print(f"probe folder: {folder}\nthe chosen layer as a predictable run: {served}")
     return 0
 
 

@@ -1,4 +1,7 @@
+import json
+
 import numpy as np
+import pytest
 
 from emotransfer.analysis.probing import probe_layers, run_probe
 from emotransfer.config import load_config
@@ -54,3 +57,25 @@ def test_probe_command_writes_table_curve_and_json(tmp_path, synthetic_root):
     assert result.layers[0]["uar"] > 0.4  # chance is 0.25
     again_folder, again = run_probe(config, progress=False, weighted_sum=False)
     assert again.layers == result.layers  # re-probe from the cache is identical
+
+
+def test_the_probe_leaves_its_chosen_layer_as_a_predictable_run(
+    tmp_path, synthetic_root, synthetic_table, capsys
+):  # fmt: skip
+    from emotransfer.cli import main
+    from emotransfer.inference import Predictor
+
+    code = main(["probe", "/dev/null", "--quiet", "--probe", "logreg", "--no-weighted-sum",
+                 "-o", f"output_dir={tmp_path}", "-o", f"cache_dir={tmp_path / 'cache'}",
+                 "-o", "name=p", "-o", "features.upstream=logmel", "-o", "features.workers=1",
+                 "-o", "evaluation.bootstrap=20", "-o", "features.normalization=global",
+                 "-o", f"data.corpora=[{{name: synthetic, root: {synthetic_root}, "
+                 "params: {num_speakers: 4, utterances_per_emotion: 4}}]"])  # fmt: skip
+    out = capsys.readouterr().out
+    assert code == 0 and "the chosen layer as a predictable run:" in out
+    served = tmp_path / "p" / "probe" / "chosen_layer"
+    probed = json.loads((tmp_path / "p" / "probe" / "probe.json").read_text())
+    metrics = json.loads((served / "metrics.json").read_text())
+    assert metrics["summary"]["uar"]["value"] == pytest.approx(probed["layers"][0]["uar"])
+    guess = Predictor.from_run(served).predict_file(synthetic_table["file"].iloc[0])
+    assert abs(sum(guess.values()) - 1) < 1e-6

@@ -177,3 +177,26 @@ def run_probe(
     )  # fmt: skip
     save_figure(figure, folder / "layers.png")
     return folder, result
+
+
+def serve_chosen_layer(
+    config: Any, result: ProbeResult, folder: Path, *, probe: str, progress: bool = False
+) -> Path:
+    """A predictable run of the layer the inner folds chose most often (ties: the lower
+    layer) with the probe head, in ``folder/chosen_layer``: the probe's finding as a model
+    (``emotransfer predict``). The choice used only inner folds of each training fold, so the
+    run's own LOSO figure for that layer is the one the probe reported for it.
+
+    Returns:
+        the run folder.
+    """
+    from collections import Counter
+
+    from emotransfer.experiment import run
+
+    counts = Counter(result.selected["layers_chosen"].values())
+    layer = min(counts, key=lambda k: (-counts[k], k))
+    chosen = config.model_copy(deep=True)
+    chosen.features.layer = int(layer)
+    chosen.head.name, chosen.head.params, chosen.head.grid = probe, {}, {}
+    return run(chosen, run_dir=folder / "chosen_layer", progress=progress).run_dir
