@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -20,7 +21,7 @@ from emotransfer.inference.scorers import FeatureScorer, ModelScorer
 from emotransfer.io import RunFolderError, load_arrays, load_tensors
 from emotransfer.model_spec import SPEC, FrozenSpec, TrainedSpec
 from emotransfer.models.export import ExportedHead
-from emotransfer.transfer.build import build_model
+from emotransfer.transfer.build import build_encoder, build_model
 
 
 def trained_scorer(
@@ -32,17 +33,42 @@ def trained_scorer(
         raise FileNotFoundError(f"{folder}: no models/*/trainable.safetensors (run unfinished?)")
     source = folder / "source" / "encoder.safetensors"
     source_state = load_tensors(source) if spec.source else None
-    models = [fold_model(folder / SPEC, spec, source_state, path, plugins) for path in weights]
+    shared = None
+    if _encoder_untrained(spec, weights):
+        try:
+            shared = build_encoder(spec, plugins=plugins)
+        except ValueError as error:  # e.g. a rate the encoder does not take: model.json's
+            raise RunFolderError(f"{folder / SPEC}: {error}") from error
+    models = [fold_model(folder / SPEC, spec, source_state, path, plugins, encoder=shared)
+              for path in weights]  # fmt: skip
     return ModelScorer(models=models, classes=spec.classes)
+
+
+def _encoder_untrained(spec: TrainedSpec, weights: list[Path]) -> bool:
+    """No fold saved an encoder weight (a frozen strategy): every fold's encoder is the one
+    the spec builds, so one instance serves them all."""
+    from safetensors import safe_open
+
+    for path in weights:
+        try:
+            with safe_open(str(path), "pt") as handle:
+                names = spec.weight_names(list(handle.keys()))
+        except Exception:  # unreadable: fold_model names the file when it loads it
+            return False
+        if any(name.startswith("encoders.") for name in names.values()):
+            return False
+    return True
 
 
 def fold_model(
     spec_path: Path, spec: TrainedSpec, source_state: dict[str, torch.Tensor] | None,
-    path: Path, plugins: Collection[str],
+    path: Path, plugins: Collection[str], *, encoder: Any = None,
 ) -> torch.nn.Module:  # fmt: skip
-    """One fold's model: built as ``model.json`` says, then its trained weights."""
+    """One fold's model: built as ``model.json`` says (on ``encoder`` if one is shared),
+    then its trained weights."""
     try:
-        model, _ = build_model(spec, source_state=source_state, plugins=plugins)
+        model, _ = build_model(spec, source_state=source_state, plugins=plugins,
+                               encoder=encoder)  # fmt: skip
     except ValueError as error:  # e.g. a layer the encoder does not have: model.json's
         raise RunFolderError(f"{spec_path}: {error}") from error
     parameters = dict(model.named_parameters())
