@@ -291,3 +291,9 @@ def test_a_refit_run_serves_one_model_and_predicts_a_single_clip(
     _truncate(folder / "refit" / "head.safetensors")
     with pytest.raises(RunFolderError, match="refit/head.safetensors changed"):
         Predictor.from_run(folder)
+
+
+def test_architecture_parts_are_read_only_from_a_trained_runs_model_json(folder, clips):
+    edit_spec(folder, architecture_params="body")  # not a key of a frozen run: ignored
+    record_model_files(folder)
+    assert len(Predictor.from_run(folder).predict_files(clips)) == len(clips)

@@ -9,6 +9,7 @@ Example:
 from __future__ import annotations
 
 import argparse
+import csv
 import logging
 import sys
 from importlib import resources
@@ -236,9 +237,7 @@ def _pretrain(args: argparse.Namespace) -> int:
 
 
 def _predict(args: argparse.Namespace) -> int:
-    """CSV of probabilities for the good files; each bad file on stderr; 1 if any was bad."""
-    import csv
-
+    """CSV of label and probabilities per good file; bad files on stderr; 1 if any was bad."""
     from emotransfer.inference import Predictor
 
     registry.check_plugins(args.plugin)

@@ -126,10 +126,9 @@ def _run(
     trained = time.perf_counter()
     groups = speaker_keys(table)
     make_fitter = _frozen_fitter if config.finetune is None else _finetuner
-    fit_fold = make_fitter(config, folder, features, labels, groups, classes, progress,
-                           table=table, folds=len(folds), force=force)  # fmt: skip
+    fit_fold, refit = make_fitter(config, folder, features, labels, groups, classes, progress,
+                                  table=table, folds=len(folds), force=force)  # fmt: skip
     results = _train(config, folder, fit_fold, labels, folds, run_digest(inputs), progress)
-    refit = getattr(fit_fold, "refit", None)
     refit_summary = refit() if refit is not None and config.head.refit else None
     training_s = time.perf_counter() - trained
 
@@ -232,7 +231,8 @@ def _frozen_fitter(config: ExperimentConfig, folder: Path, features: np.ndarray,
                    labels: np.ndarray, groups: np.ndarray, classes: list[str], progress: bool,
                    *, table: pd.DataFrame, folds: int, force: bool = False) -> Any:  # fmt: skip
     """Write the frozen run's model.json (planning ``folds`` fold models); return the fold
-    fitter (a tuned head per fold on the cached features, saved under models/)."""
+    fitter (a tuned head per fold on the cached features, saved under models/) and the refit
+    (one head on every row, saved under refit/)."""
     head = registry.build("head", config.head.name, plugins=config.plugins,
                           **config.head.params)  # fmt: skip
     auxiliary = auxiliary_labels(config, table)
@@ -263,8 +263,7 @@ def _frozen_fitter(config: ExperimentConfig, folder: Path, features: np.ndarray,
         return {"best_params": result.best_params, "inner_scores": result.inner_scores,
                 "n_train": len(every)}  # fmt: skip
 
-    fit_fold.refit = refit  # type: ignore[attr-defined]
-    return fit_fold
+    return fit_fold, refit
 
 
 def _finetuner(config: ExperimentConfig, folder: Path, waves: list, labels: np.ndarray,
@@ -273,7 +272,7 @@ def _finetuner(config: ExperimentConfig, folder: Path, waves: list, labels: np.n
                force: bool = False) -> Any:  # fmt: skip
     """Write the trained run's model.json (planning ``folds`` fold models; and run stage 1
     of a two-stage run); return the fold fitter (one fine-tuned model per fold, saved under
-    models/)."""
+    models/) and no refit (trained runs serve their fold models)."""
     spec = model_spec(config, classes)
     spec.folds = folds
     write_json(folder / "model.json", spec.to_json())
@@ -287,7 +286,7 @@ def _finetuner(config: ExperimentConfig, folder: Path, waves: list, labels: np.n
         return finetune_fold(config, spec, waves, labels, groups, fold, fold_folder,
                              source_state=source_state, progress=progress)  # fmt: skip
 
-    return fit_fold
+    return fit_fold, None
 
 
 def pretrain(config: ExperimentConfig, *, progress: bool = True) -> Path:

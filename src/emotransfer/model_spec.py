@@ -147,7 +147,7 @@ def read_model_spec(
     for key, component in COMPONENTS[kind].items():
         if key in spec:
             _check_component(path, key, component, spec[key], plugins)
-    parts = spec.get("architecture_params", {})
+    parts = spec.get("architecture_params", {}) if kind == "finetune" else {}  # a dict (checked)
     for key, component in ARCHITECTURE_PARTS.items():
         if key in parts:
             _check_component(path, f"architecture_params.{key}", component, str(parts[key]),

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from emotransfer.io import RunFolderError, load_arrays, load_tensors, write_json
+from emotransfer.model_spec import declared_layout
 
 log = logging.getLogger(__name__)
 
@@ -99,8 +100,6 @@ def verify_model_files(folder: str | Path) -> dict[str, Any] | None:
             fold models than ``model.json`` or ``metrics.json`` record, or a model file that
             changed, is missing or was added; the message names each.
     """
-    from emotransfer.model_spec import declared_layout
-
     folder = Path(folder)
     path = folder / FILES
     format_, planned = declared_layout(folder)
