@@ -210,3 +210,34 @@ def test_multitask_head_learns_the_dimensions_jointly_with_ccc(tmp_path, synthet
     # A resumed run scores the same joint predictions from the saved folds.
     again = experiment.run(config, progress=False)
     assert again.metrics["dimensional"]["arousal"]["ccc"] == arousal["ccc"]
+
+
+def test_svm_probabilities_are_calibrated_on_inner_folds_not_votes(
+    tmp_path, synthetic_root, synthetic_table
+):
+    from safetensors.numpy import load_file
+
+    from emotransfer.inference import Predictor
+
+    calibrated = experiment.run(make_config(tmp_path, synthetic_root, "name=t"), progress=False)
+    votes = experiment.run(make_config(tmp_path, synthetic_root, "name=v",
+                                       "head.calibration=none"), progress=False)  # fmt: skip
+    assert calibrated.metrics["summary"] == votes.metrics["summary"]  # the same predictions
+    assert "calibration" not in votes.metrics  # an SVM without calibration has no probabilities
+    report = calibrated.metrics["calibration"]
+    assert report["method"] == "temperature" and 0 <= report["ece"] < 0.3 and report["nll"] < 1.4
+    table = pd.read_csv(calibrated.run_dir / "predictions.csv")
+    columns = [c for c in table if c.startswith("prob_")]
+    probabilities = table[columns].to_numpy()
+    assert ((probabilities > 0) & (probabilities < 1)).all()
+    assert (probabilities.argmax(axis=1) == table["predicted"].map(
+        {c[5:]: i for i, c in enumerate(columns)})).mean() > 0.95  # fmt: skip
+    for fold in calibrated.metrics["folds"]:
+        assert fold["temperature"] > 0
+    refit = load_file(str(calibrated.run_dir / "refit" / "head.safetensors"))
+    assert refit["head.temperature"][0] == calibrated.metrics["refit"]["temperature"]
+    speaker = synthetic_table[synthetic_table["speaker"] == "s01"]["file"].tolist()
+    served = Predictor.from_run(calibrated.run_dir).predict_files(speaker)
+    assert all(0 < p < 1 for row in served for p in row.values())
+    voted = Predictor.from_run(votes.run_dir).predict_files(speaker)
+    assert all(set(row.values()) == {0.0, 1.0} for row in voted)

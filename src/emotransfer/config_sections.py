@@ -133,6 +133,11 @@ class HeadConfig(Section):
         description="also fit one head on all the run's rows (parameters chosen on speaker "
         "folds of all of them) for predict; the metrics come from the fold heads",
     )
+    calibration: Literal["temperature", "none"] = Field(
+        "temperature",
+        description="probabilities: softmax(logits / T), T fitted on inner folds (an SVM's "
+        "too); none = the head's own (an SVM: one vote)",
+    )
     auxiliary: list[str] = Field(
         default_factory=list, description="multitask head: auxiliary label columns (gender...)"
     )

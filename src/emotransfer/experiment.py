@@ -30,6 +30,7 @@ from emotransfer.features.extract import Extraction
 from emotransfer.fold_store import load_fold, save_fold, save_head
 from emotransfer.io import write_json, write_text
 from emotransfer.model_spec import FrozenSpec, TrainedSpec
+from emotransfer.models.calibration import calibration_report
 from emotransfer.prepare import (
     BadAudioError,
     auxiliary_labels,
@@ -184,6 +185,10 @@ def _run(
     }
     if refit_summary is not None:
         metrics["refit"] = refit_summary
+    if all(r.probabilities is not None for r in results):
+        metrics["calibration"] = calibration_report(
+            labels[order], np.concatenate([r.probabilities for r in results]),
+            config.head.calibration if config.finetune is None else "none")  # fmt: skip
     if config.finetune is not None:
         metrics["finetune"] = config.finetune.model_dump(mode="json")
     if evaluation.dimensions and config.finetune is None:
@@ -248,7 +253,7 @@ def _frozen_fitter(config: ExperimentConfig, folder: Path, features: np.ndarray,
         result = run_fold(head, _grid(config), features, labels, groups, fold,
                           inner_folds=config.head.inner_folds, seed=config.seed,
                           test_features=test_features, auxiliary=auxiliary,
-                          targets=targets)  # fmt: skip
+                          targets=targets, calibration=config.head.calibration)  # fmt: skip
         save_head(folder / "models" / _safe(fold.name), result)
         return result
 
@@ -258,10 +263,11 @@ def _frozen_fitter(config: ExperimentConfig, folder: Path, features: np.ndarray,
         every = np.arange(len(labels))
         result = run_fold(head, _grid(config), features, labels, groups,
                           Fold("refit", every, every[:1]), inner_folds=config.head.inner_folds,
-                          seed=config.seed, auxiliary=auxiliary, targets=targets)  # fmt: skip
+                          seed=config.seed, auxiliary=auxiliary, targets=targets,
+                          calibration=config.head.calibration)  # fmt: skip
         save_head(folder / "refit", result)
         return {"best_params": result.best_params, "inner_scores": result.inner_scores,
-                "n_train": len(every)}  # fmt: skip
+                "n_train": len(every), "temperature": result.temperature}  # fmt: skip
 
     return fit_fold, refit
 

@@ -35,7 +35,8 @@ def save_fold(path: Path, digest: str, result: FoldResult) -> None:
     write_json(path, {"digest": digest, "test": result.test, "predicted": result.predicted,
                       "probabilities": result.probabilities, "best_params": result.best_params,
                       "inner_scores": result.inner_scores,
-                      "dimensions": result.dimensions})  # fmt: skip
+                      "dimensions": result.dimensions,
+                      "temperature": result.temperature})  # fmt: skip
 
 
 def load_fold(path: Path, digest: str, fold: Fold) -> FoldResult | None:
@@ -56,8 +57,11 @@ def load_fold(path: Path, digest: str, fold: Fold) -> FoldResult | None:
             probabilities is not None and probabilities.shape[0] != len(fold.test)
         ):
             raise ValueError("its predictions do not match the fold's test rows")
+        temperature = data.get("temperature")
+        temperature = None if temperature is None else float(temperature)
         return FoldResult(fold.name, fold.test, predicted, probabilities, data["best_params"],
-                          data["inner_scores"], dimensions=dimensions)  # fmt: skip
+                          data["inner_scores"], dimensions=dimensions,
+                          temperature=temperature)  # fmt: skip
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
         log.warning("saved fold %s is unreadable (%s); recomputing it", path, error)
         return None
@@ -74,6 +78,8 @@ def save_head(folder: Path, result: FoldResult) -> None:
     except ValueError as error:  # a head without an export: the run is still valid
         log.warning("fold model not saved for inference: %s", error)
         return
+    if result.temperature is not None:
+        exported["temperature"] = np.array([result.temperature])
     arrays = {f"head.{k}": np.ascontiguousarray(v) for k, v in exported.items()}
     arrays["scaler.mean"] = np.ascontiguousarray(result.scaler.mean_)
     arrays["scaler.scale"] = np.ascontiguousarray(result.scaler.scale_)

@@ -37,8 +37,9 @@ class ModelScorer:
 
 
 class FeatureScorer:
-    """A frozen upstream's pooled layer, scored by each fold's head (an SVM fold contributes
-    its vote; a fold that never saw a class gives it 0).
+    """A frozen upstream's pooled layer, scored by each fold's head: its calibrated
+    probabilities (an SVM head exported without a temperature, by a run before calibration,
+    contributes its vote; a fold that never saw a class gives it 0).
 
     Args:
         spec: the run's checked spec.

@@ -126,6 +126,10 @@ class ExportedHead:
         outputs = head.output_count()
         if len(self.class_indices()) != outputs:
             raise ValueError(f"{len(self.class_indices())} classes but {outputs} outputs")
+        if "temperature" in self.arrays:
+            temperature = np.asarray(self.arrays["temperature"], dtype=np.float64)
+            if temperature.size != 1 or not np.isfinite(temperature).all() or temperature <= 0:
+                raise ValueError("'temperature' must be one finite positive number")
         return self
 
     def input_size(self) -> int:
@@ -140,11 +144,20 @@ class ExportedHead:
         return np.arange(len(self.arrays[self._head().bias()]))
 
     def class_probabilities(self, features: np.ndarray, num_classes: int) -> np.ndarray:
-        """``(N, num_classes)`` in the run's class columns: probabilities (ridge scores through
-        a softmax), or for an SVM one vote; a class the fold never saw gets 0."""
+        """``(N, num_classes)`` in the run's class columns: probabilities (calibrated where the
+        export holds a ``temperature``; else ridge scores through a softmax, or for an SVM one
+        vote); a class the fold never saw gets 0."""
         features = np.asarray(features, dtype=np.float64)
         result = np.zeros((len(features), num_classes))
         result[:, self.class_indices()] = self._head().probabilities(features)
+        return result
+
+    def class_logits(self, features: np.ndarray, num_classes: int) -> np.ndarray:
+        """Logits ``(N, num_classes)`` in the run's class columns (before any temperature); a
+        class the fold never saw gets ``-inf``."""
+        features = np.asarray(features, dtype=np.float64)
+        result = np.full((len(features), num_classes), -np.inf)
+        result[:, self.class_indices()] = self._head().logits(features)
         return result
 
     def predict(self, features: np.ndarray) -> np.ndarray:

@@ -4,6 +4,12 @@ A kind's :meth:`~HeadArrays.export` gives the named arrays of a fitted head it k
 for any other head); an instance wraps arrays read back and predicts from them in numpy. The
 table :data:`emotransfer.models.export.KINDS` names them; a new kind is one class here and one
 line there.
+
+Every kind gives ``logits``: class scores whose softmax is its probability. An export may hold a
+``temperature`` (one positive number, fitted on inner folds by
+:func:`emotransfer.models.calibration.fit_temperature`): its probabilities are then
+``softmax(logits / temperature)``. Without one (files written before calibration) a kind gives
+what it gave then: the softmax of its logits, or for an SVM one vote.
 """
 
 from __future__ import annotations
@@ -53,9 +59,20 @@ class HeadArrays:
         """Class scores ``(N, C)``."""
         raise NotImplementedError
 
+    def logits(self, features: np.ndarray) -> np.ndarray:
+        """Class logits ``(N, C)``: their softmax is the head's probability."""
+        raise NotImplementedError
+
     def probabilities(self, features: np.ndarray) -> np.ndarray:
-        """Class probabilities ``(N, C)``: the scores, where they are probabilities."""
-        return self.scores(features)
+        """Class probabilities ``(N, C)``: ``softmax(logits / temperature)``, or without a
+        ``temperature`` what files written before calibration gave."""
+        if "temperature" not in self.arrays:
+            return self.uncalibrated(features)
+        return softmax(self.logits(features) / float(self.arrays["temperature"].reshape(-1)[0]))
+
+    def uncalibrated(self, features: np.ndarray) -> np.ndarray:
+        """The probabilities of an export without a temperature: the softmax of the logits."""
+        return softmax(self.logits(features))
 
     def best_output(self, features: np.ndarray) -> np.ndarray:
         """Index of the winning output per example."""
@@ -82,8 +99,8 @@ class RidgeArrays(HeadArrays):
     def scores(self, features: np.ndarray) -> np.ndarray:
         return features @ self.arrays["weights"] + self.arrays["offset"]
 
-    def probabilities(self, features: np.ndarray) -> np.ndarray:
-        return softmax(self.scores(features))
+    def logits(self, features: np.ndarray) -> np.ndarray:
+        return self.scores(features)
 
 
 class LogRegArrays(HeadArrays):
@@ -105,12 +122,17 @@ class LogRegArrays(HeadArrays):
     def input_size(self) -> int:
         return int(self.arrays["weights"].shape[0])
 
+    def logits(self, features: np.ndarray) -> np.ndarray:
+        return features @ self.arrays["weights"] + self.arrays["offset"]
+
     def scores(self, features: np.ndarray) -> np.ndarray:
-        return softmax(features @ self.arrays["weights"] + self.arrays["offset"])
+        return softmax(self.logits(features))
 
 
 class SVMArrays(HeadArrays):
-    """A linear or RBF SVM (libsvm one-vs-one): votes, no scores; its probability is one vote."""
+    """A linear or RBF SVM (libsvm one-vs-one): votes, no scores. Its logits are the votes plus
+    a confidence below one half (scikit-learn's one-vs-rest decision function), so only a
+    calibrated export has probabilities other than one vote."""
 
     required = ("support", "dual_coef", "intercept", "n_support", "classes", "gamma", "rbf")
 
@@ -138,12 +160,20 @@ class SVMArrays(HeadArrays):
     def scores(self, features: np.ndarray) -> np.ndarray:
         raise ValueError("an SVM head gives votes, not scores: use predict")
 
-    def probabilities(self, features: np.ndarray) -> np.ndarray:
+    def uncalibrated(self, features: np.ndarray) -> np.ndarray:
         result = np.zeros((len(features), self.output_count()))
         result[np.arange(len(features)), self.best_output(features)] = 1.0
         return result
 
+    def logits(self, features: np.ndarray) -> np.ndarray:
+        votes, confidence = self._pairwise(features)
+        return votes + confidence / (3 * (np.abs(confidence) + 1))
+
     def best_output(self, features: np.ndarray) -> np.ndarray:
+        return self._pairwise(features)[0].argmax(axis=1)
+
+    def _pairwise(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Votes ``(N, C)`` of the one-vs-one decisions, and each class's summed margins."""
         # libsvm's one-vs-one decision: pair (i, j) uses class i's support vectors with
         # coefficients row j-1 and class j's with row i; positive -> vote for i.
         a = self.arrays
@@ -156,6 +186,7 @@ class SVMArrays(HeadArrays):
         starts = np.concatenate([[0], np.cumsum(counts)])
         classes = len(counts)
         votes = np.zeros((len(features), classes), dtype=np.int64)
+        margins = np.zeros((len(features), classes))
         pair = 0
         for i in range(classes):
             for j in range(i + 1, classes):
@@ -166,8 +197,10 @@ class SVMArrays(HeadArrays):
                             + a["intercept"][pair])  # fmt: skip
                 votes[:, i] += decision > 0
                 votes[:, j] += decision <= 0
+                margins[:, i] += decision
+                margins[:, j] -= decision
                 pair += 1
-        return votes.argmax(axis=1)
+        return votes.astype(np.float64), margins
 
 
 class MLPArrays(HeadArrays):
@@ -189,10 +222,13 @@ class MLPArrays(HeadArrays):
     def input_size(self) -> int:
         return int(self.arrays["w1"].shape[0])
 
-    def scores(self, features: np.ndarray) -> np.ndarray:
+    def logits(self, features: np.ndarray) -> np.ndarray:
         a = self.arrays
         hidden = np.maximum(features @ a["w1"] + a["b1"], 0.0)
-        return softmax(hidden @ a["w2"] + a["b2"])
+        return hidden @ a["w2"] + a["b2"]
+
+    def scores(self, features: np.ndarray) -> np.ndarray:
+        return softmax(self.logits(features))
 
 
 class ReluStackArrays(HeadArrays):
@@ -223,13 +259,16 @@ class ReluStackArrays(HeadArrays):
     def input_size(self) -> int:
         return int(self.arrays["w0"].shape[0])
 
-    def scores(self, features: np.ndarray) -> np.ndarray:
+    def logits(self, features: np.ndarray) -> np.ndarray:
         depth = self._depth()
         for number in range(depth):
             features = features @ self.arrays[f"w{number}"] + self.arrays[f"b{number}"]
             if number < depth - 1:
                 features = np.maximum(features, 0.0)
-        return softmax(features)
+        return features
+
+    def scores(self, features: np.ndarray) -> np.ndarray:
+        return softmax(self.logits(features))
 
     def _depth(self) -> int:
         return int(self.arrays["depth"][0])

@@ -29,6 +29,7 @@ class FoldResult:
     model: Any = None
     scaler: Any = None
     dimensions: dict[str, np.ndarray] | None = None  # joint predictions of a multitask head
+    temperature: float | None = None  # fitted on inner folds (calibration "temperature")
 
 
 def run_fold(
@@ -46,6 +47,7 @@ def run_fold(
     domains: np.ndarray | None = None,
     auxiliary: dict[str, np.ndarray] | None = None,
     targets: dict[str, np.ndarray] | None = None,
+    calibration: str = "none",
 ) -> FoldResult:
     """Choose parameters on inner speaker splits of ``fold.train``, refit, predict ``fold.test``.
 
@@ -53,6 +55,10 @@ def run_fold(
         features: ``(N, D)`` pooled features of all rows.
         labels: ``(N,)`` class indices.
         groups: ``(N,)`` speaker keys, for inner speaker-independent validation.
+        calibration: ``"temperature"``: probabilities are ``softmax(logits / T)`` with ``T``
+            fitted on the chosen head's out-of-fold logits of the same inner splits
+            (:mod:`emotransfer.models.calibration`; a head without an export keeps its own
+            probabilities); ``"none"``: the head's own (an SVM: none).
     """
     train_features, train_labels = features[fold.train], labels[fold.train]
     best, scores = select_params(
@@ -82,15 +88,40 @@ def run_fold(
         # Multitask heads learn the dimensions (NaN = unknown) with the emotion classes.
         options["targets"] = {name: values[fold.train] for name, values in targets.items()}
     model.fit(scaler.transform(train_features), train_labels, **options)
-    probabilities = None
-    if hasattr(model, "predict_proba"):
+    probabilities, temperature = None, None
+    if calibration == "temperature":
+        temperature, probabilities = _calibrated(
+            head, best, model, train_features, train_labels, groups[fold.train], test_features,
+            int(labels.max()) + 1, folds=inner_folds, seed=seed)  # fmt: skip
+    if probabilities is None and hasattr(model, "predict_proba"):
         probabilities = model.predict_proba(test_features)
         if probabilities.shape[1] != int(labels.max()) + 1:
             probabilities = None  # a class was missing from this training fold
     predicted = model.predict(test_features)
     dimensions = model.predict_dimensions(test_features) if joint else None
     return FoldResult(fold.name, fold.test, np.asarray(predicted), probabilities, best, scores,
-                      model, scaler, dimensions)  # fmt: skip
+                      model, scaler, dimensions, temperature)  # fmt: skip
+
+
+def _calibrated(
+    head: Head, best: dict[str, Any], model: Any, train_features: np.ndarray,
+    train_labels: np.ndarray, train_groups: np.ndarray, test_features: np.ndarray,
+    num_classes: int, *, folds: int, seed: int,
+) -> tuple[float | None, np.ndarray | None]:  # fmt: skip
+    """The temperature fitted on inner folds and the test rows' calibrated probabilities in
+    the run's columns, or ``(None, None)`` for a head without an export."""
+    from emotransfer.models.calibration import fit_temperature, inner_logits
+    from emotransfer.models.export import ExportedHead, export_head
+
+    try:
+        arrays = export_head(model)
+    except ValueError:
+        return None, None
+    logits, truth = inner_logits(head, best, train_features, train_labels, train_groups,
+                                 folds=folds, seed=seed)  # fmt: skip
+    temperature = fit_temperature(logits, truth)
+    exported = ExportedHead({**arrays, "temperature": np.array([temperature])})
+    return temperature, exported.class_probabilities(test_features, num_classes)
 
 
 def fold_summary(result: FoldResult, fold: Fold, labels: np.ndarray, num_classes: int) -> dict:
@@ -104,4 +135,5 @@ def fold_summary(result: FoldResult, fold: Fold, labels: np.ndarray, num_classes
         "wa": weighted_accuracy(truth, result.predicted),
         "best_params": result.best_params,
         "inner_scores": result.inner_scores,
+        **({} if result.temperature is None else {"temperature": result.temperature}),
     }
