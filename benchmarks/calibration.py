@@ -49,7 +49,7 @@ def emodb_run(name: str, overrides: list[str], runs: Path) -> Path:
 def out_of_fold(folder: Path, classes: list[str]) -> dict:
     """NLL and ECE of the run's predictions.csv (one-hot predictions where it has none)."""
     table = pd.read_csv(folder / "predictions.csv")
-    truth = table["emotion"].map({c: i for i, c in enumerate(classes)}).to_numpy()
+    truth = table["true"].map({c: i for i, c in enumerate(classes)}).to_numpy()
     columns = [f"prob_{c}" for c in classes]
     if all(c in table for c in columns):
         probabilities = table[columns].to_numpy()

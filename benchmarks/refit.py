@@ -26,11 +26,16 @@ SHARED = Path(__file__).resolve().parents[2] / "shared"
 OUT = Path(__file__).resolve().parent / "results" / "refit.json"
 SYSTEMS = {
     "egemaps_svm": ["features.upstream=egemaps", "head.name=svm"],
-    # A run serves one layer; the weighted-sum probe leaves no run folder yet (issue 26).
     "whisper_layer2_svm": [
         "features.upstream=hf",
         f"features.params={{model: {SHARED / 'models' / 'whisper-base-encoder'}}}",
         "features.layer=2", "head.name=svm",
+    ],
+    # The probe's weighted sum as a run (emotransfer probe leaves it as probe/weighted_sum).
+    "whisper_weighted_sum": [
+        "features.upstream=hf",
+        f"features.params={{model: {SHARED / 'models' / 'whisper-base-encoder'}}}",
+        "features.layer=null", "head.name=layer_sum", "head.grid={weight_decay: [0.01]}",
     ],
 }  # fmt: skip
 

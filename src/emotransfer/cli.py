@@ -172,13 +172,12 @@ def _run_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-
     config = _config(args)
     return _execute(config, args.run_dir, not args.quiet, resume=args.resume, force=args.force)
 
 
 def _probe(args: argparse.Namespace) -> int:
-    from emotransfer.analysis.probing import run_probe, serve_chosen_layer
+    from emotransfer.analysis.probing import run_probe, serve_chosen_layer, serve_weighted_sum
 
     config = _config(args)
     folder, result = run_probe(
@@ -190,11 +189,14 @@ def _probe(args: argparse.Namespace) -> int:
     chosen = result.selected
     print(f"layer chosen on inner folds: UAR {chosen['uar']:.3f} "
           f"(layers {sorted(set(chosen['layers_chosen'].values()))})")  # fmt: skip
-    if result.weighted_sum:
-        weights = " ".join(f"{w:.2f}" for w in result.weighted_sum["layer_weights"])
-        print(f"weighted layer sum: UAR {result.weighted_sum['uar']:.3f} (weights {weights})")
     served = serve_chosen_layer(config, result, folder, probe=args.probe)
     print(f"probe folder: {folder}\nthe chosen layer as a predictable run: {served}")
+    if result.weighted_sum:
+        weights = " ".join(f"{w:.2f}" for w in result.weighted_sum["layer_weights"])
+        print(
+            f"weighted layer sum: UAR {result.weighted_sum['uar']:.3f} (weights {weights})\n"
+            f"the weighted sum as a predictable run: {serve_weighted_sum(config, folder)}"
+        )
     return 0
 
 

@@ -112,7 +112,11 @@ class SplitConfig(Section):
 class FeatureConfig(Section):
     upstream: str = "egemaps"
     params: dict[str, Any] = Field(default_factory=dict)
-    layer: int = Field(-1, description="hidden state index; -1 = last")
+    layer: int | None = Field(
+        -1,
+        description="hidden state index; -1 = last; null = every hidden state, for a head that "
+        "mixes them (layer_sum)",
+    )
     pooling: Literal["mean", "std", "mean_std"] = "mean_std"
     normalization: str = Normalization.SPEAKER
     workers: int = Field(2, ge=1)
@@ -121,6 +125,19 @@ class FeatureConfig(Section):
     @classmethod
     def _normalization(cls, value: str) -> str:
         return Normalization.validate(value)
+
+    def one_layer(self, what: str) -> int:
+        """``layer``, for an analysis that needs one hidden state.
+
+        Raises:
+            ValueError: ``layer`` is null (every hidden state), naming ``what`` needs one.
+        """
+        if self.layer is None:
+            raise ValueError(
+                "features.layer: null (every hidden state) is for `run` with a head that mixes "
+                f"layers (layer_sum); {what} needs one layer"
+            )
+        return self.layer
 
 
 class HeadConfig(Section):

@@ -162,7 +162,7 @@ def _run(
         },
         "features": {
             "upstream": config.features.upstream,
-            "dim": int(features.shape[1]) if config.finetune is None else None,
+            "dim": int(features.shape[-1]) if config.finetune is None else None,
             "layer": config.features.layer,
             "pooling": config.features.pooling,
             "normalization": config.features.normalization,
@@ -206,8 +206,19 @@ def _run(
 def _features(
     config: ExperimentConfig, table: pd.DataFrame, skipped: list, progress: bool
 ) -> tuple[np.ndarray, pd.DataFrame, Any]:
+    layer = config.features.layer
+    head = registry.resolve("head", config.head.name, plugins=config.plugins)
+    mixes = bool(getattr(head, "mixes_layers", False))
+    if mixes != (layer is None):
+        raise ValueError(
+            f"head {config.head.name!r} mixes every hidden state: set features.layer: null"
+            if mixes else f"features.layer: null (every hidden state) needs a head that mixes "
+            f"them (layer_sum); head {config.head.name!r} takes one layer"
+        )  # fmt: skip
     features, table, extraction = layer_features(config, table, skipped, progress=progress)
-    states, layer = features.shape[1], config.features.layer
+    states = features.shape[1]
+    if layer is None:
+        return features, table, extraction
     if not -states <= layer < states:
         raise ValueError(
             f"features.layer={layer}: upstream {config.features.upstream!r} gives {states} "
@@ -246,7 +257,8 @@ def _frozen_fitter(config: ExperimentConfig, folder: Path, features: np.ndarray,
     test_features = None
     if config.data.test_corruption:
         test_features = corrupted_features(config, table, progress=progress)
-        test_features = test_features[:, config.features.layer]
+        if config.features.layer is not None:
+            test_features = test_features[:, config.features.layer]
     write_json(folder / "model.json", _frozen_spec(config, classes, folds))
 
     def fit_fold(fold: Fold) -> FoldResult:

@@ -69,7 +69,10 @@ KEYS: dict[str, dict[str, tuple[Any, str]]] = {
     "frozen": {
         "upstream": (_of(str), "a registered upstream name"),
         "params": (_of(dict), "an object of upstream parameters"),
-        "layer": (_is_int, "an integer hidden-state index"),
+        "layer": (
+            lambda v: v is None or _is_int(v),
+            "an integer hidden-state index, or null (every hidden state)",
+        ),  # fmt: skip
         "pooling": (lambda v: v in Pooling.values(), f"one of {Pooling.values()}"),
         "normalization": (
             lambda v: v in Normalization.values(),
@@ -171,11 +174,12 @@ def read_model_spec(
 
 @dataclass
 class FrozenSpec:
-    """A frozen-feature run: upstream -> pooled hidden state ``layer`` -> fold heads."""
+    """A frozen-feature run: upstream -> pooled hidden state ``layer`` (``None``: every hidden
+    state, for a head that mixes them) -> fold heads."""
 
     upstream: str
     params: dict[str, Any]
-    layer: int
+    layer: int | None
     pooling: str
     normalization: str
     classes: list[str]

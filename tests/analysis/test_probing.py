@@ -79,3 +79,54 @@ def test_the_probe_leaves_its_chosen_layer_as_a_predictable_run(
     assert metrics["summary"]["uar"]["value"] == pytest.approx(probed["layers"][0]["uar"])
     guess = Predictor.from_run(served).predict_file(synthetic_table["file"].iloc[0])
     assert abs(sum(guess.values()) - 1) < 1e-6
+
+
+def test_the_probe_leaves_its_weighted_sum_as_a_predictable_run(
+    tmp_path, synthetic_root, synthetic_table, tiny_wav2vec2, capsys
+):  # fmt: skip
+    from safetensors.numpy import load_file
+
+    from emotransfer.cli import main
+    from emotransfer.inference import Predictor
+
+    code = main(["probe", "/dev/null", "--quiet", "--probe", "ridge",
+                 "-o", f"output_dir={tmp_path}", "-o", f"cache_dir={tmp_path / 'cache'}",
+                 "-o", "name=w", "-o", "features.upstream=hf", "-o", "features.workers=1",
+                 "-o", f"features.params={{model: {tiny_wav2vec2}}}",
+                 "-o", "evaluation.bootstrap=20", "-o", "features.normalization=global",
+                 "-o", f"data.corpora=[{{name: synthetic, root: {synthetic_root}, "
+                 "params: {num_speakers: 4, utterances_per_emotion: 4}}]"])  # fmt: skip
+    assert code == 0 and "the weighted sum as a predictable run:" in capsys.readouterr().out
+    served = tmp_path / "w" / "probe" / "weighted_sum"
+    probed = json.loads((tmp_path / "w" / "probe" / "probe.json").read_text())
+    metrics = json.loads((served / "metrics.json").read_text())
+    assert len(probed["layers"]) > 1  # every hidden state of the upstream is mixed
+    assert metrics["summary"]["uar"]["value"] == pytest.approx(probed["weighted_sum"]["uar"])
+    refit = load_file(str(served / "refit" / "head.safetensors"))
+    assert refit["head.mix"].shape == (len(probed["layers"]),)
+    assert refit["head.mix"].sum() == pytest.approx(1.0)
+    clips = synthetic_table["file"].tolist()[:3]
+    guesses = Predictor.from_run(served).predict_files(clips)
+    assert all(abs(sum(g.values()) - 1) < 1e-6 for g in guesses)
+
+
+@pytest.mark.parametrize(("overrides", "message"), [
+    (["features.layer=null"], "needs a head that mixes them"),
+    (["head.name=layer_sum"], "set features.layer: null"),
+])  # fmt: skip
+def test_every_hidden_state_goes_with_a_head_that_mixes_them(
+    tmp_path, synthetic_root, overrides, message
+):
+    from emotransfer.config import load_config
+    from emotransfer.experiment import run
+
+    config = load_config(None, overrides=[
+        f"output_dir={tmp_path}", f"cache_dir={tmp_path / 'cache'}", "features.upstream=logmel",
+        f"data.corpora=[{{name: synthetic, root: {synthetic_root}, "
+        "params: {num_speakers: 4, utterances_per_emotion: 4}}]", *overrides])  # fmt: skip
+    with pytest.raises(ValueError, match=message):
+        run(config, progress=False)
+    assert [p.name for p in (tmp_path / "experiment").iterdir()] == [".lock"]  # nothing written
+    with pytest.raises(ValueError, match="crosscorpus needs one layer"):
+        config.model_copy(update={"features": config.features.model_copy(
+            update={"layer": None})}).features.one_layer("crosscorpus")  # fmt: skip

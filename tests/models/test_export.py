@@ -66,3 +66,18 @@ def test_check_refuses_an_incomplete_or_inconsistent_export():
         ExportedHead({**legacy, "kind": np.array([7])}).check()
     with pytest.raises(ValueError, match="2 classes but 3 outputs"):
         ExportedHead({**arrays, "classes": np.array([0, 1])}).check()
+
+
+def test_the_weighted_sum_probe_exports_its_layer_mix():
+    from emotransfer.models.layers import LayerSumHead
+
+    rng = np.random.default_rng(2)
+    features = rng.normal(size=(60, 4, 5))  # (N, L + 1, D)
+    labels = np.arange(60) % 3
+    features[:, 2, 0] += 2 * labels  # only hidden state 2 knows the class
+    head = LayerSumHead(epochs=200, learning_rate=0.05).fit(features, labels)
+    exported = ExportedHead(export_head(head)).check()
+    assert exported.kind() == "layer_sum" and exported.input_shape() == (4, 5)
+    np.testing.assert_allclose(exported.class_probabilities(features, 3),
+                               head.predict_proba(features), atol=1e-5)  # fmt: skip
+    assert exported.arrays["mix"].argmax() == 2

@@ -50,7 +50,7 @@ def run_crosscorpus(config: Any, *, progress: bool = True) -> tuple[Path, dict[s
     folder = result_folder(config, Path(config.output_dir) / config.name / "crosscorpus")
     table, labels_info, skipped = prepare_manifest(config)
     features, table, _ = layer_features(config, table, skipped, progress=progress)
-    features = features[:, config.features.layer]
+    features = features[:, config.features.one_layer("crosscorpus")]
     corpora = sorted(table["corpus"].astype(str).unique())
     if len(corpora) < 2:
         raise ValueError(f"crosscorpus needs at least two corpora, have {corpora}")

@@ -85,12 +85,13 @@ def run_fewshot(config: Any, *, progress: bool = True) -> tuple[Path, dict[str, 
     speakers = table["speaker"].astype(str).to_numpy()[target]
     results: dict[str, Any] = {}
     rows = ["method,shots,mean_uar,ci_low,ci_high,speaker_independent"]
+    layer = config.features.one_layer("fewshot")
     for name in study.methods:
         method = build_method(name, ways=len(classes), hidden=study.hidden,
                               meta_steps=study.meta_steps, seed=config.seed,
                               shots=study.episode_shots, queries=study.episode_queries,
-                              fallback_layer=config.features.layer)  # fmt: skip
-        inputs = features if name.endswith("_layers") else features[:, config.features.layer]
+                              fallback_layer=layer)  # fmt: skip
+        inputs = features if name.endswith("_layers") else features[:, layer]
         method.meta_fit(inputs[source].astype(np.float32), labels[source], tasks)
         results[name] = {}
         for shots in study.shots:

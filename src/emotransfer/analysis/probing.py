@@ -200,3 +200,22 @@ def serve_chosen_layer(
     chosen.features.layer = int(layer)
     chosen.head.name, chosen.head.params, chosen.head.grid = probe, {}, {}
     return run(chosen, run_dir=folder / "chosen_layer", progress=progress).run_dir
+
+
+def serve_weighted_sum(config: Any, folder: Path, *, progress: bool = False) -> Path:
+    """A predictable run of the probe's weighted layer sum, in ``folder/weighted_sum``: every
+    hidden state (``features.layer: null``) mixed by the ``layer_sum`` head with the probe's
+    settings (its default weight decay, no grid, the config's seed), so the run's LOSO figure
+    is the probe's weighted-sum figure; its refit head is the servable model.
+
+    Returns:
+        the run folder.
+    """
+    from emotransfer.experiment import run
+
+    mixed = config.model_copy(deep=True)
+    mixed.features.layer = None
+    default = LayerSumHead(seed=config.seed)
+    mixed.head.name, mixed.head.params = "layer_sum", {"seed": config.seed}
+    mixed.head.grid = {"weight_decay": [default.weight_decay]}  # one point: not tuned
+    return run(mixed, run_dir=folder / "weighted_sum", progress=progress).run_dir

@@ -132,9 +132,9 @@ def fold_head(path: Path) -> tuple[np.ndarray, np.ndarray, ExportedHead]:
         raise RunFolderError(f"{path}: not a fold head: no array {error}") from error
     except (ValueError, IndexError) as error:
         raise RunFolderError(f"{path}: not a fold head: {error}") from error
-    if mean.ndim != 1 or mean.shape != scale.shape or len(mean) != head.input_size():
+    if mean.shape != scale.shape or mean.shape != head.input_shape():
         raise RunFolderError(f"{path}: scaler.mean {mean.shape}, scaler.scale {scale.shape} and "
-                             f"the head's {head.input_size()} inputs differ")  # fmt: skip
+                             f"the head's inputs {head.input_shape()} differ")  # fmt: skip
     if not (np.isfinite(mean).all() and np.isfinite(scale).all() and (scale > 0).all()):
         raise RunFolderError(f"{path}: scaler.scale must be finite and positive, and "
                              "scaler.mean finite (an edited scaler?)")  # fmt: skip

@@ -71,18 +71,21 @@ class FeatureScorer:
         pooled = [pool_statistics(frame_statistics(states), spec.pooling)
                   for states in self.encoder.extract(waves)]  # fmt: skip
         states = len(pooled[0])
-        if not -states <= spec.layer < states:
+        if spec.layer is None:  # every hidden state, for a head that mixes them
+            features = np.stack([np.stack(states) for states in pooled]).astype(np.float64)
+        elif not -states <= spec.layer < states:
             raise RunFolderError(
                 f'{self.spec_path}: "layer": {spec.layer} is out of range: the upstream gives '
                 f"{states} hidden state{'s' if states != 1 else ''} (layers 0..{states - 1}, "
                 f"or -{states}..-1)"
             )
-        features = np.stack([states[spec.layer] for states in pooled]).astype(np.float64)
-        inputs = len(self.heads[0][0])
-        if features.shape[1] != inputs:
+        else:
+            features = np.stack([states[spec.layer] for states in pooled]).astype(np.float64)
+        inputs = self.heads[0][0].shape
+        if features.shape[1:] != inputs:
             raise RunFolderError(
-                f'{self.spec_path}: "upstream", "params" and "pooling" give '
-                f"{features.shape[1]} features, but the fold heads take {inputs}"
+                f'{self.spec_path}: "upstream", "params", "layer" and "pooling" give features '
+                f"of shape {features.shape[1:]}, but the fold heads take {inputs}"
             )
         if self.speaker_norm:
             features = speaker_standardize(features, np.zeros(len(waves)))

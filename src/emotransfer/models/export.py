@@ -26,6 +26,7 @@ import numpy as np
 
 from emotransfer.models.export_kinds import (
     HeadArrays,
+    LayerSumArrays,
     LogRegArrays,
     MLPArrays,
     ReluStackArrays,
@@ -41,6 +42,7 @@ KINDS: dict[str, type[HeadArrays]] = {
     "svm": SVMArrays,
     "mlp": MLPArrays,
     "relu_stack": ReluStackArrays,  # DANN, multitask
+    "layer_sum": LayerSumArrays,  # the weighted-sum probe: (N, L + 1, D) features
 }
 KIND_KEY = "kind_name"
 # The number in the "kind" array of files written before kinds had names.
@@ -59,7 +61,7 @@ def export_head(head: Head) -> dict[str, np.ndarray]:
         if arrays is not None:
             return {KIND_KEY: encode_kind(name), **arrays}
     raise ValueError(f"cannot export a {type(head).__name__}: export supports ridge, logreg, "
-                     "svm, mlp, dann and multitask heads")  # fmt: skip
+                     "svm, mlp, dann, multitask and layer_sum heads")  # fmt: skip
 
 
 def encode_kind(name: str) -> np.ndarray:
@@ -133,8 +135,13 @@ class ExportedHead:
         return self
 
     def input_size(self) -> int:
-        """Number of features the head takes."""
+        """Number of features the head takes (per hidden state, for a head that mixes them)."""
         return self._head().input_size()
+
+    def input_shape(self) -> tuple[int, ...]:
+        """One example's feature shape: ``(D,)``, or ``(L + 1, D)`` for a head that mixes
+        hidden states."""
+        return self._head().input_shape()
 
     def class_indices(self) -> np.ndarray:
         """The run's class index of each output (of :meth:`scores`; of the votes of an SVM):

@@ -46,9 +46,14 @@ class HeadArrays:
         """Number of features the head takes."""
         raise NotImplementedError
 
+    def input_shape(self) -> tuple[int, ...]:
+        """The shape of one example's features: ``(D,)``, or ``(L + 1, D)`` for a head that
+        mixes hidden states."""
+        return (self.input_size(),)
+
     def output_count(self) -> int:
         """Number of outputs (one per class the head was trained on)."""
-        return self.scores(np.zeros((1, self.input_size()))).shape[1]
+        return self.logits(np.zeros((1, *self.input_shape()))).shape[1]
 
     def bias(self) -> str:
         """The array with one value per output: without ``classes``, its length is the class
@@ -201,6 +206,40 @@ class SVMArrays(HeadArrays):
                 margins[:, j] -= decision
                 pair += 1
         return votes.astype(np.float64), margins
+
+
+class LayerSumArrays(HeadArrays):
+    """Every hidden state mixed by learned softmax weights, then a linear layer and a softmax:
+    the weighted-sum probe (:class:`~emotransfer.models.layers.LayerSumHead`). Its features
+    are ``(N, L + 1, D)``."""
+
+    required = ("mix", "weights", "offset")
+
+    @staticmethod
+    def export(head: Any) -> dict[str, np.ndarray] | None:
+        from emotransfer.models.layers import LayerSumHead
+
+        if not isinstance(head, LayerSumHead):
+            return None
+        return {"mix": head.layer_sum_.weights().astype(np.float64),
+                "weights": head.linear_.weight.detach().numpy().T.astype(np.float64),
+                "offset": head.linear_.bias.detach().numpy().astype(np.float64)}  # fmt: skip
+
+    def bias(self) -> str:
+        return "offset"
+
+    def input_size(self) -> int:
+        return int(self.arrays["weights"].shape[0])
+
+    def input_shape(self) -> tuple[int, ...]:
+        return (len(self.arrays["mix"]), self.input_size())
+
+    def logits(self, features: np.ndarray) -> np.ndarray:
+        mixed = np.einsum("nld,l->nd", features, self.arrays["mix"])
+        return mixed @ self.arrays["weights"] + self.arrays["offset"]
+
+    def scores(self, features: np.ndarray) -> np.ndarray:
+        return softmax(self.logits(features))
 
 
 class MLPArrays(HeadArrays):

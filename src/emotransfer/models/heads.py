@@ -28,6 +28,8 @@ class Head(BaseEstimator):
     """Base class: ``fit``, ``predict``, optional ``predict_proba``, and the ``fit_many`` hook."""
 
     default_grid: ClassVar[dict[str, list[Any]]] = {}
+    # True: fit takes every hidden state, (N, L + 1, D) (features.layer: null); else (N, D).
+    mixes_layers: ClassVar[bool] = False
 
     def fit(self, features: np.ndarray, labels: np.ndarray) -> Head:
         raise NotImplementedError

@@ -50,6 +50,7 @@ class LayerSumHead(Head):
     """
 
     default_grid: ClassVar[dict[str, list[Any]]] = {"weight_decay": [1e-3, 1e-1]}
+    mixes_layers: ClassVar[bool] = True
 
     def __init__(
         self,
