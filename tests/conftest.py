@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pandas as pd
 import pytest
-from tests.tiny_models import save_tiny_whisper
+from tests.tiny_models import save_tiny_bert, save_tiny_whisper
 
 from emotransfer.data.corpora.synthetic import SyntheticCorpus
 
@@ -39,6 +39,12 @@ def synthetic_table(synthetic_root: str) -> pd.DataFrame:
 def tiny_whisper(tmp_path_factory: pytest.TempPathFactory) -> str:
     """A tiny randomly initialised Whisper model saved like a user's model folder."""
     return str(save_tiny_whisper(tmp_path_factory.mktemp("tiny_whisper")))
+
+
+@pytest.fixture(scope="session")
+def tiny_bert(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A tiny randomly initialised BERT with a tokenizer of a few emotion words."""
+    return str(save_tiny_bert(tmp_path_factory.mktemp("tiny_bert")))
 
 
 @pytest.fixture(scope="session")

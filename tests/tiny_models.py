@@ -29,3 +29,24 @@ def audio_model(folder: str | Path, **options):
     from emotransfer.models.emotion_model import EmotionModel
 
     return EmotionModel(encoders={"audio": HFAudioEncoder(model=str(folder))}, **options)
+
+
+# The words the tiny BERT knows (after its special tokens).
+TINY_BERT_WORDS = ["furious", "livid", "enraged", "gloomy", "tearful", "downcast", "calm"]
+
+
+def save_tiny_bert(folder: str | Path) -> Path:
+    """A tiny random BERT (2 layers, d=16) with a WordPiece tokenizer of a few words."""
+    import torch
+    import transformers
+
+    folder = Path(folder)
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *TINY_BERT_WORDS]
+    tokenizer = transformers.BertTokenizerFast(vocab={word: i for i, word in enumerate(vocab)})
+    tokenizer.save_pretrained(folder)
+    config = transformers.BertConfig(vocab_size=len(vocab), hidden_size=16, num_hidden_layers=2,
+                                     num_attention_heads=2, intermediate_size=32,
+                                     max_position_embeddings=64)  # fmt: skip
+    torch.manual_seed(0)
+    transformers.BertModel(config).save_pretrained(folder, safe_serialization=True)
+    return folder

@@ -104,7 +104,22 @@ class ExperimentConfig(Section):
             if "features" in self.model_fields_set and self.features != self.inputs["audio"]:
                 raise ValueError("give the audio input once: `inputs.audio` or `features`")
             self.__dict__["features"] = self.inputs["audio"]  # no re-validation loop
+        others = sorted(set(self.inputs) - {"audio"})
+        if others and self.finetune is None:
+            raise ValueError(
+                f"inputs {others}: a frozen-feature run takes the audio input only; several "
+                "inputs train one model: add a finetune section (strategy: frozen trains the "
+                "fusion and head on frozen encoders)"
+            )
+        if others and self.finetune.source:
+            raise ValueError(f"inputs {others}: two-stage transfer (finetune.source) trains "
+                             "the audio encoder alone; give the audio input only")  # fmt: skip
         return self
+
+    def other_inputs(self) -> dict[str, FeatureConfig]:
+        """The inputs besides audio, by modality (text ...), in modality order."""
+        return {name: self.inputs[name] for name in MODALITIES
+                if name in self.inputs and name != "audio"}  # fmt: skip
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json")

@@ -110,8 +110,15 @@ class SplitConfig(Section):
 
 
 class FeatureConfig(Section):
-    upstream: str = "egemaps"
+    upstream: str = Field(
+        "egemaps", description="audio: a registered upstream; text: a registered text encoder"
+    )
     params: dict[str, Any] = Field(default_factory=dict)
+    column: str | None = Field(
+        None,
+        description="the manifest column holding this input's items (text: 'text'); "
+        "the audio input reads `file`",
+    )
     layer: int | None = Field(
         -1,
         description="hidden state index; -1 = last; null = every hidden state, for a head that "
@@ -201,7 +208,10 @@ def _registered(kind: str, value: str) -> str:
     return value
 
 
-MODALITIES = ("audio",)
+# The inputs a model may take, and the manifest column that holds each one's items by default
+# (audio is decoded from ``file``). Video comes with its feature-file reader (issue 15).
+MODALITIES = ("audio", "text")
+COLUMNS = {"text": "text"}
 
 
 class FinetuneConfig(Section):

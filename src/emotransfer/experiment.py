@@ -50,8 +50,10 @@ from emotransfer.run_lock import RunFolderBusy, RunLock
 from emotransfer.run_outputs import dimensional_report, fold_predictions
 from emotransfer.training.audio_fold import (
     audio_limits,
+    decode_inputs,
     decode_waves,
     finetune_fold,
+    input_encoders,
     model_spec,
     train_source,
 )
@@ -240,7 +242,12 @@ def _waves(config: ExperimentConfig, table: pd.DataFrame, skipped: list) -> tupl
     skipped.extend(problems)
     keep = [i for i, wave in enumerate(waves) if wave is not None]
     extraction = Extraction(arrays=[], errors=problems)
-    return [waves[i] for i in keep], table.iloc[keep].reset_index(drop=True), extraction
+    table = table.iloc[keep].reset_index(drop=True)
+    waves = [waves[i] for i in keep]
+    others = input_encoders(config)
+    if others:  # a model of several inputs: {modality: items}
+        return {"audio": waves, **decode_inputs(table, others)}, table, extraction
+    return waves, table, extraction
 
 
 def _frozen_fitter(config: ExperimentConfig, folder: Path, features: np.ndarray,

@@ -57,6 +57,16 @@ def _of(kind: type) -> Any:
     return lambda value: isinstance(value, kind)
 
 
+def _is_inputs(value: Any) -> bool:
+    """``{modality: {"encoder": name, "params": {...}, "column": name}}`` (not audio)."""
+    return isinstance(value, dict) and all(
+        isinstance(name, str) and name != "audio" and isinstance(entry, dict)
+        and set(entry) == {"encoder", "params", "column"} and isinstance(entry["encoder"], str)
+        and isinstance(entry["params"], dict) and isinstance(entry["column"], str)
+        for name, entry in value.items()
+    )  # fmt: skip
+
+
 # key -> (check, what the value must be), per kind of run; "?" keys may be absent.
 KEYS: dict[str, dict[str, tuple[Any, str]]] = {
     "common": {
@@ -94,6 +104,11 @@ KEYS: dict[str, dict[str, tuple[Any, str]]] = {
         "speaker_norm?": (_of(bool), "true or false"),
         "random_init?": (_of(bool), "true or false"),
         "source?": (_of(bool), "true or false"),
+        "inputs?": (
+            _is_inputs,
+            'an object {modality: {"encoder": name, "params": {...}, '
+            '"column": name}} of the inputs besides audio',
+        ),
     },
 }
 
@@ -168,6 +183,10 @@ def read_model_spec(
                          str(trained.encoder_params.get("upstream")), plugins)  # fmt: skip
     trained.encoder_params = _trusted_params("encoder", trained.encoder, trained.encoder_params,
                                              plugins, trust_remote_code)  # fmt: skip
+    for modality, entry in trained.inputs.items():
+        _check_component(path, f"inputs.{modality}.encoder", "encoder", entry["encoder"], plugins)
+        entry["params"] = _trusted_params("encoder", entry["encoder"], entry["params"], plugins,
+                                          trust_remote_code)  # fmt: skip
     trained.trust_remote_code = trust_remote_code
     return trained
 
@@ -203,9 +222,11 @@ class FrozenSpec:
 @dataclass
 class TrainedSpec:
     """A trained :class:`~emotransfer.models.emotion_model.EmotionModel`: the ``encoder``
-    (registered name + parameters) of the ``audio`` input, the ``architecture`` (``model``
-    registry), its ``fusion``, hidden ``layer`` (``None``: weighted sum), the ``strategy`` that
-    was trained, and a two-stage run's stage-1 strategy (``source``)."""
+    (registered name + parameters) of the ``audio`` input, the encoders of its other
+    ``inputs`` (modality -> encoder, parameters and the manifest column of its items), the
+    ``architecture`` (``model`` registry), its ``fusion``, hidden ``layer`` (``None``:
+    weighted sum), the ``strategy`` that was trained, and a two-stage run's stage-1 strategy
+    (``source``)."""
 
     classes: list[str]
     sample_rate: int
@@ -222,6 +243,7 @@ class TrainedSpec:
     source_strategy: str = "full"
     source_params: dict[str, Any] = field(default_factory=dict)
     audio: dict[str, Any] = field(default_factory=dict)
+    inputs: dict[str, dict[str, Any]] = field(default_factory=dict)
     folds: int | None = None
     format: int = FORMAT
     trust_remote_code: bool = False  # the caller's, never the file's

@@ -51,6 +51,7 @@ TABLES: dict[str, dict[str, str]] = {
     },
     "encoder": {
         "hf": "emotransfer.encoders.hf_audio:HFAudioEncoder",
+        "hf_text": "emotransfer.encoders.hf_text:HFTextEncoder",
         "logmel": "emotransfer.encoders.logmel:LogMelEncoder",
         "upstream": "emotransfer.encoders.upstream:UpstreamEncoder",
     },

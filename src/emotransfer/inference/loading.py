@@ -41,7 +41,7 @@ def trained_scorer(
             raise RunFolderError(f"{folder / SPEC}: {error}") from error
     models = [fold_model(folder / SPEC, spec, source_state, path, plugins, encoder=shared)
               for path in weights]  # fmt: skip
-    return ModelScorer(models=models, classes=spec.classes)
+    return ModelScorer(models=models, classes=spec.classes, inputs=list(spec.inputs))
 
 
 def _encoder_untrained(spec: TrainedSpec, weights: list[Path]) -> bool:

@@ -83,21 +83,34 @@ class Predictor:
         encoder = getattr(self.scorer, "encoder", None)
         return None if encoder is None else encoder.upstream
 
-    def predict_signals(self, waves: list[np.ndarray]) -> list[dict[str, float]]:
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        """The inputs the run's model takes besides audio (e.g. ``("text",)``)."""
+        return tuple(getattr(self.scorer, "inputs", ()))
+
+    def predict_signals(
+        self, waves: list[np.ndarray], inputs: dict[str, list] | None = None
+    ) -> list[dict[str, float]]:
         """Probabilities for mono waveforms at ``sample_rate``: the mean over the folds. A
-        speaker-normalised run treats the clips given together as one speaker."""
+        speaker-normalised run treats the clips given together as one speaker. ``inputs``:
+        a model of several inputs takes one item per clip of each (``{"text": [...]}``).
+
+        Raises:
+            ValueError: a single clip of a speaker-normalised run; inputs missing, unknown
+                or of another count.
+        """
         waves = [np.asarray(w, dtype=np.float32) for w in waves]
         if self.scorer.speaker_norm and len(waves) < 2:
             raise ValueError(
                 "this run normalises per speaker: give several clips of the same speaker "
                 "together (predict_files), not a single clip"
             )
-        totals = self.scorer.scores(waves)
+        totals = self.scorer.scores(waves, inputs) if inputs else self.scorer.scores(waves)
         return [dict(zip(self.classes, row.tolist())) for row in totals]
 
-    def predict_signal(self, wave: np.ndarray) -> dict[str, float]:
-        """Probabilities for one mono waveform at ``sample_rate``."""
-        return self.predict_signals([wave])[0]
+    def predict_signal(self, wave: np.ndarray, **inputs: Any) -> dict[str, float]:
+        """Probabilities for one mono waveform at ``sample_rate`` (and its ``text=...``)."""
+        return self.predict_signals([wave], {k: [v] for k, v in inputs.items()} or None)[0]
 
     def load(self, path: str | Path) -> np.ndarray:
         """Decode a file (any rate or channel count) with the run's audio limits.
@@ -108,13 +121,17 @@ class Predictor:
         return load_audio(path, sample_rate=self.sample_rate, min_duration=self.min_duration,
                           max_duration=self.max_duration)  # fmt: skip
 
-    def predict_files(self, paths: list[str | Path]) -> list[dict[str, float]]:
-        """Probabilities for audio files, given together (raises on the first bad file)."""
-        return self.predict_signals([self.load(p) for p in paths])
+    def predict_files(
+        self, paths: list[str | Path], inputs: dict[str, list] | None = None
+    ) -> list[dict[str, float]]:
+        """Probabilities for audio files, given together (raises on the first bad file);
+        ``inputs`` as in :meth:`predict_signals`."""
+        return self.predict_signals([self.load(p) for p in paths], inputs)
 
-    def predict_file(self, path: str | Path) -> dict[str, float]:
-        """Probabilities for an audio file (any rate or channel count)."""
-        return self.predict_files([path])[0]
+    def predict_file(self, path: str | Path, **inputs: Any) -> dict[str, float]:
+        """Probabilities for an audio file (any rate or channel count), with its items of
+        the run's other inputs (``text="..."``)."""
+        return self.predict_files([path], {k: [v] for k, v in inputs.items()} or None)[0]
 
     def predict_paths(
         self, paths: list[str | Path]

@@ -8,6 +8,7 @@ and every fold's standardiser and exported head on its pooled layer.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -20,20 +21,50 @@ from emotransfer.models.export import ExportedHead
 
 
 class ModelScorer:
-    """The mean probabilities of trained fold models (each in eval mode)."""
+    """The mean probabilities of trained fold models (each in eval mode).
 
-    def __init__(self, *, models: list[Any], classes: list[str]) -> None:
+    Args:
+        inputs: the modalities the models take besides audio (text ...), whose items
+            :meth:`scores` needs.
+    """
+
+    def __init__(
+        self, *, models: list[Any], classes: list[str], inputs: Collection[str] = ()
+    ) -> None:  # fmt: skip
         self.models = models
         self.classes = classes
+        self.inputs = tuple(inputs)
 
     @property
     def speaker_norm(self) -> bool:
         return any(getattr(model, "speaker_norm", False) for model in self.models)
 
-    def scores(self, waves: list[np.ndarray]) -> np.ndarray:
+    def scores(self, waves: list[np.ndarray], inputs: dict[str, list] | None = None) -> np.ndarray:
+        """``(N, C)`` for the clips ``waves`` and, per other input, their items."""
+        items: Any = waves
+        if self.inputs:
+            items = {"audio": waves, **_items_of(self.inputs, inputs or {}, len(waves))}
         speakers = np.zeros(len(waves), dtype=np.int64) if self.speaker_norm else None
-        totals = sum(predict_proba(model, waves, 8, speakers) for model in self.models)
+        totals = sum(predict_proba(model, items, 8, speakers) for model in self.models)
         return np.asarray(totals) / len(self.models)
+
+
+def _items_of(wanted: tuple[str, ...], inputs: dict[str, list], rows: int) -> dict[str, list]:
+    """The items of the ``wanted`` inputs, one per clip.
+
+    Raises:
+        ValueError: an input is missing, unknown to the run, or has another count.
+    """
+    missing = [name for name in wanted if name not in inputs]
+    unknown = sorted(set(inputs) - set(wanted))
+    if missing or unknown:
+        raise ValueError(f"this run's model takes audio{''.join(', ' + w for w in wanted)}: "
+                         f"give inputs={{{', '.join(repr(w) + ': [...]' for w in wanted)}}} "
+                         f"(missing {missing}, unknown {unknown})")  # fmt: skip
+    for name in wanted:
+        if len(inputs[name]) != rows:
+            raise ValueError(f"inputs[{name!r}] has {len(inputs[name])} items for {rows} clips")
+    return {name: list(inputs[name]) for name in wanted}
 
 
 class FeatureScorer:
@@ -91,7 +122,9 @@ class FeatureScorer:
             features = speaker_standardize(features, np.zeros(len(waves)))
         return features
 
-    def scores(self, waves: list[np.ndarray]) -> np.ndarray:
+    def scores(self, waves: list[np.ndarray], inputs: dict[str, list] | None = None) -> np.ndarray:
+        if inputs:
+            raise ValueError(f"a frozen-feature run takes audio only, not {sorted(inputs)}")
         features = self.features(waves)
         totals = np.zeros((len(waves), len(self.classes)))
         for mean, scale, head in self.heads:

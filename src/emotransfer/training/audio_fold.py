@@ -24,6 +24,7 @@ from emotransfer.data.corrupt import build_corruption
 from emotransfer.data.splits import Fold, inner_splits
 from emotransfer.io import write_atomic, write_text
 from emotransfer.model_spec import TrainedSpec
+from emotransfer.models.batched import take
 from emotransfer.models.emotion_model import EmotionModel
 from emotransfer.seeding import torch_seed
 from emotransfer.training.frozen import FoldResult
@@ -49,6 +50,28 @@ def decode_waves(
             waves.append(None)
             problems.append({"file": str(path), "problem": error.problem})
     return waves, problems
+
+
+def decode_inputs(table: pd.DataFrame, inputs: dict[str, dict[str, Any]]) -> dict[str, list]:
+    """The items of every input besides audio, from its manifest column (text: the string).
+
+    Raises:
+        ValueError: the column is missing, or a row holds no text (names the file).
+    """
+    items: dict[str, list] = {}
+    for modality, entry in inputs.items():
+        column = entry["column"]
+        if column not in table.columns:
+            raise ValueError(f"inputs.{modality}: the manifest has no column {column!r} (give "
+                             f"inputs.{modality}.column, or add {column!r} to metadata.csv); "
+                             f"columns: {sorted(table.columns)}")  # fmt: skip
+        values = table[column].tolist()
+        for path, value in zip(table["file"], values):
+            if not isinstance(value, str):
+                raise ValueError(f"inputs.{modality}: {path}: column {column!r} holds "
+                                 f"{value!r}, not text")  # fmt: skip
+        items[modality] = values
+    return items
 
 
 # Frozen upstream -> the trainable encoder that computes the same thing; any other upstream
@@ -97,7 +120,18 @@ def model_spec(config: Any, classes: list[str]) -> TrainedSpec:
         speaker_norm=tune.normalization == "speaker", source=bool(tune.source),
         source_strategy=tune.source_strategy, source_params=tune.source_params,
         audio=audio_limits(config), trust_remote_code=bool(params.get("trust_remote_code")),
+        inputs=input_encoders(config),
     )  # fmt: skip
+
+
+def input_encoders(config: Any) -> dict[str, dict[str, Any]]:
+    """The spec's entry per input besides audio: its encoder (the input's ``upstream``, a
+    registered encoder name), parameters and manifest column."""
+    from emotransfer.config_sections import COLUMNS
+
+    return {modality: {"encoder": section.upstream, "params": dict(section.params),
+                       "column": section.column or COLUMNS[modality]}
+            for modality, section in config.other_inputs().items()}  # fmt: skip
 
 
 def audio_limits(config: Any) -> dict[str, Any]:
@@ -122,22 +156,27 @@ def finetune_fold(
     source_state: dict[str, torch.Tensor] | None = None,
     progress: bool = False,
 ) -> FoldResult:
-    """Train on ``fold.train`` (minus validation speakers), predict ``fold.test``."""
+    """Train on ``fold.train`` (minus validation speakers), predict ``fold.test``.
+
+    ``waves``: the clips' waveforms, or ``{modality: items}`` for a model of several inputs.
+    """
     tune = config.finetune
     train, valid = _validation_split(labels, groups, fold, tune.validation_folds, config.seed)
     with torch_seed(config.seed):
         model, groups_ = build_model(spec, source_state=source_state, plugins=config.plugins)
     trainer = _trainer(config, model, groups_, folder / "checkpoint", progress)
-    trainer.fit([waves[i] for i in train], labels[train], groups=groups[train],
-                valid_items=[waves[i] for i in valid], valid_labels=labels[valid],
+    trainer.fit(take(waves, train), labels[train], groups=groups[train],
+                valid_items=take(waves, valid), valid_labels=labels[valid],
                 valid_groups=groups[valid])  # fmt: skip
-    test_waves = [waves[i] for i in fold.test]
+    test_items = take(waves, fold.test)
     if config.data.test_corruption:
         corruption = build_corruption(config.data.test_corruption, plugins=config.plugins)
-        test_waves = [corruption(wave, config.data.audio.sample_rate,
-                                 np.random.default_rng([config.seed, int(i)]))
-                      for wave, i in zip(test_waves, fold.test)]  # fmt: skip
-    probabilities = trainer.predict_proba(test_waves, groups=groups[fold.test])
+        audio = test_items["audio"] if isinstance(test_items, dict) else test_items
+        audio = [corruption(wave, config.data.audio.sample_rate,
+                            np.random.default_rng([config.seed, int(i)]))
+                 for wave, i in zip(audio, fold.test)]  # fmt: skip
+        test_items = {**test_items, "audio": audio} if isinstance(test_items, dict) else audio
+    probabilities = trainer.predict_proba(test_items, groups=groups[fold.test])
     trained = trainer._trainable_state()
     write_atomic(
         folder / "trainable.safetensors", lambda temporary: save_file(trained, str(temporary))

@@ -50,6 +50,33 @@ def build_encoder(spec: TrainedSpec, *, plugins: Collection[str] = ()) -> Any:
     return encoder
 
 
+def build_input_encoder(
+    spec: TrainedSpec, modality: str, *, plugins: Collection[str] = ()
+) -> Any:  # fmt: skip
+    """The encoder of the spec's ``modality`` input (text ...), with the caller's
+    ``trust_remote_code`` and ``plugins``.
+
+    Raises:
+        ValueError: the encoder takes items of another modality.
+    """
+    entry = spec.inputs[modality]
+    cls = registry.resolve("encoder", entry["encoder"], plugins=plugins)
+    params = dict(entry["params"])
+    accepted = inspect.signature(cls).parameters
+    if "trust_remote_code" in accepted:
+        params["trust_remote_code"] = spec.trust_remote_code
+    try:
+        encoder = cls(**params)
+    except TypeError as error:
+        raise TypeError(f"bad parameters for the {modality} encoder {entry['encoder']!r}: "
+                        f"{error}") from error  # fmt: skip
+    takes = getattr(encoder, "modality", None)
+    if takes != modality:
+        raise ValueError(f"inputs.{modality}: encoder {entry['encoder']!r} takes {takes} "
+                         f"items, not {modality}")  # fmt: skip
+    return encoder
+
+
 def build_model(
     spec: TrainedSpec,
     *,
@@ -69,9 +96,12 @@ def build_model(
     whose training left the encoder as it was).
     """
     encoder = build_encoder(spec, plugins=plugins) if encoder is None else encoder
+    encoders = {"audio": encoder}
+    for modality in spec.inputs:
+        encoders[modality] = build_input_encoder(spec, modality, plugins=plugins)
     architecture = registry.resolve("model", spec.architecture, plugins=plugins)
     model = architecture(
-        **spec.architecture_params, encoders={"audio": encoder},
+        **spec.architecture_params, encoders=encoders,
         num_classes=len(spec.classes) if num_classes is None else num_classes,
         layer=spec.layer, fusion=spec.fusion, speaker_norm=spec.speaker_norm, plugins=plugins,
     )  # fmt: skip

@@ -49,7 +49,8 @@ def read_metadata(path: Path) -> pd.DataFrame:
         header = _check_rows(text)
     except (ValueError, csv.Error) as error:
         raise ValueError(f"csv: cannot read metadata file {str(path)!r}: {error}") from None
-    text_columns = [c for c in header if c in TEXT_COLUMNS or c == "file" or c.endswith("_id")]
+    text_columns = [c for c in header  # transcripts ("text") stay strings too
+                    if c in TEXT_COLUMNS or c in ("file", "text") or c.endswith("_id")]  # fmt: skip
     try:
         table = pd.read_csv(io.StringIO(text), dtype=dict.fromkeys(text_columns, str),
                             index_col=False)  # fmt: skip

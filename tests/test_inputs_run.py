@@ -1,0 +1,89 @@
+"""A model of two inputs (audio and the manifest's text) through `run`, one Predictor."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile
+from tests.tiny_models import TINY_BERT_WORDS
+
+from emotransfer.config import load_config
+from emotransfer.experiment import run
+from emotransfer.inference import Predictor
+
+WORDS = {"anger": TINY_BERT_WORDS[:3], "sadness": TINY_BERT_WORDS[3:6]}
+
+
+@pytest.fixture(scope="module")
+def spoken_words(tmp_path_factory):
+    """Clips of one noise level for both classes: only the transcript tells them apart."""
+    root = tmp_path_factory.mktemp("spoken_words")
+    (root / "audio").mkdir()
+    rng = np.random.default_rng(0)
+    rows = []
+    for speaker in ("s1", "s2", "s3", "s4"):
+        for number in range(8):
+            emotion = ["anger", "sadness"][number % 2]
+            name = f"audio/{speaker}_{number}.wav"
+            soundfile.write(root / name, 0.1 * rng.normal(size=8000), 16000)
+            rows.append({"file": name, "speaker": speaker, "emotion": emotion,
+                         "text": WORDS[emotion][number % 3]})  # fmt: skip
+    pd.DataFrame(rows).to_csv(root / "metadata.csv", index=False)
+    return root
+
+
+def config_of(tmp_path, root, model, *overrides):
+    return load_config(None, overrides=[
+        "name=mm", f"output_dir={tmp_path}", f"cache_dir={tmp_path / 'cache'}",
+        f"data.corpora=[{{name: csv, root: {root}}}]",
+        f"inputs={{audio: {{upstream: logmel}}, text: {{upstream: hf_text, "
+        f"params: {{model: {model}}}}}}}", "model.fusion=concat",
+        "finetune={strategy: full, epochs: 12, batch_size: 8, learning_rate: 0.01, "
+        "validation_folds: 0}", "evaluation.bootstrap=20", *overrides,
+    ])  # fmt: skip
+
+
+def test_audio_and_text_train_through_run_and_predict_through_the_predictor(
+    tmp_path, spoken_words, tiny_bert
+):
+    result = run(config_of(tmp_path, spoken_words, tiny_bert), progress=False)
+    assert result.metrics["summary"]["uar"]["value"] > 0.9  # the words are the only cue
+    spec = json.loads((result.run_dir / "model.json").read_text())
+    assert spec["inputs"] == {"text": {"encoder": "hf_text", "params": {"model": tiny_bert},
+                                       "column": "text"}}  # fmt: skip
+    predictor = Predictor.from_run(result.run_dir)
+    assert predictor.inputs == ("text",)
+    clip = str(spoken_words / "audio" / "s1_0.wav")
+    assert max(predictor.predict_file(clip, text="livid").items(), key=lambda kv: kv[1])[0] \
+        == "anger"  # fmt: skip
+    guesses = predictor.predict_files([clip, clip], {"text": ["gloomy", "furious"]})
+    assert [max(g, key=g.get) for g in guesses] == ["sadness", "anger"]
+    with pytest.raises(ValueError, match="takes audio, text: give inputs="):
+        predictor.predict_file(clip)
+    with pytest.raises(ValueError, match="1 items for 2 clips"):
+        predictor.predict_files([clip, clip], {"text": ["calm"]})
+
+
+def test_a_missing_text_column_is_named_before_anything_is_written(
+    tmp_path, spoken_words, tiny_bert
+):
+    config = config_of(tmp_path, spoken_words, tiny_bert,
+                       "inputs.text.column=transcript")  # fmt: skip
+    with pytest.raises(ValueError, match="inputs.text: the manifest has no column 'transcript'"):
+        run(config, progress=False)
+    assert not (tmp_path / "mm" / "config.yaml").exists()
+
+
+def test_other_inputs_need_a_trained_model_and_an_encoder_of_their_modality(
+    tmp_path, spoken_words, tiny_bert
+):
+    with pytest.raises(ValueError, match="frozen-feature run takes the audio input only"):
+        load_config(None, overrides=[f"inputs={{text: {{upstream: hf_text, "
+                                     f"params: {{model: {tiny_bert}}}}}}}"])  # fmt: skip
+    with pytest.raises(ValueError, match="known modalities are"):
+        load_config(None, overrides=["inputs={smell: {upstream: x}}"])
+    config = config_of(tmp_path, spoken_words, tiny_bert, "inputs.text.upstream=logmel",
+                       "inputs.text.params={}")  # fmt: skip
+    with pytest.raises(ValueError, match="encoder 'logmel' takes audio items, not text"):
+        run(config, progress=False)
