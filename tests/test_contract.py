@@ -74,7 +74,7 @@ def test_an_out_of_tree_body_and_frame_level_fusion_train_and_predict(
     assert spec["architecture_params"]["body"] == BODY
     with pytest.raises(RunFolderError, match="is a class path"):
         Predictor.from_run(result.run_dir, plugins=[ENCODER])  # the body is not allowed
-    predictor = Predictor.from_run(result.run_dir, plugins=plugins)
+    predictor = Predictor.from_run(result.run_dir, plugins=plugins, folds=True)
     fold = predictor.scorer.models[0]
     assert not fold.pools_per_layer and type(fold.bodies["audio"]).__name__ == "TemporalConv"
     assert trained(fold).abs().sum() > 0  # trained weights were loaded into the part

@@ -84,7 +84,7 @@ def test_exported_fold_encoder_is_the_merged_lora_encoder(tmp_path, synthetic_ro
     exported = HFEncoder(model=str(folder), whisper_input="real_length").extract(wave)
     original = HFEncoder(model=tiny_whisper, whisper_input="real_length").extract(wave)
     # The fold model (adapters unmerged) computes the same hidden states as the export.
-    encoder = Predictor.from_run(result.run_dir).scorer.models[0].encoders["audio"]
+    encoder = Predictor.from_run(result.run_dir, folds=True).scorer.models[0].encoders["audio"]
     with torch.no_grad():
         states = encoder(encoder.prepare([wave])).states
     np.testing.assert_allclose(exported, states[0].numpy(), atol=1e-4)

@@ -240,6 +240,11 @@ class FinetuneConfig(Section):
         description="1/k of training speakers validate (early stopping); 0 = none: "
         "train on every training speaker for `epochs`",
     )
+    refit: bool = Field(
+        True,
+        description="also train one model on all the run's clips for the median of the folds' "
+        "best epochs (refit/), the model predict serves; the metrics come from the folds",
+    )
 
     @field_validator("validation_folds")
     @classmethod

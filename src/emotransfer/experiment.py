@@ -38,10 +38,10 @@ from emotransfer.prepare import (
     corrupted_features,
     experiment_folds,
     folder_path,
-    layer_features,
     missing_files,
     prepare_manifest,
     result_folder,
+    run_features,
 )
 from emotransfer.run_files import record_model_files
 from emotransfer.run_folder import RunFolderError, claim_folder, claim_source, read_inputs
@@ -55,6 +55,7 @@ from emotransfer.training.audio_fold import (
     finetune_fold,
     input_encoders,
     model_spec,
+    refit_model,
     train_source,
 )
 from emotransfer.training.frozen import FoldResult, fold_summary, run_fold
@@ -109,7 +110,7 @@ def _run(
     saved = read_inputs(folder, resume=resume, force=force)
     table, labels_info, skipped = prepare_manifest(config)
     if config.finetune is None:  # frozen pipeline: pooled cached features; else waveforms
-        features, table, extraction = _features(config, table, skipped, progress)
+        features, table, extraction = run_features(config, table, skipped, progress)
     else:
         features, table, extraction = _waves(config, table, skipped)
     classes = sorted(table["emotion"].unique())
@@ -132,7 +133,8 @@ def _run(
     fit_fold, refit = make_fitter(config, folder, features, labels, groups, classes, progress,
                                   table=table, folds=len(folds), force=force)  # fmt: skip
     results = _train(config, folder, fit_fold, labels, folds, run_digest(inputs), progress)
-    refit_summary = refit() if refit is not None and config.head.refit else None
+    wanted = config.head.refit if config.finetune is None else config.finetune.refit
+    refit_summary = refit(results) if refit is not None and wanted else None
     training_s = time.perf_counter() - trained
 
     predictions = fold_predictions(table, results, classes, labels)
@@ -205,30 +207,6 @@ def _run(
     return RunResult(folder, metrics)
 
 
-def _features(
-    config: ExperimentConfig, table: pd.DataFrame, skipped: list, progress: bool
-) -> tuple[np.ndarray, pd.DataFrame, Any]:
-    layer = config.features.layer
-    head = registry.resolve("head", config.head.name, plugins=config.plugins)
-    mixes = bool(getattr(head, "mixes_layers", False))
-    if mixes != (layer is None):
-        raise ValueError(
-            f"head {config.head.name!r} mixes every hidden state: set features.layer: null"
-            if mixes else f"features.layer: null (every hidden state) needs a head that mixes "
-            f"them (layer_sum); head {config.head.name!r} takes one layer"
-        )  # fmt: skip
-    features, table, extraction = layer_features(config, table, skipped, progress=progress)
-    states = features.shape[1]
-    if layer is None:
-        return features, table, extraction
-    if not -states <= layer < states:
-        raise ValueError(
-            f"features.layer={layer}: upstream {config.features.upstream!r} gives {states} "
-            f"hidden state(s): use 0..{states - 1} or -{states}..-1"
-        )
-    return features[:, layer], table, extraction
-
-
 def _grid(config: ExperimentConfig) -> dict[str, list[Any]]:
     if config.head.grid:
         return config.head.grid
@@ -276,7 +254,7 @@ def _frozen_fitter(config: ExperimentConfig, folder: Path, features: np.ndarray,
         save_head(folder / "models" / _safe(fold.name), result)
         return result
 
-    def refit() -> dict[str, Any]:
+    def refit(results: list[FoldResult]) -> dict[str, Any]:
         """One head on every row, its parameters chosen on speaker folds of all of them
         (scikit-learn's refit), saved as refit/ for predict: the servable model."""
         every = np.arange(len(labels))
@@ -297,7 +275,8 @@ def _finetuner(config: ExperimentConfig, folder: Path, waves: list, labels: np.n
                force: bool = False) -> Any:  # fmt: skip
     """Write the trained run's model.json (planning ``folds`` fold models; and run stage 1
     of a two-stage run); return the fold fitter (one fine-tuned model per fold, saved under
-    models/) and no refit (trained runs serve their fold models)."""
+    models/) and the refit (one model on every clip for the median of the folds' best
+    epochs, saved under refit/)."""
     spec = model_spec(config, classes)
     spec.folds = folds
     write_json(folder / "model.json", spec.to_json())
@@ -311,7 +290,14 @@ def _finetuner(config: ExperimentConfig, folder: Path, waves: list, labels: np.n
         return finetune_fold(config, spec, waves, labels, groups, fold, fold_folder,
                              source_state=source_state, progress=progress)  # fmt: skip
 
-    return fit_fold, None
+    def refit(results: list[FoldResult]) -> dict[str, Any]:
+        chosen = [int(r.best_params.get("best_epoch", r.best_params["epochs"])) for r in results]
+        epochs = max(int(np.ceil(np.median(chosen))), 0 if config.finetune.head_epochs else 1)
+        refit_model(config, spec, waves, labels, groups, folder / "refit", epochs=epochs,
+                    source_state=source_state, progress=progress)  # fmt: skip
+        return {"epochs": epochs, "fold_epochs": chosen, "n_train": len(labels)}
+
+    return fit_fold, refit
 
 
 def pretrain(config: ExperimentConfig, *, progress: bool = True) -> Path:

@@ -209,3 +209,30 @@ def auxiliary_labels(config: ExperimentConfig, table: pd.DataFrame) -> dict[str,
         codes = values.map({v: i for i, v in enumerate(known)}).fillna(-1).astype(int)
         result[column] = codes.to_numpy()
     return result
+
+
+def run_features(
+    config: ExperimentConfig, table: pd.DataFrame, skipped: list, progress: bool
+) -> tuple[np.ndarray, pd.DataFrame, Any]:
+    """A frozen-feature run's pooled features: ``(N, D)`` of ``features.layer``, or
+    ``(N, L + 1, D)`` with ``layer: null`` (for a head that mixes hidden states, refused with
+    any other before anything is extracted)."""
+    layer = config.features.layer
+    head = registry.resolve("head", config.head.name, plugins=config.plugins)
+    mixes = bool(getattr(head, "mixes_layers", False))
+    if mixes != (layer is None):
+        raise ValueError(
+            f"head {config.head.name!r} mixes every hidden state: set features.layer: null"
+            if mixes else f"features.layer: null (every hidden state) needs a head that mixes "
+            f"them (layer_sum); head {config.head.name!r} takes one layer"
+        )  # fmt: skip
+    features, table, extraction = layer_features(config, table, skipped, progress=progress)
+    states = features.shape[1]
+    if layer is None:
+        return features, table, extraction
+    if not -states <= layer < states:
+        raise ValueError(
+            f"features.layer={layer}: upstream {config.features.upstream!r} gives {states} "
+            f"hidden state(s): use 0..{states - 1} or -{states}..-1"
+        )
+    return features[:, layer], table, extraction

@@ -24,7 +24,8 @@ INPUTS = "inputs.json"
 # Settings that do not change any fold result: a run may continue across them (e.g. all
 # folds after a run of `split.only_folds`, or with another cache folder).
 NEUTRAL = ["name", "output_dir", "cache_dir", "features.workers", "split.only_folds",
-           "evaluation.bootstrap", "evaluation.confidence", "head.refit"]  # fmt: skip
+           "evaluation.bootstrap", "evaluation.confidence", "head.refit",
+           "finetune.refit"]  # fmt: skip
 RESULTS = ["folds", "models", "source"]
 
 

@@ -25,12 +25,18 @@ from emotransfer.transfer.build import build_encoder, build_model
 
 
 def trained_scorer(
-    folder: Path, spec: TrainedSpec, *, plugins: Collection[str] = ()
+    folder: Path, spec: TrainedSpec, *, plugins: Collection[str] = (), folds: bool = False
 ) -> ModelScorer:
-    """Every fold model of a trained run: built as ``model.json`` says, then its weights."""
+    """A trained run's refit model (``refit/``: one model trained on all its clips), or with
+    ``folds`` (or no refit model) every fold model; each built as ``model.json`` says, then
+    its weights."""
     weights = sorted((folder / "models").glob("*/trainable.safetensors"))
     if not weights:
         raise FileNotFoundError(f"{folder}: no models/*/trainable.safetensors (run unfinished?)")
+    refit = folder / "refit" / "trainable.safetensors"
+    others: list[Path] = []
+    if refit.is_file() and not folds:
+        weights, others = [refit], weights
     source = folder / "source" / "encoder.safetensors"
     source_state = load_tensors(source) if spec.source else None
     shared = None
@@ -41,7 +47,33 @@ def trained_scorer(
             raise RunFolderError(f"{folder / SPEC}: {error}") from error
     models = [fold_model(folder / SPEC, spec, source_state, path, plugins, encoder=shared)
               for path in weights]  # fmt: skip
+    # The fold models not served are checked too (names and shapes, from their headers): a
+    # folder with a broken part is refused, as for a frozen run's heads.
+    parameters = {name: tuple(p.shape) for name, p in models[0].named_parameters()}
+    for path in others:
+        for name, shape in weight_shapes(path, spec).items():
+            if parameters.get(name) != shape:
+                raise RunFolderError(f"{path}: {name} {shape} does not fit the model of "
+                                     f"{folder / SPEC}")  # fmt: skip
     return ModelScorer(models=models, classes=spec.classes, inputs=list(spec.inputs))
+
+
+def weight_shapes(path: Path, spec: TrainedSpec) -> dict[str, tuple[int, ...]]:
+    """The model's name and shape of every weight in a safetensors file, read from its header.
+
+    Raises:
+        RunFolderError: the file is empty, truncated or not safetensors (named).
+    """
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(path), "pt") as handle:
+            shapes = {n: tuple(handle.get_slice(n).get_shape()) for n in handle.keys()}  # noqa: SIM118
+    except (SafetensorError, OSError) as error:
+        raise RunFolderError(f"{path}: not a readable safetensors file (empty, truncated or "
+                             f"another format): {error}") from error  # fmt: skip
+    names = spec.weight_names(list(shapes))
+    return {names[name]: shape for name, shape in shapes.items()}
 
 
 def _encoder_untrained(spec: TrainedSpec, weights: list[Path]) -> bool:

@@ -48,8 +48,9 @@ class Predictor:
         cls, run_dir: str | Path, *, plugins: Collection[str] = (),
         trust_remote_code: bool = False, folds: bool = False,
     ) -> Predictor:  # fmt: skip
-        """Load the servable model of a run folder: a frozen-feature run's refit head (one
-        head fitted on all its rows) where the run made one, else every fold model.
+        """Load the servable model of a run folder: its refit model (a frozen-feature run's
+        head, a trained run's model, fitted on all its clips) where the run made one, else
+        every fold model.
 
         Args:
             run_dir: the run folder (untrusted: see :mod:`emotransfer.inference.loading`).
@@ -71,7 +72,7 @@ class Predictor:
         if isinstance(spec, FrozenSpec):
             scorer: Any = frozen_scorer(folder, spec, plugins=plugins, folds=folds)
         else:
-            scorer = trained_scorer(folder, spec, plugins=plugins)
+            scorer = trained_scorer(folder, spec, plugins=plugins, folds=folds)
         audio = spec.audio
         return cls(scorer=scorer, classes=spec.classes, sample_rate=audio["sample_rate"],
                    min_duration=audio["min_duration"],

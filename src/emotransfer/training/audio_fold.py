@@ -184,8 +184,37 @@ def finetune_fold(
     if tune.export_encoder:
         export_encoder(model, folder / "encoder")
     write_text(folder / "history.json", json.dumps(trainer.history_, indent=1))
+    chosen = {"epochs": len(trainer.history_), "best_epoch": best_epoch(trainer.history_)}
     return FoldResult(fold.name, fold.test, probabilities.argmax(axis=1), probabilities,
-                      {"epochs": len(trainer.history_)}, [])  # fmt: skip
+                      chosen, [])  # fmt: skip
+
+
+def best_epoch(history: list[dict[str, Any]]) -> int:
+    """The epoch whose weights the Trainer kept: the first best validation UAR, else the
+    last epoch (no validation)."""
+    scored = [record for record in history if record.get("valid_uar") is not None]
+    if not scored:
+        return int(history[-1]["epoch"])
+    return int(max(scored, key=lambda record: record["valid_uar"])["epoch"])
+
+
+def refit_model(
+    config: Any, spec: TrainedSpec, waves: Any, labels: np.ndarray, groups: np.ndarray,
+    folder: Path, *, epochs: int, source_state: dict[str, torch.Tensor] | None = None,
+    progress: bool = False,
+) -> None:  # fmt: skip
+    """One model on every clip for ``epochs`` (chosen on the folds; no validation), saved as
+    ``folder/trainable.safetensors``: the run's servable model (scikit-learn's refit)."""
+    with torch_seed(config.seed):
+        model, groups_ = build_model(spec, source_state=source_state, plugins=config.plugins)
+    trainer = _trainer(config, model, groups_, folder / "checkpoint", progress)
+    trainer.epochs = epochs
+    trainer.fit(waves, labels, groups=groups)
+    trained = trainer._trainable_state()
+    write_atomic(
+        folder / "trainable.safetensors", lambda temporary: save_file(trained, str(temporary))
+    )
+    write_text(folder / "history.json", json.dumps(trainer.history_, indent=1))
 
 
 def train_source(
