@@ -92,6 +92,11 @@ class SplitConfig(Section):
     train_corpora: list[str] = Field(default_factory=list)
     test_corpora: list[str] = Field(default_factory=list)
     allow_leakage: bool = False
+    allow_confounded: bool = Field(
+        False,
+        description="normalise per speaker even when most speakers show one emotion (the "
+        "normalisation then removes the emotion; refused otherwise)",
+    )
     unlearnable: Literal["raise", "drop"] = Field(
         "raise",
         description="a class tested in a fold whose training rows lack it: refuse the run, or "
@@ -125,7 +130,11 @@ class FeatureConfig(Section):
         "mixes them (layer_sum)",
     )
     pooling: Literal["mean", "std", "mean_std"] = "mean_std"
-    normalization: str = Normalization.SPEAKER
+    normalization: str = Field(
+        Normalization.AUTO,
+        description="speaker | corpus | global | none | auto: speaker where every speaker "
+        "shows several classes, else corpus (several corpora) or global",
+    )
     workers: int = Field(2, ge=1)
 
     @field_validator("normalization")
@@ -268,8 +277,10 @@ class FinetuneConfig(Section):
     random_init: bool = Field(
         False, description="start from the encoder architecture with random weights"
     )
-    normalization: Literal["global", "speaker"] = Field(
-        "global", description="speaker: subtract each speaker's mean pooled vector in the model"
+    normalization: Literal["global", "speaker", "auto"] = Field(
+        "global",
+        description="speaker: subtract each speaker's mean pooled vector in the model (and "
+        "batches of one speaker); auto: speaker where every speaker shows several classes",
     )
     export_encoder: bool = Field(
         False, description="save each fold's adapted encoder (LoRA merged) as a model folder"

@@ -71,3 +71,4 @@ class Normalization(_Vocabulary):
     GLOBAL = "global"
     SPEAKER = "speaker"
     CORPUS = "corpus"
+    AUTO = "auto"  # speaker where every speaker shows several classes, else corpus or global

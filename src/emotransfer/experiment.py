@@ -24,6 +24,7 @@ from tqdm.auto import tqdm
 
 from emotransfer import registry
 from emotransfer.config import ExperimentConfig
+from emotransfer.data.confounds import confound_audit
 from emotransfer.data.splits import Fold, audit_folds, speaker_keys
 from emotransfer.evaluation.metrics import classification_report
 from emotransfer.features.extract import Extraction
@@ -35,6 +36,7 @@ from emotransfer.prepare import (
     BadAudioError,
     auxiliary_labels,
     cache_root,
+    choose_normalization,
     corrupted_features,
     experiment_folds,
     folder_path,
@@ -112,7 +114,15 @@ def _run(
     if config.finetune is None:  # frozen pipeline: pooled cached features; else waveforms
         features, table, extraction = run_features(config, table, skipped, progress)
     else:
+        chosen, reason = choose_normalization(
+            config.finetune.normalization, table, key="finetune.normalization",
+            allow_confounded=config.split.allow_confounded)  # fmt: skip
         features, table, extraction = _waves(config, table, skipped)
+        extraction.normalization = {"requested": config.finetune.normalization,
+                                    "chosen": chosen, "reason": reason}  # fmt: skip
+    confounds = confound_audit(table, dimensions=tuple(config.evaluation.dimensions))
+    for note in confounds["notes"] if confounds["warn"] else []:
+        log.warning("confound: %s", note)
     classes = sorted(table["emotion"].unique())
     labels = table["emotion"].map({c: i for i, c in enumerate(classes)}).to_numpy()
     split = config.split
@@ -131,6 +141,7 @@ def _run(
     groups = speaker_keys(table)
     make_fitter = _frozen_fitter if config.finetune is None else _finetuner
     fit_fold, refit = make_fitter(config, folder, features, labels, groups, classes, progress,
+                                  normalization=extraction.normalization["chosen"],
                                   table=table, folds=len(folds), force=force)  # fmt: skip
     results = _train(config, folder, fit_fold, labels, folds, run_digest(inputs), progress)
     wanted = config.head.refit if config.finetune is None else config.finetune.refit
@@ -157,6 +168,7 @@ def _run(
         ),
         "folds": [fold_summary(r, f, labels, len(classes)) for r, f in zip(results, folds)],
         "audit": audit,
+        "confounds": confounds,
         "labels": labels_info,
         "data": {
             "corpora": [c.name for c in config.data.corpora],
@@ -170,6 +182,7 @@ def _run(
             "layer": config.features.layer,
             "pooling": config.features.pooling,
             "normalization": config.features.normalization,
+            "normalization_chosen": extraction.normalization,
             "cache_hits": extraction.hits,
             "cache_corrupt": getattr(extraction, "corrupt", 0),
             "cache_misses": extraction.misses,
@@ -230,7 +243,8 @@ def _waves(config: ExperimentConfig, table: pd.DataFrame, skipped: list) -> tupl
 
 def _frozen_fitter(config: ExperimentConfig, folder: Path, features: np.ndarray,
                    labels: np.ndarray, groups: np.ndarray, classes: list[str], progress: bool,
-                   *, table: pd.DataFrame, folds: int, force: bool = False) -> Any:  # fmt: skip
+                   *, table: pd.DataFrame, folds: int, normalization: str,
+                   force: bool = False) -> Any:  # fmt: skip
     """Write the frozen run's model.json (planning ``folds`` fold models); return the fold
     fitter (a tuned head per fold on the cached features, saved under models/) and the refit
     (one head on every row, saved under refit/)."""
@@ -244,7 +258,7 @@ def _frozen_fitter(config: ExperimentConfig, folder: Path, features: np.ndarray,
         test_features = corrupted_features(config, table, progress=progress)
         if config.features.layer is not None:
             test_features = test_features[:, config.features.layer]
-    write_json(folder / "model.json", _frozen_spec(config, classes, folds))
+    write_json(folder / "model.json", _frozen_spec(config, classes, folds, normalization))
 
     def fit_fold(fold: Fold) -> FoldResult:
         result = run_fold(head, _grid(config), features, labels, groups, fold,
@@ -272,13 +286,15 @@ def _frozen_fitter(config: ExperimentConfig, folder: Path, features: np.ndarray,
 def _finetuner(config: ExperimentConfig, folder: Path, waves: list, labels: np.ndarray,
                groups: np.ndarray, classes: list[str], progress: bool, *,
                table: pd.DataFrame | None = None, folds: int | None = None,
-               force: bool = False) -> Any:  # fmt: skip
+               normalization: str | None = None, force: bool = False) -> Any:  # fmt: skip
     """Write the trained run's model.json (planning ``folds`` fold models; and run stage 1
     of a two-stage run); return the fold fitter (one fine-tuned model per fold, saved under
     models/) and the refit (one model on every clip for the median of the folds' best
     epochs, saved under refit/)."""
     spec = model_spec(config, classes)
     spec.folds = folds
+    if normalization is not None:  # the choice of finetune.normalization (auto) for this data
+        spec.speaker_norm = normalization == "speaker"
     write_json(folder / "model.json", spec.to_json())
     source_state = None
     if config.finetune.source:
@@ -345,10 +361,11 @@ def _source_stage(
                         progress=progress)  # fmt: skip
 
 
-def _frozen_spec(config: ExperimentConfig, classes: list[str], folds: int) -> dict[str, Any]:
+def _frozen_spec(config: ExperimentConfig, classes: list[str], folds: int,
+                 normalization: str) -> dict[str, Any]:  # fmt: skip
     features = config.features
     return FrozenSpec(upstream=features.upstream, params=features.params, layer=features.layer,
-                      pooling=features.pooling, normalization=features.normalization,
+                      pooling=features.pooling, normalization=normalization,
                       classes=classes, sample_rate=config.data.audio.sample_rate,
                       audio=audio_limits(config), folds=folds).to_json()  # fmt: skip
 

@@ -85,8 +85,8 @@ KEYS: dict[str, dict[str, tuple[Any, str]]] = {
         ),  # fmt: skip
         "pooling": (lambda v: v in Pooling.values(), f"one of {Pooling.values()}"),
         "normalization": (
-            lambda v: v in Normalization.values(),
-            f"one of {Normalization.values()}",
+            lambda v: v in Normalization.values() and v != Normalization.AUTO,
+            f"one of {[v for v in Normalization.values() if v != Normalization.AUTO]}",
         ),
     },
     "finetune": {

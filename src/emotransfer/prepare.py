@@ -18,6 +18,7 @@ from emotransfer.data.audio import unusable_file
 from emotransfer.data.labels import LabelSpec
 from emotransfer.data.load import load_corpora, select_labels
 from emotransfer.data.splits import speaker_keys
+from emotransfer.define import Normalization
 from emotransfer.features.cache import FeatureCache, default_cache_dir
 from emotransfer.features.extract import Extraction, extract_features
 from emotransfer.models.normalize import speaker_standardize
@@ -126,6 +127,9 @@ def layer_features(
         extraction statistics.
     """
     settings, audio = config.features, config.data.audio
+    chosen, reason = choose_normalization(
+        settings.normalization, table, allow_confounded=config.split.allow_confounded
+    )
     upstream = build_upstream(config)
     # A model that cannot load (a missing folder, a refused pickle checkpoint) is one error
     # of the upstream, not a problem of every clip.
@@ -153,12 +157,56 @@ def layer_features(
     features = np.stack(
         [pool_statistics(extraction.arrays[i], settings.pooling) for i in keep]
     ).astype(np.float64)
-    if settings.normalization in ("speaker", "corpus"):
+    if chosen in ("speaker", "corpus"):
         count, layers, dim = features.shape
         flat = speaker_standardize(features.reshape(count, -1), normalization_groups(
-            table, settings.normalization))  # fmt: skip
+            table, chosen))  # fmt: skip
         features = flat.reshape(count, layers, dim)
+    extraction.normalization = {"requested": settings.normalization, "chosen": chosen,
+                                "reason": reason}  # fmt: skip
     return features, table, extraction
+
+
+def choose_normalization(
+    requested: str, table: pd.DataFrame, *, allow_confounded: bool = False,
+    key: str = "features.normalization",
+) -> tuple[str, str]:  # fmt: skip
+    """The normalisation to apply and why: ``auto`` becomes ``speaker`` where every speaker
+    shows several classes (no more than :data:`~emotransfer.data.confounds.AUTO_CLIP_SHARE`
+    of the clips belong to one-label speakers), else ``corpus`` (several corpora) or
+    ``global``; ``speaker`` is refused where most speakers show one label (z-scoring such a
+    speaker removes its emotion) unless ``allow_confounded``. Decided once per run on the
+    manifest's labels, like the split.
+
+    Raises:
+        ValueError: ``speaker`` on confounded data, without speakers, or with one speaker;
+            the message names ``key`` and the audit's figures.
+    """
+    from emotransfer.data.confounds import AUTO_CLIP_SHARE, REFUSE_SHARE, confound_audit, summary
+
+    if requested not in (Normalization.SPEAKER, Normalization.AUTO):
+        return requested, "as configured"
+    audit = confound_audit(table, groupings=("speaker",))
+    speaker = audit["groups"].get("speaker")
+    fallback = "corpus" if table["corpus"].astype(str).nunique() > 1 else "global"
+    if speaker is None:
+        problem = next((n for n in audit["notes"] if n.startswith("speaker")), "no speakers")
+        if requested == Normalization.SPEAKER:
+            raise ValueError(f"{key}: speaker: {problem}")
+        return fallback, f"auto: {problem}"
+    if requested == Normalization.SPEAKER:
+        if speaker["one_label_groups"] > REFUSE_SHARE and not allow_confounded:
+            raise ValueError(
+                f"{key}: speaker removes the emotion here: {summary(speaker)}; z-scoring a "
+                "speaker who shows one emotion subtracts exactly that emotion. Use "
+                f"{key}: auto (chooses {fallback}) or {fallback}, or set "
+                "split.allow_confounded: true to normalise per speaker anyway"
+            )
+        return "speaker", "as configured"
+    if speaker["one_label_clips"] > AUTO_CLIP_SHARE:
+        return fallback, f"auto: {summary(speaker)}"
+    return "speaker", (f"auto: every speaker shows several classes ("
+                       f"{speaker['classes_per_group']:.1f} per speaker on average)")  # fmt: skip
 
 
 def normalization_groups(table: pd.DataFrame, normalization: str) -> np.ndarray:

@@ -49,7 +49,7 @@ def run_crosscorpus(config: Any, *, progress: bool = True) -> tuple[Path, dict[s
     began = time.perf_counter()
     folder = result_folder(config, Path(config.output_dir) / config.name / "crosscorpus")
     table, labels_info, skipped = prepare_manifest(config)
-    features, table, _ = layer_features(config, table, skipped, progress=progress)
+    features, table, extraction = layer_features(config, table, skipped, progress=progress)
     features = features[:, config.features.one_layer("crosscorpus")]
     corpora = sorted(table["corpus"].astype(str).unique())
     if len(corpora) < 2:
@@ -82,7 +82,8 @@ def run_crosscorpus(config: Any, *, progress: bool = True) -> tuple[Path, dict[s
     result = {"corpora": corpora, "classes": classes, "matrix": matrix,
               "leave_one_corpus_out": leave_one_out, "labels": labels_info,
               "upstream": config.features.upstream, "layer": config.features.layer,
-              "skipped_files": skipped, "seconds": time.perf_counter() - began}  # fmt: skip
+              "normalization": extraction.normalization, "skipped_files": skipped,
+              "seconds": time.perf_counter() - began}  # fmt: skip
     write_json(folder / "crosscorpus.json", result)
     pair = {"a": "train", "b": "test", "fad": float(np.mean([c["uar"] for c in leave_one_out])),
             "rows": corpora, "columns": corpora,

@@ -160,6 +160,7 @@ def run_probe(
         "layers": result.layers, "selected": result.selected,
         "weighted_sum": result.weighted_sum, "audit": audit, "labels": labels_info,
         "skipped_files": skipped, "n_files": len(table),
+        "normalization": extraction.normalization,
         "cache_hits": extraction.hits, "cache_misses": extraction.misses,
         "timing": result.timing,
     })  # fmt: skip

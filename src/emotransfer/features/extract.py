@@ -64,6 +64,8 @@ class Extraction:
     misses: int = 0
     corrupt: int = 0
     seconds: float = 0.0
+    # How the caller normalised the features: requested, chosen and why (layer_features).
+    normalization: dict[str, str] = field(default_factory=dict)
 
 
 def file_digest(path: str) -> str:

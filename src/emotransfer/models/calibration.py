@@ -93,6 +93,8 @@ def inner_logits(
     num_classes = int(labels.max()) + 1
     parts, truths = [], []
     for train, valid in inner_splits(groups, labels, folds=folds, seed=seed):
+        if len(np.unique(labels[train])) < 2:
+            continue  # a split of one class has no logits to calibrate
         scaler = Standardizer().fit(features[train])
         model = clone(head).set_params(**params)
         model.fit(scaler.transform(features[train]), labels[train])

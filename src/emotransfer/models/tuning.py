@@ -53,11 +53,15 @@ def select_params(
         return (points[0] if points else {}), []
     num_classes = int(labels.max()) + 1
     totals = np.zeros(len(points))
+    used = 0
     for train, valid in inner_splits(groups, labels, folds=folds, seed=seed):
+        if len(np.unique(labels[train])) < 2:
+            continue  # speakers of one emotion: nothing to learn on this split
         scaler = Standardizer().fit(features[train])
         fitted = head.fit_many(scaler.transform(features[train]), labels[train], points)
         predictions = head.predict_many(fitted, scaler.transform(features[valid]))
         for i, predicted in enumerate(predictions):
             totals[i] += uar(labels[valid], predicted, num_classes)
-    scores = (totals / max(1, min(folds, len(np.unique(groups))))).tolist()
+        used += 1
+    scores = (totals / max(1, used)).tolist()
     return points[int(np.argmax(scores))], scores

@@ -28,6 +28,7 @@ from typing import Any
 import pandas as pd
 
 from emotransfer.io import write_text
+from emotransfer.reporting.confounds import confound_section, speaker_label_figure
 from emotransfer.reporting.plots import (
     confusion_matrix_figure,
     fold_figure,
@@ -40,6 +41,7 @@ FIGURE_TITLES = {
     "confusion_matrix.png": "Confusion matrix",
     "per_class_recall.png": "Per-class recall",
     "folds.png": "UAR per fold",
+    "speaker_labels.png": "Clips per speaker and label (confound audit)",
 }
 HEADLINE_METRICS = {"uar": "UAR", "wa": "WA", "macro_f1": "Macro-F1"}
 # Summary tables: key in metrics.json -> row label.
@@ -325,6 +327,9 @@ def write_figures(run_dir: str | Path) -> list[Path]:
         )
     if folds:
         written.append(save_figure(fold_figure(folds), run_dir / "folds.png"))
+    speakers = speaker_label_figure(_mapping(metrics.get("confounds")))
+    if speakers is not None:
+        written.append(save_figure(speakers, run_dir / "speaker_labels.png"))
     return written
 
 
@@ -359,6 +364,7 @@ def write_report(run_dir: str | Path) -> Path:
         f"<p>Created {_text(metrics.get('created'))} · seed {_text(metrics.get('seed'))}</p>",
         _headline(metrics),
         _audit(metrics),
+        confound_section(metrics),
         _labels(metrics),
         _data(metrics),
         _features_and_head(metrics),
