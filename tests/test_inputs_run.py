@@ -87,3 +87,64 @@ def test_other_inputs_need_a_trained_model_and_an_encoder_of_their_modality(
                        "inputs.text.params={}")  # fmt: skip
     with pytest.raises(ValueError, match="encoder 'logmel' takes audio items, not text"):
         run(config, progress=False)
+
+
+@pytest.fixture(scope="module")
+def filmed(tmp_path_factory):
+    """Clips of one noise level with per-frame face features (.npy, (T, 6)) that alone tell
+    the classes apart: feature 0 is high for anger, low for sadness."""
+    root = tmp_path_factory.mktemp("filmed")
+    (root / "audio").mkdir()
+    (root / "faces").mkdir()
+    rng = np.random.default_rng(1)
+    rows = []
+    for speaker in ("s1", "s2", "s3", "s4"):
+        for number in range(8):
+            emotion = ["anger", "sadness"][number % 2]
+            name = f"{speaker}_{number}"
+            soundfile.write(root / "audio" / f"{name}.wav", 0.1 * rng.normal(size=8000), 16000)
+            frames = rng.normal(size=(int(rng.integers(5, 12)), 6)).astype(np.float32)
+            frames[:, 0] += 2.0 if emotion == "anger" else -2.0
+            np.save(root / "faces" / f"{name}.npy", frames)
+            rows.append({"file": f"audio/{name}.wav", "speaker": speaker, "emotion": emotion,
+                         "video": f"faces/{name}.npy"})  # fmt: skip
+    pd.DataFrame(rows).to_csv(root / "metadata.csv", index=False)
+    return root
+
+
+def video_config(tmp_path, root, *overrides):
+    return load_config(None, overrides=[
+        "name=av", f"output_dir={tmp_path}", f"cache_dir={tmp_path / 'cache'}",
+        f"data.corpora=[{{name: csv, root: {root}}}]",
+        "inputs={audio: {upstream: logmel}, video: {upstream: frames, "
+        "params: {hidden_size: 6, frame_rate: 25.0}}}", "model.fusion=concat",
+        "finetune={strategy: full, epochs: 12, batch_size: 8, learning_rate: 0.01, "
+        "validation_folds: 0}", "evaluation.bootstrap=20", *overrides,
+    ])  # fmt: skip
+
+
+def test_audio_and_video_features_train_through_run_and_predict(tmp_path, filmed):
+    result = run(video_config(tmp_path, filmed), progress=False)
+    assert result.metrics["summary"]["uar"]["value"] > 0.9  # the faces are the only cue
+    predictor = Predictor.from_run(result.run_dir)
+    assert predictor.inputs == ("video",)
+    clip = str(filmed / "audio" / "s1_0.wav")
+    angry = np.zeros((6, 6), dtype=np.float32)
+    angry[:, 0] = 2.0
+    guesses = predictor.predict_files([clip, clip], {"video": [angry, -angry]})
+    assert [max(g, key=g.get) for g in guesses] == ["anger", "sadness"]
+    from_file = predictor.predict_file(clip, video=str(filmed / "faces" / "s2_1.npy"))
+    assert max(from_file, key=from_file.get) == "sadness"
+
+
+def test_a_broken_frame_file_is_named_before_anything_is_written(tmp_path, filmed):
+    table = pd.read_csv(filmed / "metadata.csv")
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    table.assign(video=[str(filmed / v) for v in table["video"]],
+                 file=[str(filmed / f) for f in table["file"]]).replace(
+        {"video": {str(filmed / "faces" / "s3_2.npy"): str(broken / "gone.npy")}}
+    ).to_csv(broken / "metadata.csv", index=False)  # fmt: skip
+    with pytest.raises(ValueError, match=r"inputs.video: .*gone.npy: no such frame-feature file"):
+        run(video_config(tmp_path, broken), progress=False)
+    assert not (tmp_path / "av" / "config.yaml").exists()

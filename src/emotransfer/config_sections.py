@@ -218,9 +218,9 @@ def _registered(kind: str, value: str) -> str:
 
 
 # The inputs a model may take, and the manifest column that holds each one's items by default
-# (audio is decoded from ``file``). Video comes with its feature-file reader (issue 15).
-MODALITIES = ("audio", "text")
-COLUMNS = {"text": "text"}
+# (audio is decoded from ``file``; video: the path of each clip's frame-feature file).
+MODALITIES = ("audio", "text", "video")
+COLUMNS = {"text": "text", "video": "video"}
 
 
 class FinetuneConfig(Section):

@@ -52,6 +52,7 @@ TABLES: dict[str, dict[str, str]] = {
     "encoder": {
         "hf": "emotransfer.encoders.hf_audio:HFAudioEncoder",
         "hf_text": "emotransfer.encoders.hf_text:HFTextEncoder",
+        "frames": "emotransfer.encoders.frames:FrameFeatures",
         "logmel": "emotransfer.encoders.logmel:LogMelEncoder",
         "upstream": "emotransfer.encoders.upstream:UpstreamEncoder",
     },

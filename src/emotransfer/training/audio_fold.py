@@ -21,6 +21,7 @@ from safetensors.torch import load_file, save_file
 
 from emotransfer.data.audio import AudioError, load_audio
 from emotransfer.data.corrupt import build_corruption
+from emotransfer.data.frames import FramesError, load_frames
 from emotransfer.data.splits import Fold, inner_splits
 from emotransfer.io import write_atomic, write_text
 from emotransfer.model_spec import TrainedSpec
@@ -53,10 +54,12 @@ def decode_waves(
 
 
 def decode_inputs(table: pd.DataFrame, inputs: dict[str, dict[str, Any]]) -> dict[str, list]:
-    """The items of every input besides audio, from its manifest column (text: the string).
+    """The items of every input besides audio, from its manifest column (text: the string;
+    video: the ``(T, D)`` frames of the file it names, read once).
 
     Raises:
-        ValueError: the column is missing, or a row holds no text (names the file).
+        ValueError: the column is missing, or a row holds no text or an unusable frame file
+            (names the file).
     """
     items: dict[str, list] = {}
     for modality, entry in inputs.items():
@@ -67,9 +70,15 @@ def decode_inputs(table: pd.DataFrame, inputs: dict[str, dict[str, Any]]) -> dic
                              f"columns: {sorted(table.columns)}")  # fmt: skip
         values = table[column].tolist()
         for path, value in zip(table["file"], values):
-            if not isinstance(value, str):
+            if not isinstance(value, str) or (modality == "video" and not value.strip()):
+                wanted = "a file" if modality == "video" else "text"
                 raise ValueError(f"inputs.{modality}: {path}: column {column!r} holds "
-                                 f"{value!r}, not text")  # fmt: skip
+                                 f"{value!r}, not {wanted}")  # fmt: skip
+        if modality == "video":
+            try:
+                values = [load_frames(value) for value in values]
+            except FramesError as error:
+                raise ValueError(f"inputs.{modality}: {error}") from error
         items[modality] = values
     return items
 

@@ -50,7 +50,8 @@ def read_metadata(path: Path) -> pd.DataFrame:
     except (ValueError, csv.Error) as error:
         raise ValueError(f"csv: cannot read metadata file {str(path)!r}: {error}") from None
     text_columns = [c for c in header  # transcripts ("text") stay strings too
-                    if c in TEXT_COLUMNS or c in ("file", "text") or c.endswith("_id")]  # fmt: skip
+                    if c in TEXT_COLUMNS or c in ("file", "text", "video")
+                    or c.endswith("_id")]  # fmt: skip
     try:
         table = pd.read_csv(io.StringIO(text), dtype=dict.fromkeys(text_columns, str),
                             index_col=False)  # fmt: skip
@@ -157,6 +158,9 @@ class CsvCorpus:
         root = existing_root(self.root, corpus="csv")
         table = read_metadata(root / self.file)
         table["file"] = [str(root / name) for name in table["file"]]
+        if "video" in table.columns:  # frame-feature files, relative to the root like `file`
+            table["video"] = [str(root / name) if str(name).strip() else ""
+                              for name in table["video"].fillna("")]  # fmt: skip
         table["emotion"] = table["emotion"].map(harmonise)
         if self.missing_speaker not in ("keep", "file"):
             raise ValueError(f"missing_speaker {self.missing_speaker!r}: use 'keep' or 'file'")
