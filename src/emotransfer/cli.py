@@ -14,10 +14,13 @@ import logging
 import sys
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from emotransfer import registry
 from emotransfer.run_lock import RunFolderBusy
+
+if TYPE_CHECKING:
+    from emotransfer.config import ExperimentConfig
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,9 +36,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="emotransfer", description="Transfer learning for speech and music emotion."
-    )
+    parser = argparse.ArgumentParser(prog="emotransfer", description="Transfer learning for "
+                                     "speech and music emotion.")  # fmt: skip
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="run an experiment from a YAML config")
     run.add_argument("config", help="experiment YAML")
@@ -53,9 +55,8 @@ def _parser() -> argparse.ArgumentParser:
     _config_options(finetune)
     _run_options(finetune)
     finetune.set_defaults(handler=_finetune)
-    pretrain = commands.add_parser(
-        "pretrain", help="train the encoder on a source task (speaker, gender, ...), export it"
-    )
+    pretrain = commands.add_parser("pretrain", help="train the encoder on a source task "
+                                   "(speaker, gender, ...), export it")  # fmt: skip
     pretrain.add_argument("config", help="YAML config with a finetune section")
     _config_options(pretrain)
     pretrain.set_defaults(handler=_pretrain)
@@ -150,7 +151,8 @@ def _config_options(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
 
 
-def _config(args: argparse.Namespace, *, extra: tuple[str, ...] | list[str] = ()) -> Any:
+def _config(args: argparse.Namespace, *,
+            extra: tuple[str, ...] | list[str] = ()) -> ExperimentConfig:  # fmt: skip
     """The config of ``args`` with its overrides; ``--plugin`` adds to its ``plugins``."""
     from emotransfer.config import load_config
 
@@ -370,22 +372,18 @@ def _demo(args: argparse.Namespace) -> int:
     return _execute(config, None, not args.quiet)
 
 
-def _execute(
-    config: Any, run_dir: str | None, progress: bool, *, resume: bool = False, force: bool = False
-) -> int:
+def _execute(config: ExperimentConfig, run_dir: str | None, progress: bool, *,
+             resume: bool = False, force: bool = False) -> int:  # fmt: skip
     from emotransfer.experiment import run
 
-    # A run started again continues from its saved folds and epoch checkpoints when its
-    # config and data are the same; otherwise run() refuses, naming what changed.
+    # A run started again continues from its folds and checkpoints, or run() says what changed.
     logging.getLogger("emotransfer").setLevel(logging.INFO)
     result = run(config, run_dir=run_dir, progress=progress, resume=resume, force=force)
     summary = result.metrics["summary"]
-    line = "  ".join(
-        f"{name.upper()} {v['value']:.3f}"
-        + (f" [{v['ci_low']:.3f}, {v['ci_high']:.3f}]" if v["ci_low"] is not None else "")
-        for name, v in summary.items()
-    )
-    print(f"{config.name}: {line}")  # type: ignore[attr-defined]
+    line = "  ".join(f"{name.upper()} {v['value']:.3f}" + (
+        f" [{v['ci_low']:.3f}, {v['ci_high']:.3f}]" if v["ci_low"] is not None else "")
+        for name, v in summary.items())  # fmt: skip
+    print(f"{config.name}: {line}")
     print(f"run folder: {result.run_dir}\nreport: {Path(result.run_dir) / 'report.html'}")
     return 0
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -19,6 +19,9 @@ import pandas as pd
 from emotransfer.data.splits import Fold, make_folds, speaker_keys
 from emotransfer.evaluation.metrics import classification_report
 from emotransfer.training.frozen import run_fold
+
+if TYPE_CHECKING:
+    from emotransfer.config import ExperimentConfig
 
 
 def corpus_folds(table: pd.DataFrame, train: list[str], test: str) -> list[Fold]:
@@ -33,7 +36,9 @@ def corpus_folds(table: pd.DataFrame, train: list[str], test: str) -> list[Fold]
     return [Fold(f"{'+'.join(train)}->{test}", rows_train, rows_test, [test])]
 
 
-def run_crosscorpus(config: Any, *, progress: bool = True) -> tuple[Path, dict[str, Any]]:
+def run_crosscorpus(
+    config: ExperimentConfig, *, progress: bool = True
+) -> tuple[Path, dict[str, Any]]:
     """Write ``<output_dir>/<name>/crosscorpus/`` (crosscorpus.json, matrix heat-map)."""
     from emotransfer import registry
     from emotransfer.io import write_json

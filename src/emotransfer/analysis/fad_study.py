@@ -13,13 +13,16 @@ from __future__ import annotations
 import itertools
 import time
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
 
 from emotransfer.analysis.fad import Moments, frechet_distance
 from emotransfer.data.labels import MUSIC_TO_SPEECH
+
+if TYPE_CHECKING:
+    from emotransfer.config import ExperimentConfig
 
 Unit = Literal["frames", "clips"]
 
@@ -75,7 +78,7 @@ def emotion_bias(pair: dict[str, Any], music_map: dict[str, str]) -> list[dict[s
 
 
 def run_fad(
-    config: Any,
+    config: ExperimentConfig,
     *,
     by: str = "corpus",
     layer: int = -1,

@@ -16,7 +16,7 @@ from __future__ import annotations
 import inspect
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -24,6 +24,9 @@ from emotransfer import registry
 from emotransfer.models.fewshot_evaluation import few_shot_evaluation
 from emotransfer.models.normalize import speaker_standardize
 from emotransfer.models.support_layer import SupportLayerChoice
+
+if TYPE_CHECKING:
+    from emotransfer.config import ExperimentConfig
 
 
 def build_method(
@@ -53,7 +56,7 @@ def build_method(
     return registry.build("fewshot", name, **params)
 
 
-def run_fewshot(config: Any, *, progress: bool = True) -> tuple[Path, dict[str, Any]]:
+def run_fewshot(config: ExperimentConfig, *, progress: bool = True) -> tuple[Path, dict[str, Any]]:
     """Write ``<output_dir>/<name>/fewshot/`` for ``config.fewshot``."""
     from emotransfer.io import write_json, write_text
     from emotransfer.prepare import layer_features, prepare_manifest, result_folder

@@ -10,7 +10,10 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    import transformers
 
 EncoderNorm = Literal["first", "last"]
 ENCODER_NORMS = ("first", "last")
@@ -79,7 +82,7 @@ def layer_index(
     return None
 
 
-def layer_index_for(config: Any) -> Callable[[str], int | None]:
+def layer_index_for(config: transformers.PretrainedConfig) -> Callable[[str], int | None]:
     """:func:`layer_index` set up for a transformers config (layer count, norm position).
 
     Example:

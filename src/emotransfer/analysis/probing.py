@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -21,6 +21,9 @@ from emotransfer.evaluation.metrics import classification_report
 from emotransfer.models.heads import Head
 from emotransfer.models.layers import LayerSumHead
 from emotransfer.training.frozen import FoldResult, run_fold
+
+if TYPE_CHECKING:
+    from emotransfer.config import ExperimentConfig
 
 
 @dataclass
@@ -117,7 +120,11 @@ def _summary(
 
 
 def run_probe(
-    config: Any, *, probe: str = "ridge", weighted_sum: bool = True, progress: bool = True
+    config: ExperimentConfig,
+    *,
+    probe: str = "ridge",
+    weighted_sum: bool = True,
+    progress: bool = True,
 ) -> tuple[Path, ProbeResult]:
     """Probe every layer of ``config.features.upstream`` under ``config.split``.
 
@@ -181,7 +188,12 @@ def run_probe(
 
 
 def serve_chosen_layer(
-    config: Any, result: ProbeResult, folder: Path, *, probe: str, progress: bool = False
+    config: ExperimentConfig,
+    result: ProbeResult,
+    folder: Path,
+    *,
+    probe: str,
+    progress: bool = False,
 ) -> Path:
     """A predictable run of the layer the inner folds chose most often (ties: the lower
     layer) with the probe head, in ``folder/chosen_layer``: the probe's finding as a model
@@ -203,7 +215,7 @@ def serve_chosen_layer(
     return run(chosen, run_dir=folder / "chosen_layer", progress=progress).run_dir
 
 
-def serve_weighted_sum(config: Any, folder: Path, *, progress: bool = False) -> Path:
+def serve_weighted_sum(config: ExperimentConfig, folder: Path, *, progress: bool = False) -> Path:
     """A predictable run of the probe's weighted layer sum, in ``folder/weighted_sum``: every
     hidden state (``features.layer: null``) mixed by the ``layer_sum`` head with the probe's
     settings (its default weight decay, no grid, the config's seed), so the run's LOSO figure

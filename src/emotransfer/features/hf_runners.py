@@ -19,7 +19,7 @@ import transformers
 
 
 def whisper_features(
-    source: str, config: Any, options: dict[str, Any]
+    source: str, config: transformers.PretrainedConfig, options: dict[str, Any]
 ) -> transformers.WhisperFeatureExtractor:
     try:
         return transformers.WhisperFeatureExtractor.from_pretrained(
@@ -29,7 +29,9 @@ def whisper_features(
         return transformers.WhisperFeatureExtractor(feature_size=config.num_mel_bins)
 
 
-def waveform_features(source: str, config: Any, options: dict[str, Any]) -> Any:
+def waveform_features(
+    source: str, config: transformers.PretrainedConfig, options: dict[str, Any]
+) -> Any:
     try:
         return transformers.AutoFeatureExtractor.from_pretrained(
             source, revision=options["revision"], trust_remote_code=options["trust_remote_code"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -34,6 +34,9 @@ from emotransfer.training.trainer import Trainer
 from emotransfer.transfer.adapters import Bottleneck
 from emotransfer.transfer.build import build_model
 from emotransfer.transfer.merge import merged_state_dict
+
+if TYPE_CHECKING:
+    from emotransfer.config import ExperimentConfig
 
 
 def decode_waves(
@@ -105,7 +108,7 @@ def encoder_of(features: Any) -> tuple[str, dict[str, Any]]:
     return "upstream", {"upstream": features.upstream, "params": params}
 
 
-def model_spec(config: Any, classes: list[str]) -> TrainedSpec:
+def model_spec(config: ExperimentConfig, classes: list[str]) -> TrainedSpec:
     """Everything needed to rebuild the fold models (written as model.json)."""
     tune = config.finetune
     if tune.export_encoder and tune.strategy == "adapters":
@@ -133,7 +136,7 @@ def model_spec(config: Any, classes: list[str]) -> TrainedSpec:
     )  # fmt: skip
 
 
-def input_encoders(config: Any) -> dict[str, dict[str, Any]]:
+def input_encoders(config: ExperimentConfig) -> dict[str, dict[str, Any]]:
     """The spec's entry per input besides audio: its encoder (the input's ``upstream``, a
     registered encoder name), parameters and manifest column."""
     from emotransfer.config_sections import COLUMNS
@@ -143,7 +146,7 @@ def input_encoders(config: Any) -> dict[str, dict[str, Any]]:
             for modality, section in config.other_inputs().items()}  # fmt: skip
 
 
-def audio_limits(config: Any) -> dict[str, Any]:
+def audio_limits(config: ExperimentConfig) -> dict[str, Any]:
     """The run's audio rate and duration limits, which prediction applies too."""
     audio = config.data.audio
     return {"sample_rate": audio.sample_rate, "min_duration": audio.min_duration,
@@ -154,7 +157,7 @@ SOURCE_STRATEGIES = ("frozen", "finetune", "full")
 
 
 def finetune_fold(
-    config: Any,
+    config: ExperimentConfig,
     spec: TrainedSpec,
     waves: list[np.ndarray],
     labels: np.ndarray,
@@ -208,7 +211,7 @@ def best_epoch(history: list[dict[str, Any]]) -> int:
 
 
 def refit_model(
-    config: Any, spec: TrainedSpec, waves: Any, labels: np.ndarray, groups: np.ndarray,
+    config: ExperimentConfig, spec: TrainedSpec, waves: Any, labels: np.ndarray, groups: np.ndarray,
     folder: Path, *, epochs: int, source_state: dict[str, torch.Tensor] | None = None,
     progress: bool = False,
 ) -> None:  # fmt: skip
@@ -227,7 +230,7 @@ def refit_model(
 
 
 def train_source(
-    config: Any, spec: TrainedSpec, waves: list[np.ndarray], labels: np.ndarray,
+    config: ExperimentConfig, spec: TrainedSpec, waves: list[np.ndarray], labels: np.ndarray,
     folder: Path, *, progress: bool = False,
 ) -> dict[str, torch.Tensor]:  # fmt: skip
     """Stage 1 of two-stage transfer: train on the source corpora (its own classes, task and
@@ -279,7 +282,7 @@ def export_encoder(model: torch.nn.Module, folder: Path) -> Path:
     return encoder.save_folder(folder, state=merged_state_dict(encoder.adaptable()))
 
 
-def _trainer(config: Any, model: EmotionModel, groups: list, checkpoint: Path,
+def _trainer(config: ExperimentConfig, model: EmotionModel, groups: list, checkpoint: Path,
              progress: bool) -> Trainer:  # fmt: skip
     tune = config.finetune
     lpft = {"head_epochs": tune.head_epochs} if tune.head_epochs else {}
