@@ -93,6 +93,29 @@ class Encoder(torch.nn.Module):
             )
 
 
+def module_list(module: torch.nn.Module, paths: tuple[str, ...], name: str) -> list[Any]:
+    """The modules of the first ``torch.nn.ModuleList`` found at one of the dotted ``paths``
+    inside ``module`` (a transformers model's layers sit at different paths per family).
+
+    Raises:
+        ValueError: none of the paths holds a module list (names ``name``).
+
+    Example:
+        >>> model = torch.nn.Module()
+        >>> model.encoder = torch.nn.Module()
+        >>> model.encoder.layer = torch.nn.ModuleList([torch.nn.Linear(2, 2)])
+        >>> len(module_list(model, ("layers", "encoder.layer"), "tiny"))
+        1
+    """
+    for path in paths:
+        node: Any = module
+        for part in path.split("."):
+            node = getattr(node, part, None)
+        if isinstance(node, torch.nn.ModuleList):
+            return list(node)
+    raise ValueError(f"{name!r}: cannot find the transformer layers of this encoder")
+
+
 def frame_mask(frames: torch.Tensor, longest: int) -> torch.Tensor:
     """``(B, T)`` bool mask of the first ``frames[b]`` frames of each row.
 

@@ -21,13 +21,15 @@ from typing import Any
 import numpy as np
 import torch
 
-from emotransfer.encoders.base import Encoder, EncoderOutput, frame_mask
+from emotransfer.encoders.base import Encoder, EncoderOutput, frame_mask, module_list
 from emotransfer.features.hf import HFEncoder, WhisperInput
 from emotransfer.io import write_folder_atomic
 
 # Modules below the first transformer layer, per architecture family.
 FRONT_ENDS = ("feature_extractor", "feature_projection", "conv1", "conv2", "embed_positions")
 FRONT_END_PARAMETERS = ("masked_spec_embed",)
+# Where the transformer layers sit (Whisper, wav2vec2-style with and without an encoder).
+BLOCKS = ("layers", "encoder.layers", "encoder.layer")
 
 
 class HFAudioEncoder(Encoder):
@@ -110,13 +112,7 @@ class HFAudioEncoder(Encoder):
         return parameters
 
     def blocks(self) -> list[torch.nn.Module]:
-        for path in ("layers", "encoder.layers", "encoder.layer"):
-            node: Any = self.module
-            for part in path.split("."):
-                node = getattr(node, part, None)
-            if isinstance(node, torch.nn.ModuleList):
-                return list(node)
-        raise ValueError(f"{self.model!r}: cannot find the transformer layers of this encoder")
+        return module_list(self.module, BLOCKS, self.model)
 
     def adaptable(self) -> torch.nn.Module:
         return self.module

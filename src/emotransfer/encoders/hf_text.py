@@ -31,7 +31,7 @@ from typing import Any
 
 import torch
 
-from emotransfer.encoders.base import Encoder, EncoderOutput
+from emotransfer.encoders.base import Encoder, EncoderOutput, module_list
 from emotransfer.seeding import torch_seed
 
 # Where the transformer layers sit, per architecture family (BERT, DistilBERT, others).
@@ -99,13 +99,7 @@ class HFTextEncoder(Encoder):
         return list(embeddings.parameters()) if isinstance(embeddings, torch.nn.Module) else []
 
     def blocks(self) -> list[torch.nn.Module]:
-        for path in BLOCKS:
-            node: Any = self.module
-            for part in path.split("."):
-                node = getattr(node, part, None)
-            if isinstance(node, torch.nn.ModuleList):
-                return list(node)
-        raise ValueError(f"{self.model!r}: cannot find the transformer layers of this encoder")
+        return module_list(self.module, BLOCKS, self.model)
 
     def adaptable(self) -> torch.nn.Module:
         return self.module
