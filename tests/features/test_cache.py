@@ -204,3 +204,14 @@ def test_other_files_are_not_entries(tmp_path):
     )
     with pytest.raises(CorruptEntry, match="unknown format"):
         cache.load("key3")
+
+
+def test_the_modality_is_part_of_the_key_and_audio_keeps_its_folders(tmp_path):
+    identity = {"upstream": "enc", "params": {"a": 1}}
+    audio = FeatureCache(root=tmp_path, identity=identity)
+    text = FeatureCache(root=tmp_path, identity=identity, modality="text")
+    video = FeatureCache(root=tmp_path, identity=identity, modality="video")
+    assert audio.folder == tmp_path / f"enc-{identity_digest(identity)}"  # as before
+    assert len({audio.folder, text.folder, video.folder}) == 3
+    audio.put("k1", np.ones((1, 1, 2), dtype="float32"), duration=1.0, sample_rate=16000)
+    assert text.get("k1") is None and audio.get("k1") is not None

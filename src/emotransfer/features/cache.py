@@ -109,17 +109,35 @@ class FeatureCache:
     Args:
         root: cache folder (shared by runs and experiments).
         identity: the upstream's ``identity()``; its digest names the sub-folder.
+        modality: what the keys hash (``audio``: the clip's bytes; ``text``: the text ...).
+            Another modality than audio is part of the digest and names a folder of its own,
+            so features of a text and of an audio file with equal keys never meet; audio
+            stores keep the folders they always had.
+
+    Example:
+        >>> import tempfile
+        >>> root = tempfile.mkdtemp()
+        >>> audio = FeatureCache(root=root, identity={"upstream": "x"})
+        >>> text = FeatureCache(root=root, identity={"upstream": "x"}, modality="text")
+        >>> audio.folder.parent == text.folder.parent.parent, text.folder.parent.name
+        (True, 'text')
     """
 
-    def __init__(self, *, root: str | Path, identity: dict[str, Any]) -> None:
+    def __init__(
+        self, *, root: str | Path, identity: dict[str, Any], modality: str = "audio"
+    ) -> None:  # fmt: skip
         self.root = root
         self.identity = identity
+        self.modality = modality
         self._layout: dict[str, int] | None = None  # layout.json, read once
 
     @property
     def folder(self) -> Path:
         name = str(self.identity.get("upstream", "features")).replace("/", "_")
-        return Path(self.root) / f"{name}-{identity_digest(self.identity)}"
+        if self.modality == "audio":
+            return Path(self.root) / f"{name}-{identity_digest(self.identity)}"
+        digest = identity_digest({**self.identity, "modality": self.modality})
+        return Path(self.root) / self.modality / f"{name}-{digest}"
 
     @property
     def layout_path(self) -> Path:
