@@ -63,15 +63,8 @@ from emotransfer.training.audio_fold import (
 from emotransfer.training.frozen import FoldResult, fold_summary, run_fold
 
 log = logging.getLogger("emotransfer")
-__all__ = [
-    "BadAudioError",
-    "RunFolderBusy",
-    "RunFolderError",
-    "RunResult",
-    "fold_predictions",
-    "pretrain",
-    "run",
-]
+__all__ = ["BadAudioError", "RunFolderBusy", "RunFolderError", "RunResult", "fold_predictions",
+           "pretrain", "run"]  # fmt: skip
 
 
 @dataclass
