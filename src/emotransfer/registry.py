@@ -65,11 +65,13 @@ TABLES: dict[str, dict[str, str]] = {
     },
     "body": {
         "identity": "emotransfer.models.bodies:IdentityBody",
+        "mscnn": "emotransfer.models.multiscale:MultiScaleCNN",
     },
     "pooling": {
         "mean": "emotransfer.models.frame_pooling:MeanPooling",
         "mean_std": "emotransfer.models.frame_pooling:MeanStdPooling",
         "attentive": "emotransfer.models.frame_pooling:AttentiveStatsPooling",
+        "stats": "emotransfer.models.frame_pooling:StatisticsPooling",
     },
     "split": {
         "loso": "emotransfer.data.split_kinds:LeaveOneSpeakerOut",

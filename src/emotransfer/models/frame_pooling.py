@@ -65,6 +65,30 @@ class MeanStdPooling(FramePooling):
         return torch.cat([mean, spread.clamp(min=1e-10).sqrt()], dim=-1)
 
 
+class StatisticsPooling(FramePooling):
+    """The statistical pooling unit of Peng et al. (ICASSP 2021): mean, standard deviation,
+    maximum and minimum of the real frames, concatenated (``P = 4 D``).
+
+    Example:
+        >>> frames = torch.tensor([[[[1.0], [3.0], [100.0]]]])   # last frame padded
+        >>> StatisticsPooling(input_size=1)(frames, torch.tensor([[True, True, False]]))
+        tensor([[[2., 1., 3., 1.]]])
+    """
+
+    statistics = True
+
+    def __init__(self, *, input_size: int) -> None:
+        super().__init__(input_size=input_size)
+        self.output_size = 4 * input_size
+
+    def forward(self, frames: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        moments = MeanStdPooling(input_size=self.input_size)(frames, mask)
+        real = mask[:, None, :, None]
+        highest = frames.masked_fill(~real, float("-inf")).amax(dim=2)
+        lowest = frames.masked_fill(~real, float("inf")).amin(dim=2)
+        return torch.cat([moments, highest, lowest], dim=-1)
+
+
 class AttentiveStatsPooling(FramePooling):
     """Attentive statistics pooling (Okabe et al., Interspeech 2018): a small network scores
     each frame, the softmax of the scores over the real frames weights a mean and a standard
