@@ -21,7 +21,7 @@ from emotransfer.experiment import run
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 OUT = Path(__file__).resolve().parent / "results" / "architectures.json"
-TRAINED = "finetune={strategy: full, batch_size: 16, learning_rate: 0.001, validation_folds: 0, "
+TRAINED = "finetune={strategy: full, batch_size: 16, learning_rate: 0.001, "
 SYSTEMS = {
     "egemaps_svm": ["features.upstream=egemaps", "head.name=svm"],
     "logmel_pooled_linear": ["features.upstream=logmel", "model.params={pooling: mean_std}"],
@@ -36,17 +36,29 @@ SYSTEMS = {
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument(
+        "--validation-folds",
+        type=int,
+        default=0,
+        help="k > 1: early stopping on 1/k of the training speakers",
+    )
+    parser.add_argument("--only", nargs="*", default=None, help="systems to run")
     parser.add_argument("--runs", default="runs/benchmarks")
     args = parser.parse_args()
     results = json.loads(OUT.read_text()) if OUT.is_file() else {}
+    suffix = f"_val{args.validation_folds}_e{args.epochs}" if args.validation_folds else ""
     for name, overrides in SYSTEMS.items():
-        if name in results:
+        if args.only is not None and name not in args.only:
+            continue
+        key = name + suffix if name != "egemaps_svm" else name
+        if key in results:
             continue
         trained = name != "egemaps_svm"
-        extra = [TRAINED + f"epochs: {args.epochs}, normalization: speaker}}"] if trained else []
+        extra = [TRAINED + f"epochs: {args.epochs}, normalization: speaker, "
+                 f"validation_folds: {args.validation_folds}}}"] if trained else []  # fmt: skip
         refit = ["finetune.refit=false"] if trained else []
         config = load_config(None, overrides=[
-            f"name=arch_{name}", f"output_dir={args.runs}", "split.kind=loso",
+            f"name=arch_{key}", f"output_dir={args.runs}", "split.kind=loso",
             f"data.corpora=[{{name: csv, root: {SHARED / 'data' / 'emodb'}}}]",
             "features.normalization=speaker", *overrides, *extra, *refit,
         ])  # fmt: skip
@@ -65,9 +77,9 @@ def main() -> None:
             record["seconds_per_epoch"] = round(
                 sum(r["seconds"] for r in history) / len(history), 2)  # fmt: skip
             record["peak_rss_mb"] = round(_peak_rss_mb(), 1)
-        results[name] = record
+        results[key] = record
         OUT.write_text(json.dumps(results, indent=1) + "\n")
-        print(name, json.dumps(record), flush=True)
+        print(key, json.dumps(record), flush=True)
 
 
 def _peak_rss_mb() -> float:

@@ -61,3 +61,15 @@ def test_a_single_speaker_or_missing_speakers_get_a_note_not_figures():
 def test_mutual_information_is_in_bits():
     assert mutual_information(np.array([[4, 0, 0], [0, 4, 0], [0, 0, 4]])) == pytest.approx(
         np.log2(3))  # fmt: skip
+
+
+def test_groups_of_one_clip_tell_nothing_and_raise_no_warning():
+    rows = [(s, e) for s in "abcd" for e in ("anger", "joy") for _ in range(3)]
+    table = table_of(rows).assign(text=[f"sentence {i}" for i in range(len(rows))])
+    audit = confound_audit(table)
+    assert audit["groups"]["text"]["single_clip_groups"] == len(rows)
+    assert not audit["warn"]  # every transcript is unique: no sentence confound
+    own = confound_audit(table_of([(f"file:{i}", e) for i, e in enumerate(["anger", "joy"] * 3)]))
+    figures = own["groups"]["speaker"]
+    assert figures["one_label_count"] == 6 and figures["single_clip_groups"] == 6
+    assert not own["warn"]  # each clip its own speaker: no confound, but nothing to z-score

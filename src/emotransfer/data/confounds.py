@@ -64,19 +64,27 @@ def confound_audit(
                     keys, table[name].to_numpy(dtype=float))  # fmt: skip
         result["groups"][column] = figures
     flagged = [column for column, figures in result["groups"].items()
-               if figures["one_label_groups"] >= WARN_SHARE]  # fmt: skip
+               if _telling_share(figures) >= WARN_SHARE]  # fmt: skip
     result["notes"] += [summary(result["groups"][column], column) for column in flagged]
     result["warn"] = bool(flagged)
     return result
 
 
+def _telling_share(figures: dict[str, Any]) -> float:
+    """The share of groups of two clips or more that show one emotion (a group of one clip
+    always does, and tells nothing: a text spoken once, a clip that is its own speaker)."""
+    several = figures["groups"] - figures["single_clip_groups"]
+    return (figures["one_label_count"] - figures["single_clip_groups"]) / max(several, 1)
+
+
 def summary(figures: dict[str, Any], column: str = "speaker") -> str:
     """One line on a confounded grouping, with its figures."""
+    single = figures["single_clip_groups"]
     return (f"{figures['one_label_count']} of {figures['groups']} {column}s "
             f"({100 * figures['one_label_groups']:.0f} %, {100 * figures['one_label_clips']:.0f} "
-            f"% of the clips) show one emotion; mutual information {column}-label "
-            f"{figures['mutual_information']:.2f} bits, {100 * figures['mi_share']:.0f} % of "
-            "the label's entropy")  # fmt: skip
+            f"% of the clips) show one emotion{f' ({single} of one clip)' if single else ''}; "
+            f"mutual information {column}-label {figures['mutual_information']:.2f} bits, "
+            f"{100 * figures['mi_share']:.0f} % of the label's entropy")  # fmt: skip
 
 
 def _group_keys(table: pd.DataFrame, column: str) -> tuple[np.ndarray, str | None]:
@@ -106,6 +114,7 @@ def _figures(keys: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
         "one_label_count": int(one.sum()),
         "one_label_groups": round(float(one.mean()), 3),
         "one_label_clips": round(float(sizes[one].sum() / sizes.sum()), 3),
+        "single_clip_groups": int((sizes == 1).sum()),
         "classes_per_group": round(float((counts > 0).sum(axis=1).mean()), 3),
         "mutual_information": round(information, 4),
         "mi_share": round(information / entropy, 4) if entropy > 0 else 0.0,
