@@ -138,7 +138,7 @@ def _run(
                                   table=table, folds=len(folds), force=force)  # fmt: skip
     results = _train(config, folder, fit_fold, labels, folds, run_digest(inputs), progress)
     wanted = config.head.refit if config.finetune is None else config.finetune.refit
-    refit_summary = refit(results) if refit is not None and wanted else None
+    refit_summary = refit(results) if wanted else None
     training_s = time.perf_counter() - trained
 
     predictions = fold_predictions(table, results, classes, labels)

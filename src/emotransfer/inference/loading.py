@@ -79,15 +79,12 @@ def weight_shapes(path: Path, spec: TrainedSpec) -> dict[str, tuple[int, ...]]:
 def _encoder_untrained(spec: TrainedSpec, weights: list[Path]) -> bool:
     """No fold saved an encoder weight (a frozen strategy): every fold's encoder is the one
     the spec builds, so one instance serves them all."""
-    from safetensors import safe_open
-
     for path in weights:
         try:
-            with safe_open(str(path), "pt") as handle:
-                names = spec.weight_names(list(handle.keys()))
-        except Exception:  # unreadable: fold_model names the file when it loads it
+            names = weight_shapes(path, spec)
+        except RunFolderError:  # unreadable: fold_model names the file when it loads it
             return False
-        if any(name.startswith("encoders.") for name in names.values()):
+        if any(name.startswith("encoders.") for name in names):
             return False
     return True
 

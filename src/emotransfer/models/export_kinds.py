@@ -61,8 +61,8 @@ class HeadArrays:
         raise NotImplementedError
 
     def scores(self, features: np.ndarray) -> np.ndarray:
-        """Class scores ``(N, C)``."""
-        raise NotImplementedError
+        """Class scores ``(N, C)``: the softmax of the logits, unless a kind says otherwise."""
+        return softmax(self.logits(features))
 
     def logits(self, features: np.ndarray) -> np.ndarray:
         """Class logits ``(N, C)``: their softmax is the head's probability."""
@@ -129,9 +129,6 @@ class LogRegArrays(HeadArrays):
 
     def logits(self, features: np.ndarray) -> np.ndarray:
         return features @ self.arrays["weights"] + self.arrays["offset"]
-
-    def scores(self, features: np.ndarray) -> np.ndarray:
-        return softmax(self.logits(features))
 
 
 class SVMArrays(HeadArrays):
@@ -238,9 +235,6 @@ class LayerSumArrays(HeadArrays):
         mixed = np.einsum("nld,l->nd", features, self.arrays["mix"])
         return mixed @ self.arrays["weights"] + self.arrays["offset"]
 
-    def scores(self, features: np.ndarray) -> np.ndarray:
-        return softmax(self.logits(features))
-
 
 class MLPArrays(HeadArrays):
     """The MLP head: Linear -> ReLU -> (dropout) -> Linear, then a softmax."""
@@ -265,9 +259,6 @@ class MLPArrays(HeadArrays):
         a = self.arrays
         hidden = np.maximum(features @ a["w1"] + a["b1"], 0.0)
         return hidden @ a["w2"] + a["b2"]
-
-    def scores(self, features: np.ndarray) -> np.ndarray:
-        return softmax(self.logits(features))
 
 
 class ReluStackArrays(HeadArrays):
@@ -305,9 +296,6 @@ class ReluStackArrays(HeadArrays):
             if number < depth - 1:
                 features = np.maximum(features, 0.0)
         return features
-
-    def scores(self, features: np.ndarray) -> np.ndarray:
-        return softmax(self.logits(features))
 
     def _depth(self) -> int:
         return int(self.arrays["depth"][0])

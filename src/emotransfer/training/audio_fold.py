@@ -189,13 +189,9 @@ def finetune_fold(
                  for wave, i in zip(audio, fold.test)]  # fmt: skip
         test_items = {**test_items, "audio": audio} if isinstance(test_items, dict) else audio
     probabilities = trainer.predict_proba(test_items, groups=groups[fold.test])
-    trained = trainer._trainable_state()
-    write_atomic(
-        folder / "trainable.safetensors", lambda temporary: save_file(trained, str(temporary))
-    )
+    _save_trained(trainer, folder)
     if tune.export_encoder:
         export_encoder(model, folder / "encoder")
-    write_text(folder / "history.json", json.dumps(trainer.history_, indent=1))
     chosen = {"epochs": len(trainer.history_), "best_epoch": best_epoch(trainer.history_)}
     return FoldResult(fold.name, fold.test, probabilities.argmax(axis=1), probabilities,
                       chosen, [])  # fmt: skip
@@ -222,6 +218,12 @@ def refit_model(
     trainer = _trainer(config, model, groups_, folder / "checkpoint", progress)
     trainer.epochs = epochs
     trainer.fit(waves, labels, groups=groups)
+    _save_trained(trainer, folder)
+
+
+def _save_trained(trainer: Trainer, folder: Path) -> None:
+    """The weights the strategy trained (``trainable.safetensors``, atomically) and the
+    training history (``history.json``) of a fitted trainer."""
     trained = trainer._trainable_state()
     write_atomic(
         folder / "trainable.safetensors", lambda temporary: save_file(trained, str(temporary))

@@ -26,20 +26,8 @@ def build_encoder(spec: TrainedSpec, *, plugins: Collection[str] = ()) -> Any:
         ValueError: the encoder computes on another rate than the audio is decoded at (a
             log-mel filterbank made for 16 kHz fed 8 kHz audio, say).
     """
-    cls = registry.resolve("encoder", spec.encoder, plugins=plugins)
-    params = dict(spec.encoder_params)
-    accepted = inspect.signature(cls).parameters
-    if "trust_remote_code" in accepted:
-        params["trust_remote_code"] = spec.trust_remote_code
-    if "plugins" in accepted:
-        params["plugins"] = plugins
-    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values())
-    if "sample_rate" in accepted or takes_any:
-        params.setdefault("sample_rate", spec.sample_rate)
-    try:
-        encoder = cls(**params)
-    except TypeError as error:
-        raise TypeError(f"bad parameters for encoder {spec.encoder!r}: {error}") from error
+    encoder = _construct(spec.encoder, spec.encoder_params, spec, plugins, "encoder",
+                         sample_rate=spec.sample_rate)  # fmt: skip
     rate = getattr(encoder, "sample_rate", None)
     if rate is not None and rate != spec.sample_rate:
         raise ValueError(
@@ -60,21 +48,41 @@ def build_input_encoder(
         ValueError: the encoder takes items of another modality.
     """
     entry = spec.inputs[modality]
-    cls = registry.resolve("encoder", entry["encoder"], plugins=plugins)
-    params = dict(entry["params"])
-    accepted = inspect.signature(cls).parameters
-    if "trust_remote_code" in accepted:
-        params["trust_remote_code"] = spec.trust_remote_code
-    try:
-        encoder = cls(**params)
-    except TypeError as error:
-        raise TypeError(f"bad parameters for the {modality} encoder {entry['encoder']!r}: "
-                        f"{error}") from error  # fmt: skip
+    encoder = _construct(entry["encoder"], entry["params"], spec, plugins,
+                         f"the {modality} encoder")  # fmt: skip
     takes = getattr(encoder, "modality", None)
     if takes != modality:
         raise ValueError(f"inputs.{modality}: encoder {entry['encoder']!r} takes {takes} "
                          f"items, not {modality}")  # fmt: skip
     return encoder
+
+
+def _construct(
+    name: str, params: dict[str, Any], spec: TrainedSpec, plugins: Collection[str], what: str,
+    **defaults: Any,
+) -> Any:  # fmt: skip
+    """The registered encoder ``name`` with ``params``, the caller's ``trust_remote_code`` and
+    ``plugins`` where it takes them, and ``defaults`` where it takes them and ``params`` does
+    not say.
+
+    Raises:
+        TypeError: bad parameters (names ``what`` and ``name``).
+    """
+    cls = registry.resolve("encoder", name, plugins=plugins)
+    params = dict(params)
+    accepted = inspect.signature(cls).parameters
+    if "trust_remote_code" in accepted:
+        params["trust_remote_code"] = spec.trust_remote_code
+    if "plugins" in accepted:
+        params["plugins"] = plugins
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values())
+    for key, value in defaults.items():
+        if key in accepted or takes_any:
+            params.setdefault(key, value)
+    try:
+        return cls(**params)
+    except TypeError as error:
+        raise TypeError(f"bad parameters for {what} {name!r}: {error}") from error
 
 
 def build_model(
