@@ -19,13 +19,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from emodb_to_savee import SHARED, emodb_run, savee_table
 
-from emotransfer.config import load_config
-from emotransfer.experiment import run
 from emotransfer.inference import Predictor
 from emotransfer.models.calibration import calibration_error, negative_log_likelihood
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
 OUT = Path(__file__).resolve().parent / "results" / "calibration.json"
 WHISPER = ["features.upstream=hf",
            f"features.params={{model: {SHARED / 'models' / 'whisper-base-encoder'}}}",
@@ -35,15 +33,6 @@ SYSTEMS = {
     "egemaps_logreg": ["features.upstream=egemaps", "head.name=logreg"],
     "whisper_layer2_svm": [*WHISPER, "head.name=svm"],
 }
-
-
-def emodb_run(name: str, overrides: list[str], runs: Path) -> Path:
-    config = load_config(None, overrides=[
-        f"name=calibration_{name}", f"output_dir={runs}", "split.kind=loso",
-        f"data.corpora=[{{name: csv, root: {SHARED / 'data' / 'emodb'}}}]",
-        "features.normalization=speaker", "features.workers=2", *overrides,
-    ])  # fmt: skip
-    return run(config, progress=False).run_dir
 
 
 def out_of_fold(folder: Path, classes: list[str]) -> dict:
@@ -83,8 +72,7 @@ def main() -> None:
     parser.add_argument("--skip", nargs="*", default=[], help="systems to leave out")
     parser.add_argument("--runs", default="runs/benchmarks")
     args = parser.parse_args()
-    savee = pd.read_csv(SHARED / "data" / "savee" / "metadata.csv")
-    savee["file"] = [str(SHARED / "data" / "savee" / f) for f in savee["file"]]
+    savee = savee_table()
     results = json.loads(OUT.read_text()) if OUT.is_file() else {}
     for name, overrides in SYSTEMS.items():
         for method in ("none", "temperature"):
@@ -92,8 +80,11 @@ def main() -> None:
             if any(skip in name for skip in args.skip) or key in results:
                 continue
             began = time.perf_counter()
-            folder = emodb_run(f"{name}_{method}", [*overrides, f"head.calibration={method}"],
-                               Path(args.runs))  # fmt: skip
+            folder = emodb_run(
+                f"calibration_{name}_{method}",
+                [*overrides, f"head.calibration={method}"],
+                Path(args.runs),
+            )
             metrics = json.loads((folder / "metrics.json").read_text())
             results[key] = {
                 "emodb_loso_uar": metrics["summary"]["uar"]["value"],

@@ -16,13 +16,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from emodb_to_savee import SHARED, emodb_run, savee_table
 
-from emotransfer.config import load_config
 from emotransfer.evaluation.metrics import uar
-from emotransfer.experiment import run
 from emotransfer.inference import Predictor
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
 OUT = Path(__file__).resolve().parent / "results" / "refit.json"
 SYSTEMS = {
     "egemaps_svm": ["features.upstream=egemaps", "head.name=svm"],
@@ -40,15 +38,6 @@ SYSTEMS = {
 }  # fmt: skip
 
 
-def emodb_run(name: str, overrides: list[str], runs: Path) -> Path:
-    config = load_config(None, overrides=[
-        f"name=refit_{name}", f"output_dir={runs}", "split.kind=loso",
-        f"data.corpora=[{{name: csv, root: {SHARED / 'data' / 'emodb'}}}]",
-        "features.normalization=speaker", "features.workers=2", *overrides,
-    ])  # fmt: skip
-    return run(config, progress=False).run_dir
-
-
 def predict_by_speaker(predictor: Predictor, table: pd.DataFrame) -> list[str]:
     """Labels for every clip, each speaker's clips given together (speaker normalisation)."""
     labels = pd.Series(index=table.index, dtype=object)
@@ -63,14 +52,13 @@ def main() -> None:
     parser.add_argument("--skip", nargs="*", default=[], help="systems to leave out")
     parser.add_argument("--runs", default="runs/benchmarks")
     args = parser.parse_args()
-    savee = pd.read_csv(SHARED / "data" / "savee" / "metadata.csv")
-    savee["file"] = [str(SHARED / "data" / "savee" / f) for f in savee["file"]]
+    savee = savee_table()
     results = json.loads(OUT.read_text()) if OUT.is_file() else {}
     for name, overrides in SYSTEMS.items():
         if any(skip in name for skip in args.skip) or name in results:
             continue
         began = time.perf_counter()
-        folder = emodb_run(name, overrides, Path(args.runs))
+        folder = emodb_run(f"refit_{name}", overrides, Path(args.runs))
         metrics = json.loads((folder / "metrics.json").read_text())
         refit, ensemble = Predictor.from_run(folder), Predictor.from_run(folder, folds=True)
         shared = sorted(set(refit.classes) & set(savee["emotion"]))

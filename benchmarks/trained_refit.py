@@ -20,13 +20,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from emodb_to_savee import SHARED, savee_table
 
 from emotransfer.config import load_config
 from emotransfer.evaluation.metrics import uar
 from emotransfer.experiment import run
 from emotransfer.inference import Predictor
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
 OUT = Path(__file__).resolve().parent / "results" / "trained_refit.json"
 OVERRIDES = [
     "name=ft_lora_refit", f"data.corpora=[{{name: csv, root: {SHARED / 'data' / 'emodb'}}}]",
@@ -67,8 +67,7 @@ def main() -> None:
         record["predictions_csv_identical"] = (
             reference.read_bytes() == (folder / "predictions.csv").read_bytes()
         )
-    savee = pd.read_csv(SHARED / "data" / "savee" / "metadata.csv")
-    savee["file"] = [str(SHARED / "data" / "savee" / f) for f in savee["file"]]
+    savee = savee_table()
     refit, ensemble = Predictor.from_run(folder), Predictor.from_run(folder, folds=True)
     shared = [c for c in refit.classes if c in set(savee["emotion"])]
     clips = savee[savee["emotion"].isin(shared)].reset_index(drop=True)

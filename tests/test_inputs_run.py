@@ -15,22 +15,32 @@ from emotransfer.inference import Predictor
 WORDS = {"anger": TINY_BERT_WORDS[:3], "sadness": TINY_BERT_WORDS[3:6]}
 
 
-@pytest.fixture(scope="module")
-def spoken_words(tmp_path_factory):
-    """Clips of one noise level for both classes: only the transcript tells them apart."""
-    root = tmp_path_factory.mktemp("spoken_words")
+def noise_corpus(root, seed, other):
+    """Four speakers x 8 clips of one noise level, anger and sadness alternating, so the audio
+    tells the classes nothing; ``other(name, emotion, number, rng)`` gives each row's columns
+    of the other input (called after the clip is written, from the same generator)."""
     (root / "audio").mkdir()
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(seed)
     rows = []
     for speaker in ("s1", "s2", "s3", "s4"):
         for number in range(8):
             emotion = ["anger", "sadness"][number % 2]
-            name = f"audio/{speaker}_{number}.wav"
-            soundfile.write(root / name, 0.1 * rng.normal(size=8000), 16000)
-            rows.append({"file": name, "speaker": speaker, "emotion": emotion,
-                         "text": WORDS[emotion][number % 3]})  # fmt: skip
+            name = f"{speaker}_{number}"
+            soundfile.write(root / "audio" / f"{name}.wav", 0.1 * rng.normal(size=8000), 16000)
+            rows.append({"file": f"audio/{name}.wav", "speaker": speaker, "emotion": emotion,
+                         **other(name, emotion, number, rng)})  # fmt: skip
     pd.DataFrame(rows).to_csv(root / "metadata.csv", index=False)
     return root
+
+
+@pytest.fixture(scope="module")
+def spoken_words(tmp_path_factory):
+    """Only the transcript tells the classes apart."""
+
+    def transcript(name, emotion, number, rng):
+        return {"text": WORDS[emotion][number % 3]}
+
+    return noise_corpus(tmp_path_factory.mktemp("spoken_words"), 0, transcript)
 
 
 def config_of(tmp_path, root, model, *overrides):
@@ -91,25 +101,18 @@ def test_other_inputs_need_a_trained_model_and_an_encoder_of_their_modality(
 
 @pytest.fixture(scope="module")
 def filmed(tmp_path_factory):
-    """Clips of one noise level with per-frame face features (.npy, (T, 6)) that alone tell
-    the classes apart: feature 0 is high for anger, low for sadness."""
+    """Per-frame face features (.npy, (T, 6)) alone tell the classes apart: feature 0 is high
+    for anger, low for sadness."""
     root = tmp_path_factory.mktemp("filmed")
-    (root / "audio").mkdir()
     (root / "faces").mkdir()
-    rng = np.random.default_rng(1)
-    rows = []
-    for speaker in ("s1", "s2", "s3", "s4"):
-        for number in range(8):
-            emotion = ["anger", "sadness"][number % 2]
-            name = f"{speaker}_{number}"
-            soundfile.write(root / "audio" / f"{name}.wav", 0.1 * rng.normal(size=8000), 16000)
-            frames = rng.normal(size=(int(rng.integers(5, 12)), 6)).astype(np.float32)
-            frames[:, 0] += 2.0 if emotion == "anger" else -2.0
-            np.save(root / "faces" / f"{name}.npy", frames)
-            rows.append({"file": f"audio/{name}.wav", "speaker": speaker, "emotion": emotion,
-                         "video": f"faces/{name}.npy"})  # fmt: skip
-    pd.DataFrame(rows).to_csv(root / "metadata.csv", index=False)
-    return root
+
+    def faces(name, emotion, number, rng):
+        frames = rng.normal(size=(int(rng.integers(5, 12)), 6)).astype(np.float32)
+        frames[:, 0] += 2.0 if emotion == "anger" else -2.0
+        np.save(root / "faces" / f"{name}.npy", frames)
+        return {"video": f"faces/{name}.npy"}
+
+    return noise_corpus(root, 1, faces)
 
 
 def video_config(tmp_path, root, *overrides):
