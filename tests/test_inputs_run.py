@@ -75,6 +75,20 @@ def test_audio_and_text_train_through_run_and_predict_through_the_predictor(
         predictor.predict_files([clip, clip], {"text": ["calm"]})
 
 
+def test_a_frozen_text_encoder_is_built_once_for_all_fold_models(tmp_path, spoken_words, tiny_bert):
+    two = "split.only_folds=[speaker=s1, speaker=s2]"
+    config = config_of(tmp_path, spoken_words, tiny_bert, "finetune.strategy=frozen",
+                       "finetune.epochs=2", two)  # fmt: skip
+    folder = run(config, progress=False).run_dir
+    models = Predictor.from_run(folder, folds=True).scorer.models
+    assert len(models) == 2
+    assert models[0].encoders["text"] is models[1].encoders["text"]
+    trained = run(config_of(tmp_path / "full", spoken_words, tiny_bert, "finetune.epochs=1",
+                            two), progress=False)  # fmt: skip
+    models = Predictor.from_run(trained.run_dir, folds=True).scorer.models
+    assert models[0].encoders["text"] is not models[1].encoders["text"]  # each fold's own
+
+
 def test_a_missing_text_column_is_named_before_anything_is_written(
     tmp_path, spoken_words, tiny_bert
 ):

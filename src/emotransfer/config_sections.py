@@ -254,6 +254,11 @@ class FinetuneConfig(Section):
         description="also train one model on all the run's clips for the median of the folds' "
         "best epochs (refit/), the model predict serves; the metrics come from the folds",
     )
+    calibration: Literal["temperature", "none"] = Field(
+        "temperature",
+        description="probabilities: softmax(logits / T), each fold's T fitted on the other "
+        "folds' held-out logits, the served models' on all (calibration.json); none = softmax",
+    )
 
     @field_validator("validation_folds")
     @classmethod

@@ -52,6 +52,7 @@ from emotransfer.run_lock import RunFolderBusy, RunLock
 from emotransfer.run_outputs import dimensional_report, fold_predictions
 from emotransfer.training.audio_fold import (
     audio_limits,
+    calibrate_folds,
     decode_inputs,
     decode_waves,
     finetune_fold,
@@ -132,12 +133,14 @@ def _run(
     inputs = claim_folder(folder, config, table, saved, force=force)
     trained = time.perf_counter()
     groups = speaker_keys(table)
-    make_fitter = _frozen_fitter if config.finetune is None else _finetuner
-    fit_fold, refit = make_fitter(config, folder, features, labels, groups, classes, progress,
-                                  normalization=extraction.normalization["chosen"],
-                                  table=table, folds=len(folds), force=force)  # fmt: skip
+    fit_fold, refit = (_frozen_fitter if config.finetune is None else _finetuner)(
+        config, folder, features, labels, groups, classes, progress, table=table, force=force,
+        normalization=extraction.normalization["chosen"], folds=len(folds))  # fmt: skip
     results = _train(config, folder, fit_fold, labels, folds, run_digest(inputs), progress)
-    wanted = config.head.refit if config.finetune is None else config.finetune.refit
+    tune = config.finetune
+    temperatures = {} if tune is None else calibrate_folds(results, labels, folder,
+                                                           tune.calibration)  # fmt: skip
+    wanted = config.head.refit if tune is None else tune.refit
     refit_summary = refit(results) if wanted else None
     training_s = time.perf_counter() - trained
 
@@ -196,9 +199,10 @@ def _run(
     if refit_summary is not None:
         metrics["refit"] = refit_summary
     if all(r.probabilities is not None for r in results):
-        metrics["calibration"] = calibration_report(
-            labels[order], np.concatenate([r.probabilities for r in results]),
-            config.head.calibration if config.finetune is None else "none")  # fmt: skip
+        method = config.head.calibration if tune is None else tune.calibration
+        metrics["calibration"] = {**calibration_report(
+            labels[order], np.concatenate([r.probabilities for r in results]), method),
+            **temperatures}  # fmt: skip
     if config.finetune is not None:
         metrics["finetune"] = config.finetune.model_dump(mode="json")
     if evaluation.dimensions and config.finetune is None:

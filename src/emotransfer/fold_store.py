@@ -36,7 +36,7 @@ def save_fold(path: Path, digest: str, result: FoldResult) -> None:
                       "probabilities": result.probabilities, "best_params": result.best_params,
                       "inner_scores": result.inner_scores,
                       "dimensions": result.dimensions,
-                      "temperature": result.temperature})  # fmt: skip
+                      "temperature": result.temperature, "logits": result.logits})  # fmt: skip
 
 
 def load_fold(path: Path, digest: str, fold: Fold) -> FoldResult | None:
@@ -59,9 +59,13 @@ def load_fold(path: Path, digest: str, fold: Fold) -> FoldResult | None:
             raise ValueError("its predictions do not match the fold's test rows")
         temperature = data.get("temperature")
         temperature = None if temperature is None else float(temperature)
+        logits = data.get("logits")
+        logits = None if logits is None else np.asarray(logits, dtype=np.float32)
+        if logits is not None and (probabilities is None or logits.shape != probabilities.shape):
+            raise ValueError("its logits do not match its probabilities")
         return FoldResult(fold.name, fold.test, predicted, probabilities, data["best_params"],
                           data["inner_scores"], dimensions=dimensions,
-                          temperature=temperature)  # fmt: skip
+                          temperature=temperature, logits=logits)  # fmt: skip
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
         log.warning("saved fold %s is unreadable (%s); recomputing it", path, error)
         return None

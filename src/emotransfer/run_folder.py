@@ -25,7 +25,7 @@ INPUTS = "inputs.json"
 # folds after a run of `split.only_folds`, or with another cache folder).
 NEUTRAL = ["name", "output_dir", "cache_dir", "features.workers", "split.only_folds",
            "evaluation.bootstrap", "evaluation.confidence", "head.refit",
-           "finetune.refit"]  # fmt: skip
+           "finetune.refit", "finetune.calibration"]  # fmt: skip
 RESULTS = ["folds", "models", "source"]
 
 

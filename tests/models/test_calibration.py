@@ -3,6 +3,7 @@ import pytest
 
 from emotransfer.models.calibration import (
     calibration_error,
+    cross_fitted,
     fit_temperature,
     inner_logits,
     negative_log_likelihood,
@@ -25,6 +26,22 @@ def calibrated_logits(rng, rows, classes=3):
 def test_the_temperature_undoes_a_known_over_or_under_confidence(scale):
     logits, labels = calibrated_logits(np.random.default_rng(0), 4000)
     assert fit_temperature(scale * logits, labels) == pytest.approx(scale, rel=0.1)
+
+
+def test_fold_models_are_calibrated_on_the_other_folds_held_out_logits():
+    rng = np.random.default_rng(1)
+    parts = [calibrated_logits(rng, 1500) for _ in range(3)]
+    # fold 0 is three times too confident, the others four times
+    logits = [3 * parts[0][0], 4 * parts[1][0], 4 * parts[2][0]]
+    labels = [part[1] for part in parts]
+    every, per_fold = cross_fitted(logits, labels)
+    assert every == pytest.approx(fit_temperature(np.concatenate(logits),
+                                                  np.concatenate(labels)))  # fmt: skip
+    assert per_fold[0] == pytest.approx(4.0, rel=0.1)  # from folds 1 and 2 only
+    assert per_fold[1] == pytest.approx(fit_temperature(np.concatenate(logits[::2]),
+                                                        np.concatenate(labels[::2])))  # fmt: skip
+    assert 3.0 < per_fold[1] < 4.0
+    assert cross_fitted(logits[:1], labels[:1])[1] == [1.0]  # no other fold to fit on
 
 
 def test_classes_a_split_never_saw_are_left_out_not_counted_as_certain_errors():

@@ -21,7 +21,7 @@ from emotransfer.inference.scorers import FeatureScorer, ModelScorer
 from emotransfer.io import RunFolderError, load_arrays, load_tensors
 from emotransfer.model_spec import SPEC, FrozenSpec, TrainedSpec
 from emotransfer.models.export import ExportedHead
-from emotransfer.transfer.build import build_encoder, build_model
+from emotransfer.transfer.build import build_encoder, build_input_encoder, build_model
 
 
 def trained_scorer(
@@ -39,13 +39,15 @@ def trained_scorer(
         weights, others = [refit], weights
     source = folder / "source" / "encoder.safetensors"
     source_state = load_tensors(source) if spec.source else None
-    shared = None
-    if _encoder_untrained(spec, weights):
+    shared = {}
+    for modality in untrained_encoders(spec, weights):
         try:
-            shared = build_encoder(spec, plugins=plugins)
+            shared[modality] = (
+                build_encoder(spec, plugins=plugins) if modality == "audio"
+                else build_input_encoder(spec, modality, plugins=plugins))  # fmt: skip
         except ValueError as error:  # e.g. a rate the encoder does not take: model.json's
             raise RunFolderError(f"{folder / SPEC}: {error}") from error
-    models = [fold_model(folder / SPEC, spec, source_state, path, plugins, encoder=shared)
+    models = [fold_model(folder / SPEC, spec, source_state, path, plugins, shared=shared)
               for path in weights]  # fmt: skip
     # The fold models not served are checked too (names and shapes, from their headers): a
     # folder with a broken part is refused, as for a frozen run's heads.
@@ -55,7 +57,31 @@ def trained_scorer(
             if parameters.get(name) != shape:
                 raise RunFolderError(f"{path}: {name} {shape} does not fit the model of "
                                      f"{folder / SPEC}")  # fmt: skip
-    return ModelScorer(models=models, classes=spec.classes, inputs=list(spec.inputs))
+    return ModelScorer(models=models, classes=spec.classes, inputs=list(spec.inputs),
+                       temperature=run_temperature(folder / "calibration.json"))  # fmt: skip
+
+
+def run_temperature(path: Path) -> float:
+    """A trained run's temperature (``calibration.json``, fitted on its folds' held-out logits);
+    1.0 (the softmax) for a run written before calibration.
+
+    Raises:
+        RunFolderError: the file is not a JSON object with a positive finite ``temperature``.
+    """
+    import json
+    import math
+
+    if not path.is_file():
+        return 1.0
+    try:
+        temperature = json.loads(path.read_text())["temperature"]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise RunFolderError(f"{path}: not a calibration record ({error})") from error
+    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) \
+            or not math.isfinite(temperature) or temperature <= 0:  # fmt: skip
+        raise RunFolderError(f'{path}: "temperature" must be a positive number, not '
+                             f"{temperature!r}")  # fmt: skip
+    return float(temperature)
 
 
 def weight_shapes(path: Path, spec: TrainedSpec) -> dict[str, tuple[int, ...]]:
@@ -76,28 +102,30 @@ def weight_shapes(path: Path, spec: TrainedSpec) -> dict[str, tuple[int, ...]]:
     return {names[name]: shape for name, shape in shapes.items()}
 
 
-def _encoder_untrained(spec: TrainedSpec, weights: list[Path]) -> bool:
-    """No fold saved an encoder weight (a frozen strategy): every fold's encoder is the one
-    the spec builds, so one instance serves them all."""
+def untrained_encoders(spec: TrainedSpec, weights: list[Path]) -> list[str]:
+    """The modalities whose encoder no fold changed (no fold saved a weight of it, as with a
+    frozen strategy, or a frozen text encoder beside a fine-tuned audio one): every fold's
+    encoder of that modality is the one the spec builds, so one instance serves them all."""
+    modalities = ["audio", *spec.inputs]
     for path in weights:
         try:
             names = weight_shapes(path, spec)
         except RunFolderError:  # unreadable: fold_model names the file when it loads it
-            return False
-        if any(name.startswith("encoders.") for name in names):
-            return False
-    return True
+            return []
+        modalities = [m for m in modalities
+                      if not any(name.startswith(f"encoders.{m}.") for name in names)]  # fmt: skip
+    return modalities
 
 
 def fold_model(
     spec_path: Path, spec: TrainedSpec, source_state: dict[str, torch.Tensor] | None,
-    path: Path, plugins: Collection[str], *, encoder: Any = None,
+    path: Path, plugins: Collection[str], *, shared: dict[str, Any] | None = None,
 ) -> torch.nn.Module:  # fmt: skip
-    """One fold's model: built as ``model.json`` says (on ``encoder`` if one is shared),
-    then its trained weights."""
+    """One fold's model: built as ``model.json`` says (on the ``shared`` encoders, per
+    modality), then its trained weights."""
     try:
         model, _ = build_model(spec, source_state=source_state, plugins=plugins,
-                               encoder=encoder)  # fmt: skip
+                               shared=shared)  # fmt: skip
     except ValueError as error:  # e.g. a layer the encoder does not have: model.json's
         raise RunFolderError(f"{spec_path}: {error}") from error
     parameters = dict(model.named_parameters())

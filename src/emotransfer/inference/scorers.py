@@ -26,14 +26,17 @@ class ModelScorer:
     Args:
         inputs: the modalities the models take besides audio (text ...), whose items
             :meth:`scores` needs.
+        temperature: each model's probabilities are ``softmax(logits / temperature)``.
     """
 
     def __init__(
-        self, *, models: list[Any], classes: list[str], inputs: Collection[str] = ()
+        self, *, models: list[Any], classes: list[str], inputs: Collection[str] = (),
+        temperature: float = 1.0,
     ) -> None:  # fmt: skip
         self.models = models
         self.classes = classes
         self.inputs = tuple(inputs)
+        self.temperature = temperature
 
     @property
     def speaker_norm(self) -> bool:
@@ -45,7 +48,8 @@ class ModelScorer:
         if self.inputs:
             items = {"audio": waves, **_items_of(self.inputs, inputs or {}, len(waves))}
         speakers = np.zeros(len(waves), dtype=np.int64) if self.speaker_norm else None
-        totals = sum(predict_proba(model, items, 8, speakers) for model in self.models)
+        totals = sum(predict_proba(model, items, 8, speakers, temperature=self.temperature)
+                     for model in self.models)  # fmt: skip
         return np.asarray(totals) / len(self.models)
 
 

@@ -63,14 +63,31 @@ def pool_all(
 
 
 @torch.no_grad()
-def predict_proba(
+def predict_logits(
     model: EmotionModel, items: Items, batch_size: int, speakers: np.ndarray | None = None
 ) -> np.ndarray:
-    """Class probabilities ``(N, C)``; with ``speakers`` (integer ids) a speaker-normalised
+    """Class logits ``(N, C)`` (float32); with ``speakers`` (integer ids) a speaker-normalised
     model pools every item first, then normalises each by its speaker's mean over all the
     given items."""
     pooled = {name: value.float() for name, value in pool_all(model, items, batch_size).items()}
     device = next(iter(pooled.values())).device
     ids = None if speakers is None else torch.as_tensor(speakers, device=device)
-    logits = model.decide(pooled, ids).logits
-    return torch.softmax(logits.float(), dim=-1).cpu().numpy()
+    return model.decide(pooled, ids).logits.float().cpu().numpy()
+
+
+def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    """``softmax(logits / temperature)`` over the last axis, computed as the model does (torch,
+    in the logits' precision)."""
+    scaled = torch.as_tensor(logits)
+    if temperature != 1.0:
+        scaled = scaled / temperature
+    return torch.softmax(scaled, dim=-1).numpy()
+
+
+def predict_proba(
+    model: EmotionModel, items: Items, batch_size: int, speakers: np.ndarray | None = None,
+    *, temperature: float = 1.0,
+) -> np.ndarray:  # fmt: skip
+    """Class probabilities ``(N, C)``: the softmax of :func:`predict_logits` divided by
+    ``temperature`` (a calibration fitted on held-out logits)."""
+    return softmax(predict_logits(model, items, batch_size, speakers), temperature)

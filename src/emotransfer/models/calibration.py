@@ -1,4 +1,5 @@
-"""Calibrated probabilities for frozen-feature heads: temperature scaling on inner folds.
+"""Calibrated probabilities: temperature scaling on held-out logits (frozen-feature heads: inner
+folds; trained fold models: the other outer folds, see :func:`cross_fitted`).
 
 A head's logits (:meth:`emotransfer.models.export.ExportedHead.class_logits`) are divided by one
 temperature ``T`` before the softmax; ``T`` minimises the negative log-likelihood of the
@@ -104,6 +105,35 @@ def inner_logits(
     if not parts:
         return np.zeros((0, num_classes)), np.zeros(0, dtype=np.int64)
     return np.concatenate(parts), np.concatenate(truths)
+
+
+def cross_fitted(
+    logits: list[np.ndarray], labels: list[np.ndarray]
+) -> tuple[float, list[float]]:  # fmt: skip
+    """Temperatures for models trained per outer fold, from their held-out logits.
+
+    A trained fold model is calibrated on the test rows of the other folds (scikit-learn's
+    ``CalibratedClassifierCV(ensemble=False)`` fits its calibrator on cross-validated
+    predictions in the same way): fold ``k``'s temperature is fitted on every other fold's
+    logits, so its calibrated probabilities are still out of fold; the run's temperature, for
+    the models it serves, on all of them.
+
+    Args:
+        logits: per fold, its test rows' ``(N_k, C)`` logits.
+        labels: per fold, their ``(N_k,)`` class indices.
+
+    Returns:
+        ``(temperature, per_fold)``: the run's temperature and one per fold (1.0 for a fold
+        with no other fold to fit on).
+    """
+    every = fit_temperature(np.concatenate(logits), np.concatenate(labels))
+    per_fold = []
+    for number in range(len(logits)):
+        others = [k for k in range(len(logits)) if k != number]
+        per_fold.append(fit_temperature(np.concatenate([logits[k] for k in others]),
+                                        np.concatenate([labels[k] for k in others]))
+                        if others else 1.0)  # fmt: skip
+    return every, per_fold
 
 
 def negative_log_likelihood(probabilities: np.ndarray, labels: np.ndarray) -> float:

@@ -23,9 +23,9 @@ from emotransfer.data.audio import AudioError, load_audio
 from emotransfer.data.corrupt import build_corruption
 from emotransfer.data.frames import FramesError, load_frames
 from emotransfer.data.splits import Fold, inner_splits
-from emotransfer.io import write_atomic, write_text
+from emotransfer.io import write_atomic, write_json, write_text
 from emotransfer.model_spec import TrainedSpec
-from emotransfer.models.batched import take
+from emotransfer.models.batched import softmax, take
 from emotransfer.models.emotion_model import EmotionModel
 from emotransfer.seeding import torch_seed
 from emotransfer.training.frozen import FoldResult
@@ -153,6 +153,7 @@ def audio_limits(config: ExperimentConfig) -> dict[str, Any]:
             "max_duration": audio.max_duration}  # fmt: skip
 
 
+CALIBRATION = "calibration.json"  # the run's temperature, read by the Predictor
 SOURCE_STRATEGIES = ("frozen", "finetune", "full")
 
 
@@ -188,13 +189,38 @@ def finetune_fold(
                             np.random.default_rng([config.seed, int(i)]))
                  for wave, i in zip(audio, fold.test)]  # fmt: skip
         test_items = {**test_items, "audio": audio} if isinstance(test_items, dict) else audio
-    probabilities = trainer.predict_proba(test_items, groups=groups[fold.test])
+    logits = trainer.predict_logits(test_items, groups=groups[fold.test])
+    probabilities = softmax(logits)
     _save_trained(trainer, folder)
     if tune.export_encoder:
         export_encoder(model, folder / "encoder")
     chosen = {"epochs": len(trainer.history_), "best_epoch": best_epoch(trainer.history_)}
     return FoldResult(fold.name, fold.test, probabilities.argmax(axis=1), probabilities,
-                      chosen, [])  # fmt: skip
+                      chosen, [], logits=logits)  # fmt: skip
+
+
+def calibrate_folds(
+    results: list[FoldResult], labels: np.ndarray, folder: Path, method: str
+) -> dict[str, Any]:  # fmt: skip
+    """Temperature scaling of a trained run (``method`` "temperature"; "none" keeps the
+    softmax): each fold's probabilities become those of its temperature fitted on the other
+    folds' held-out logits (still out of fold, so the metrics stay honest), and the run's
+    temperature, fitted on every fold's, is written to ``folder/calibration.json`` for the
+    models the Predictor serves (the refit model and the fold ensemble). Predictions and UAR
+    do not change. Returns the temperatures (metrics.json ``calibration``)."""
+    from emotransfer.models.calibration import cross_fitted
+
+    # A fold saved by an older run kept only probabilities: their log is its logits, shifted.
+    logits = [r.logits if r.logits is not None else np.log(np.clip(r.probabilities, 1e-30, 1))
+              for r in results]  # fmt: skip
+    every, per_fold = 1.0, [1.0] * len(results)
+    if method == "temperature":
+        every, per_fold = cross_fitted(logits, [labels[r.test] for r in results])
+        for result, scores, temperature in zip(results, logits, per_fold):
+            result.probabilities = softmax(scores.astype(np.float32), temperature)
+            result.temperature = temperature
+    write_json(folder / CALIBRATION, {"method": method, "temperature": every})
+    return {"temperature": every, "fold_temperatures": per_fold}
 
 
 def best_epoch(history: list[dict[str, Any]]) -> int:

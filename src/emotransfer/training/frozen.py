@@ -30,6 +30,7 @@ class FoldResult:
     scaler: Any = None
     dimensions: dict[str, np.ndarray] | None = None  # joint predictions of a multitask head
     temperature: float | None = None  # fitted on inner folds (calibration "temperature")
+    logits: np.ndarray | None = None  # a trained fold model's test logits (for calibration)
 
 
 def run_fold(

@@ -28,7 +28,7 @@ import torch
 from tqdm.auto import tqdm
 
 from emotransfer.evaluation.metrics import uar
-from emotransfer.models.batched import Items, count, lengths, predict_proba, take
+from emotransfer.models.batched import Items, count, lengths, predict_logits, predict_proba, take
 from emotransfer.models.emotion_model import ModelOutput, to_device
 from emotransfer.models.losses import balanced_class_weights
 from emotransfer.seeding import torch_seed
@@ -224,6 +224,13 @@ class Trainer:
         speaker-normalised model takes each speaker's mean over all its clips in ``items``."""
         return predict_proba(self.model, items, batch_size or self.batch_size,
                              self._speaker_ids(groups, count(items)))  # fmt: skip
+
+    def predict_logits(
+        self, items: Items, batch_size: int | None = None, groups: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Class logits ``(N, C)``, as :meth:`predict_proba` computes them before its softmax."""
+        return predict_logits(self.model, items, batch_size or self.batch_size,
+                              self._speaker_ids(groups, count(items)))  # fmt: skip
 
     def _speaker_ids(self, groups: np.ndarray | None, rows: int) -> np.ndarray | None:
         if not getattr(self.model, "speaker_norm", False):

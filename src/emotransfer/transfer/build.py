@@ -93,20 +93,23 @@ def build_model(
     strategy: str | None = None,
     strategy_params: dict[str, Any] | None = None,
     plugins: Collection[str] = (),
-    encoder: Any = None,
+    shared: dict[str, Any] | None = None,
 ) -> tuple[torch.nn.Module, list[dict[str, Any]]]:
     """The model and its strategy's parameter groups.
 
     ``num_classes`` (default: the spec's classes), ``strategy`` and ``strategy_params``
     (default: the spec's) let stage 1 of two-stage transfer build its own task. ``plugins``:
     the ``module:Class`` components the caller allows (never read from the spec).
-    ``encoder``: an encoder already built from this spec, to share (inference of fold models
-    whose training left the encoder as it was).
+    ``shared``: per modality, an encoder already built from this spec, to share (inference
+    of fold models whose training left that encoder as it was).
     """
-    encoder = build_encoder(spec, plugins=plugins) if encoder is None else encoder
+    shared = shared or {}
+    encoder = shared.get("audio") or build_encoder(spec, plugins=plugins)
     encoders = {"audio": encoder}
     for modality in spec.inputs:
-        encoders[modality] = build_input_encoder(spec, modality, plugins=plugins)
+        encoders[modality] = shared.get(modality) or build_input_encoder(
+            spec, modality, plugins=plugins
+        )
     architecture = registry.resolve("model", spec.architecture, plugins=plugins)
     model = architecture(
         **spec.architecture_params, encoders=encoders,
