@@ -75,6 +75,24 @@ def test_audio_and_text_train_through_run_and_predict_through_the_predictor(
         predictor.predict_files([clip, clip], {"text": ["calm"]})
 
 
+def test_predict_on_the_command_line_takes_one_text_per_file(tmp_path, spoken_words, tiny_bert,
+                                                            capsys):  # fmt: skip
+    from emotransfer.cli import main
+
+    folder = run(config_of(tmp_path, spoken_words, tiny_bert), progress=False).run_dir
+    clip = str(spoken_words / "audio" / "s1_0.wav")
+    missing = str(tmp_path / "gone.wav")  # a bad file drops its text, not its neighbour's
+    status = main(["predict", str(folder), clip, missing, clip,
+                   "--text", "gloomy", "--text", "livid", "--text", "furious"])  # fmt: skip
+    out, err = capsys.readouterr()
+    assert status == 1 and "gone.wav" in err, err
+    assert [line.split(",")[1] for line in out.splitlines()[1:]] == ["sadness", "anger"]
+    assert main(["predict", str(folder), clip]) == 2
+    assert "takes audio, text: give inputs=" in capsys.readouterr().err
+    assert main(["predict", str(folder), clip, clip, "--text", "calm"]) == 2
+    assert "1 text items for 2 files" in capsys.readouterr().err
+
+
 def test_a_frozen_text_encoder_is_built_once_for_all_fold_models(tmp_path, spoken_words, tiny_bert):
     two = "split.only_folds=[speaker=s1, speaker=s2]"
     config = config_of(tmp_path, spoken_words, tiny_bert, "finetune.strategy=frozen",

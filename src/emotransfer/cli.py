@@ -16,7 +16,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from emotransfer import registry
+from emotransfer import cli_reports, registry
 from emotransfer.run_lock import RunFolderBusy
 
 if TYPE_CHECKING:
@@ -70,6 +70,9 @@ def _parser() -> argparse.ArgumentParser:
     predict.add_argument("--trust-remote-code", action="store_true",
                          help="let the upstream run a hub model's own code")  # fmt: skip
     predict.add_argument("--folds", action="store_true", help="the fold models, not the refit")
+    for name, what in (("text", "TEXT"), ("video", "FRAMES_FILE")):
+        predict.add_argument(f"--{name}", action="append", metavar=what,
+                             help=f"a run with a {name} input: one per file, in order")  # fmt: skip
     predict.set_defaults(handler=_predict)
     analyze = commands.add_parser("analyze", help="analyses: fad, adaptation, compare")
     analyses = analyze.add_subparsers(dest="analysis", required=True)
@@ -93,7 +96,7 @@ def _parser() -> argparse.ArgumentParser:
         default="pretrained",
         help="before = the pretrained or (two-stage) the stage-1 encoder",
     )
-    adaptation.set_defaults(handler=_adaptation)
+    adaptation.set_defaults(handler=cli_reports.adaptation)
     compare = analyses.add_parser(
         "compare", help="systems on the same clips: paired differences, ensemble, oracle"
     )
@@ -106,11 +109,11 @@ def _parser() -> argparse.ArgumentParser:
     compare.add_argument("--bootstrap", type=int, default=1000)
     compare.add_argument("--seed", type=int, default=0)
     compare.add_argument("--out", help="write the report as JSON here")
-    compare.set_defaults(handler=_compare)
+    compare.set_defaults(handler=cli_reports.compare)
     study = commands.add_parser("study", help="run named variants of one experiment, compare")
     study.add_argument("study", help="study YAML (base config + variants)")
     _config_options(study)
-    study.set_defaults(handler=_study)
+    study.set_defaults(handler=cli_reports.study)
     corrupt = commands.add_parser("corrupt", help="write a corrupted copy of a corpus")
     corrupt.add_argument("--corpus", default="csv", help="adapter name (default: csv)")
     corrupt.add_argument("--root", required=True, help="corpus folder")
@@ -247,76 +250,17 @@ def _predict(args: argparse.Namespace) -> int:
     registry.check_plugins(args.plugin)
     predictor = Predictor.from_run(args.run_dir, plugins=args.plugin, folds=args.folds,
                                    trust_remote_code=args.trust_remote_code)  # fmt: skip
-    results, problems = predictor.predict_paths(args.files)  # good clips given together
+    inputs = {name: getattr(args, name) for name in ("text", "video") if getattr(args, name)}
+    results, problems = predictor.predict_paths(args.files, inputs)  # good clips together
     rows = csv.writer(sys.stdout, lineterminator="\n")
     rows.writerow(["file", "predicted", *predictor.classes])
-    for path in args.files:
-        if path in results:
-            probabilities = results[path]
+    for path, probabilities in zip(args.files, results):
+        if probabilities is not None:
             rows.writerow([path, max(probabilities, key=probabilities.get),
                            *(f"{probabilities[c]:.4f}" for c in predictor.classes)])  # fmt: skip
     for problem in problems:
         print(f"emotransfer: {problem['file']}: {problem['problem']}", file=sys.stderr)
     return 1 if problems else 0
-
-
-def _adaptation(args: argparse.Namespace) -> int:
-    from emotransfer.analysis.adaptation_study import run_adaptation
-
-    folder, report = run_adaptation(args.run_dir, fold=args.fold, max_files=args.max_files,
-                                    pooling=args.pooling, reference=args.reference)  # fmt: skip
-    for row in report["layers"]:
-        change = row["weight_change"]
-        shown = "-" if change is None else f"{change:.4f}"
-        print(f"hidden state {row['layer']:>2}: CKA {row['cka']:.4f}  weight change {shown}")
-    print(f"adaptation folder: {folder}")
-    return 0
-
-
-def _compare(args: argparse.Namespace) -> int:
-    from emotransfer.analysis.compare import compare
-    from emotransfer.io import write_json
-
-    report = compare(args.systems, names=args.names, unit=args.unit, bootstrap=args.bootstrap,
-                     seed=args.seed)  # fmt: skip
-    print(f"{report['clips']} clips, {len(report['classes'])} classes, bootstrap over {args.unit}s")
-    rows = [*report["systems"], *([{"name": "ensemble", **report["ensemble"]}]
-                                  if report["ensemble"] else []),  # fmt: skip
-            {"name": "oracle", **report["oracle"]}]  # fmt: skip
-    for row in rows:
-        print(f"{row['name']:<24} UAR {_interval(row['uar'])}  errors {row['errors']}")
-    for pair in report["pairs"]:
-        test = pair["mcnemar"]
-        print(f"{pair['system']} - {pair['reference']}: "
-              f"{_interval(pair['uar_difference'], signed=True)}  McNemar p {test['p_value']:.3f}"
-              f" (only right: {test['only_right']}, both wrong {test['both_wrong']})")  # fmt: skip
-    print(f"wrong in every system: {report['all_wrong']}")
-    if args.out:
-        write_json(args.out, report)
-        print(f"report: {args.out}")
-    return 0
-
-
-def _interval(value: dict, *, signed: bool = False) -> str:
-    sign = "+" if signed else ""
-    if value["ci_low"] is None:
-        return f"{value['value']:{sign}.3f}"
-    return f"{value['value']:{sign}.3f} [{value['ci_low']:{sign}.3f}, {value['ci_high']:{sign}.3f}]"
-
-
-def _study(args: argparse.Namespace) -> int:
-    from emotransfer.study import run_study
-
-    folder, rows = run_study(args.study, overrides=args.override, progress=not args.quiet)
-    for row in rows:
-        uar = _interval({"value": row["uar"], "ci_low": row["ci_low"], "ci_high": row["ci_high"]})
-        paired = ""
-        if "vs_first" in row:
-            paired = (f"  vs {rows[0]['variant']}: {_interval(row['vs_first'], signed=True)}"
-                      f" (McNemar p {row['mcnemar_p']:.3f})")  # fmt: skip
-        print(f"{row['variant']:<24} UAR {uar}{paired}")
-    print(f"study folder: {folder}")
-    return 0
 
 
 def _corrupt(args: argparse.Namespace) -> int:

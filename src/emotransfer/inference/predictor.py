@@ -5,7 +5,7 @@ Usage::
 
     predictor = Predictor.from_run("runs/emodb_lora")
     predictor.predict_file("clip.wav")        # {"anger": 0.81, "boredom": 0.02, ...}
-    results, problems = predictor.predict_paths(["a.wav", "broken.wav"])
+    results, problems = predictor.predict_paths(["a.wav", "broken.wav"])  # [{...}, None]
 """
 
 from __future__ import annotations
@@ -135,21 +135,33 @@ class Predictor:
         return self.predict_files([path], {k: [v] for k, v in inputs.items()} or None)[0]
 
     def predict_paths(
-        self, paths: list[str | Path]
-    ) -> tuple[dict[str, dict[str, float]], list[dict[str, str]]]:
-        """Decode every file first, then predict the good ones together.
+        self, paths: list[str | Path], inputs: dict[str, list] | None = None
+    ) -> tuple[list[dict[str, float] | None], list[dict[str, str]]]:
+        """Decode every file first, then predict the good ones together (with their items of
+        ``inputs``, one per path, as in :meth:`predict_signals`).
 
         Returns:
-            ``results``: probabilities per good file (keyed by ``str(path)``), and
-            ``problems``: one ``{"file", "problem"}`` per file that could not be used.
+            ``results``: per path, in order, its probabilities (``None`` for a file that
+            could not be used), and ``problems``: one ``{"file", "problem"}`` per such file.
+
+        Raises:
+            ValueError: an input has another count than ``paths``.
         """
-        waves: dict[str, np.ndarray] = {}
-        problems = []
-        for path in paths:
+        inputs = inputs or {}
+        for name, items in inputs.items():
+            if len(items) != len(paths):
+                raise ValueError(f"{len(items)} {name} items for {len(paths)} files: give one "
+                                 "per file, in the same order")  # fmt: skip
+        waves, rows, problems = [], [], []
+        for row, path in enumerate(paths):
             try:
-                waves[str(path)] = self.load(path)
+                waves.append(self.load(path))
+                rows.append(row)
             except AudioError as error:
                 problems.append({"file": str(path), "problem": error.problem})
-        if not waves:
-            return {}, problems
-        return dict(zip(waves, self.predict_signals(list(waves.values())))), problems
+        results: list[dict[str, float] | None] = [None] * len(paths)
+        if waves:
+            kept = {name: [items[row] for row in rows] for name, items in inputs.items()}
+            for row, result in zip(rows, self.predict_signals(waves, kept or None)):
+                results[row] = result
+        return results, problems
