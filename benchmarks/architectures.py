@@ -30,6 +30,11 @@ SYSTEMS = {
         "model.params={body: mscnn, body_params: {kernels: [3, 5, 7], channels: 32, layers: 2}, "
         "pooling: stats}",
     ],
+    "logmel_lkcnn_stats": [
+        "features.upstream=logmel",
+        "model.params={body: lkcnn, body_params: {channels: 16, blocks: 2, kernel: [9, 31], "
+        "small_kernel: 5}, pooling: stats}",
+    ],
 }  # fmt: skip
 
 

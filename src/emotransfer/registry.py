@@ -66,6 +66,7 @@ TABLES: dict[str, dict[str, str]] = {
     "body": {
         "identity": "emotransfer.models.bodies:IdentityBody",
         "mscnn": "emotransfer.models.multiscale:MultiScaleCNN",
+        "lkcnn": "emotransfer.models.large_kernel:LargeKernelCNN",
     },
     "pooling": {
         "mean": "emotransfer.models.frame_pooling:MeanPooling",

@@ -20,6 +20,7 @@ from emotransfer.encoders.upstream import UpstreamEncoder
 from emotransfer.inference.scorers import FeatureScorer, ModelScorer
 from emotransfer.io import RunFolderError, load_arrays, load_tensors
 from emotransfer.model_spec import SPEC, FrozenSpec, TrainedSpec
+from emotransfer.models.emotion_model import EmotionModel
 from emotransfer.models.export import ExportedHead
 from emotransfer.transfer.build import build_encoder, build_input_encoder, build_model
 
@@ -57,6 +58,9 @@ def trained_scorer(
             if parameters.get(name) != shape:
                 raise RunFolderError(f"{path}: {name} {shape} does not fit the model of "
                                      f"{folder / SPEC}")  # fmt: skip
+    for model in models:  # served in inference form (re-parameterised bodies)
+        if isinstance(model, EmotionModel):
+            model.merge()
     return ModelScorer(models=models, classes=spec.classes, inputs=list(spec.inputs),
                        temperature=run_temperature(folder / "calibration.json"))  # fmt: skip
 

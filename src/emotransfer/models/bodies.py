@@ -34,6 +34,11 @@ class Body(torch.nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
         raise NotImplementedError
 
+    def merge(self) -> None:
+        """Turn training-time branches into their inference form, computing the same outputs
+        in eval mode (re-parameterisation; the Predictor calls it on the models it serves).
+        Nothing to merge by default."""
+
 
 class IdentityBody(Body):
     """No frame-level model: the frames as they are (the default). A model with this body

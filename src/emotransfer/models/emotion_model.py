@@ -32,7 +32,7 @@ import torch
 
 from emotransfer import registry
 from emotransfer.encoders.base import Encoder
-from emotransfer.models.bodies import IdentityBody
+from emotransfer.models.bodies import Body, IdentityBody
 from emotransfer.models.layers import WeightedLayerSum
 
 FUSED = "fused"  # pool()'s key when a frame-level fusion has already fused the modalities
@@ -201,6 +201,13 @@ class EmotionModel(torch.nn.Module):
             fused = fused - speaker_means(fused, speakers)
         dimensions = None if self.dimension_head is None else self.dimension_head(fused)
         return ModelOutput(self.head(fused), fused, dimensions)
+
+    def merge(self) -> None:
+        """Every body in its inference form (:meth:`~emotransfer.models.bodies.Body.merge`):
+        the same outputs in eval mode; the weights then no longer load into a new model."""
+        for body in self.bodies.values():
+            if isinstance(body, Body):
+                body.merge()
 
     def head_parameters(self) -> list[torch.nn.Parameter]:
         """What every strategy trains: layer mixes, bodies, poolings, fusion and heads."""

@@ -1,0 +1,118 @@
+"""The large-kernel CNN body (RepLKNet-style) and its re-parameterisation."""
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from emotransfer.models.large_kernel import LargeKernel, LargeKernelCNN
+
+
+def trained_looking(body, seed=0):
+    """Random batch-norm statistics and affine parameters, as after training (fresh ones are
+    0/1, which would hide a wrong fusion)."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for module in body.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                size = module.num_features
+                module.running_mean.copy_(torch.randn(size, generator=generator))
+                module.running_var.copy_(torch.rand(size, generator=generator) + 0.5)
+                module.weight.copy_(torch.randn(size, generator=generator))
+                module.bias.copy_(torch.randn(size, generator=generator))
+    return body.eval()
+
+
+@pytest.mark.parametrize("kernel, small", [((9, 31), 5), (13, (3, 7)), ((5, 5), (5, 5))])
+def test_the_merged_body_gives_the_training_time_outputs(kernel, small):
+    torch.manual_seed(0)
+    body = trained_looking(LargeKernelCNN(input_size=20, channels=6, blocks=2, kernel=kernel,
+                                          small_kernel=small))  # fmt: skip
+    frames = torch.randn(3, 40, 20)
+    mask = torch.arange(40)[None] < torch.tensor([[40], [25], [9]])
+    with torch.no_grad():
+        before, _ = body(frames, mask)
+        body.merge()
+        after, kept = body(frames, mask)
+    torch.testing.assert_close(after, before, atol=1e-5, rtol=1e-5)
+    assert kept.equal(mask)
+    blocks = list(body.kernels)
+    assert all(not hasattr(b, "large") and isinstance(b.merged, torch.nn.Conv2d) for b in blocks)
+    assert blocks[0].merged.kernel_size == (kernel if isinstance(kernel, tuple) else (13, 13))
+    parameters = sum(p.numel() for p in body.parameters())
+    body.merge()  # a second merge changes nothing
+    assert sum(p.numel() for p in body.parameters()) == parameters
+
+
+def test_one_block_merges_to_the_sum_of_its_two_branches():
+    torch.manual_seed(1)
+    block = trained_looking(LargeKernel(4, (7, 11), (3, 3)))
+    x = torch.randn(2, 4, 9, 30)
+    with torch.no_grad():
+        expected = block.large(x) + block.small(x)
+        block.merge()
+        torch.testing.assert_close(block(x), expected, atol=1e-5, rtol=1e-5)
+
+
+def test_a_clip_gives_the_same_frames_alone_and_padded_in_a_batch():
+    torch.manual_seed(2)
+    body = trained_looking(LargeKernelCNN(input_size=8, channels=4, kernel=(5, 15)))
+    short, long = torch.randn(1, 7, 8), torch.randn(1, 16, 8)
+    batch = torch.zeros(2, 16, 8)
+    batch[0, :7], batch[1] = short[0], long[0]
+    mask = torch.arange(16)[None] < torch.tensor([[7], [16]])
+    with torch.no_grad():
+        together, _ = body(batch, mask)
+        alone, _ = body(short, torch.ones(1, 7, dtype=torch.bool))
+    torch.testing.assert_close(together[0, :7], alone[0], atol=1e-5, rtol=0)
+    assert together[0, 7:].abs().sum() == 0
+    assert body.output_size == 4 * 2 and together.shape == (2, 16, 8)  # 8 rows -> 4 -> 2
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [({"kernel": 8}, "kernel 8"), ({"kernel": (5, 7, 9)}, "kernel"),
+     ({"kernel": 5, "small_kernel": 7}, "larger than kernel"), ({"channels": 0}, "channels")],
+)  # fmt: skip
+def test_bad_settings_are_refused(options, message):
+    with pytest.raises(ValueError, match=message):
+        LargeKernelCNN(input_size=16, **options)
+
+
+def test_the_registered_body_trains_through_run_and_is_served_merged(
+    tmp_path, synthetic_root, synthetic_table
+):  # fmt: skip
+    from emotransfer.config import load_config
+    from emotransfer.experiment import run
+    from emotransfer.inference import Predictor
+    from emotransfer.model_spec import read_model_spec
+    from emotransfer.models.batched import predict_proba
+    from emotransfer.transfer.build import build_model
+
+    config = load_config(None, overrides=[
+        "name=lkcnn", f"output_dir={tmp_path}", f"cache_dir={tmp_path / 'cache'}",
+        f"data.corpora=[{{name: synthetic, root: {synthetic_root}, "
+        "params: {num_speakers: 4, utterances_per_emotion: 4}}]",
+        "data.labels.classes=[anger, sadness]", "features.upstream=logmel",
+        "model.params={body: lkcnn, body_params: {channels: 4, blocks: 1, kernel: [5, 15], "
+        "small_kernel: 3}, pooling: stats}",
+        "finetune={strategy: full, batch_size: 8, learning_rate: 0.01, epochs: 10, "
+        "validation_folds: 0, normalization: global}", "evaluation.bootstrap=20",
+    ])  # fmt: skip
+    result = run(config, progress=False)
+    assert result.metrics["summary"]["uar"]["value"] >= 0.75
+    predictor = Predictor.from_run(result.run_dir)
+    served = predictor.scorer.models[0]
+    assert served.bodies["audio"].kernels[0].merged is not None
+    assert "bodies.audio.kernels.0.large.0.weight" not in served.state_dict()
+    # the saved weights in the training-time form give the same probabilities
+    unmerged, _ = build_model(read_model_spec(result.run_dir))
+    saved = load_file(result.run_dir / "refit" / "trainable.safetensors")
+    assert "bodies.audio.kernels.0.large.0.weight" in saved
+    unmerged.load_state_dict(saved, strict=False)
+    waves = [np.asarray(predictor.load(f), dtype=np.float32)
+             for f in synthetic_table["file"].iloc[:4]]  # fmt: skip
+    torch.testing.assert_close(
+        torch.as_tensor(predict_proba(served, waves, 4)),
+        torch.as_tensor(predict_proba(unmerged.eval(), waves, 4)), atol=1e-5, rtol=0,
+    )  # fmt: skip
