@@ -32,8 +32,13 @@ SYSTEMS = {
     ],
     "logmel_lkcnn_stats": [
         "features.upstream=logmel",
-        "model.params={body: lkcnn, body_params: {channels: 16, blocks: 2, kernel: [9, 31], "
+        "model.params={body: lkcnn, body_params: {channels: 8, blocks: 2, kernel: [9, 31], "
         "small_kernel: 5}, pooling: stats}",
+    ],
+    "logmel_kst_stats": [
+        "features.upstream=logmel",
+        "model.params={body: kst, body_params: {width: 64, heads: 4, layers: 2, top_k: 16}, "
+        "pooling: stats}",
     ],
 }  # fmt: skip
 
@@ -72,6 +77,8 @@ def main() -> None:
         seconds = time.perf_counter() - began
         record = {"uar": result.metrics["summary"]["uar"], "seconds": round(seconds, 1),
                   "run_dir": str(result.run_dir)}  # fmt: skip
+        if trained:
+            record["epochs"] = args.epochs
         if trained:
             from emotransfer.inference import Predictor
 

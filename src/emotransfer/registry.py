@@ -67,6 +67,7 @@ TABLES: dict[str, dict[str, str]] = {
         "identity": "emotransfer.models.bodies:IdentityBody",
         "mscnn": "emotransfer.models.multiscale:MultiScaleCNN",
         "lkcnn": "emotransfer.models.large_kernel:LargeKernelCNN",
+        "kst": "emotransfer.models.key_sparse:KeySparseTransformer",
     },
     "pooling": {
         "mean": "emotransfer.models.frame_pooling:MeanPooling",
