@@ -54,6 +54,7 @@ TABLES: dict[str, dict[str, str]] = {
         "hf_text": "emotransfer.encoders.hf_text:HFTextEncoder",
         "frames": "emotransfer.encoders.frames:FrameFeatures",
         "logmel": "emotransfer.encoders.logmel:LogMelEncoder",
+        "leaf": "emotransfer.encoders.leaf:Leaf",
         "upstream": "emotransfer.encoders.upstream:UpstreamEncoder",
     },
     "model": {
