@@ -38,6 +38,12 @@ class CorpusConfig(Section):
 
 
 class LabelConfig(Section):
+    column: str = Field(
+        "emotion",
+        pattern=r"^[A-Za-z_][A-Za-z0-9_ .-]*$",
+        description="the manifest column to predict (e.g. vocalization); another column than "
+        "emotion has no harmonised vocabulary: its labels are kept as they are",
+    )
     classes: list[str] = Field(default_factory=list, description="empty = all labels")
     merge: dict[str, str] = Field(default_factory=dict)
     other: str = Field(

@@ -53,11 +53,13 @@ def prepare_manifest(config: ExperimentConfig) -> tuple[pd.DataFrame, dict, list
     corpora = [c.model_dump() for c in config.data.corpora]
     # Missing files are listed here and raised (on_error: raise) together with the bad audio
     # found later, so one run names every bad file.
-    table, skipped = load_corpora(corpora, on_missing="skip", plugins=config.plugins,
-                                  allow_duplicates=config.data.allow_duplicates)  # fmt: skip
-    near_duplicates = speaker_near_duplicates(table)
     labels = config.data.labels
-    spec = LabelSpec(classes=labels.classes, merge=labels.merge, other=labels.other)
+    table, skipped = load_corpora(corpora, on_missing="skip", plugins=config.plugins,
+                                  allow_duplicates=config.data.allow_duplicates,
+                                  column=labels.column)  # fmt: skip
+    near_duplicates = speaker_near_duplicates(table)
+    spec = LabelSpec(classes=labels.classes, merge=labels.merge, other=labels.other,
+                     harmonised=labels.column == "emotion")  # fmt: skip
     table, info = select_labels(table, spec)
     info["speaker_near_duplicates"] = near_duplicates
     if config.split.unlearnable == "drop":

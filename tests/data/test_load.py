@@ -310,3 +310,48 @@ def test_near_duplicate_speakers_are_reported_not_merged(tmp_path, caplog):
     assert speaker_near_duplicates(table.assign(corpus=["x", "y", "x", "x", "x"])) == [
         ["x/spk-2", "x/spk_2"]
     ]
+
+
+VOCALISED = [
+    "audio/a1.wav,nv,en,s1,f,,laughing",
+    "audio/a2.wav,nv,en,s1,f,,Sighing ",
+    "audio/b1.wav,nv,en,s2,m,happy,laughing",
+    "audio/b2.wav,nv,en,s2,m,,",
+]
+
+
+def vocalised(root):
+    """Rows with a blank emotion and a ``vocalization`` column (as the nonverbal corpus)."""
+    (root / "audio").mkdir(parents=True)
+    header = "file,corpus,language,speaker,gender,emotion,vocalization"
+    (root / "metadata.csv").write_text("\n".join([header, *VOCALISED]) + "\n")
+    for row in VOCALISED:
+        sf.write(root / row.split(",")[0], 0.1 * np.sin(np.arange(3200) / 3.0), 16000)
+    return root
+
+
+def test_any_manifest_column_can_be_the_target(tmp_path):
+    root = vocalised(tmp_path / "nv")
+    entry = [{"name": "csv", "root": str(root)}]
+    table, skipped = load_corpora(entry, column="vocalization")
+    assert table["emotion"].str.strip().tolist() == ["laughing", "Sighing", "laughing"]
+    assert table["emotion_original"].fillna("").tolist() == ["", "", "happiness"]
+    assert skipped == [{"file": f"{root}/audio/b2.wav",
+                        "problem": "blank vocalization label (corpus nv)"}]  # fmt: skip
+    # labels of another target are taken as they are: no emotion vocabulary, no synonyms
+    selected, summary = select_labels(table, LabelSpec(harmonised=False))
+    assert summary["classes"] == {"Sighing": 1, "laughing": 2}
+    with pytest.raises(ValueError, match="outside the harmonised vocabulary"):
+        select_labels(table, LabelSpec())
+    with pytest.raises(ValueError, match=r"no 'voice' column \(data.labels.column\); columns: "):
+        load_corpora(entry, column="voice")
+
+
+def test_the_labels_column_setting_reaches_the_manifest(tmp_path):
+    root = vocalised(tmp_path / "nv")
+    config = load_config(None, overrides=[f"data.corpora=[{{name: csv, root: {root}}}]",
+                                          "data.labels.column=vocalization"])  # fmt: skip
+    table, info, skipped = prepare_manifest(config)
+    assert sorted(info["classes"]) == ["Sighing", "laughing"] and len(skipped) == 1
+    with pytest.raises(ConfigError, match="column"):
+        load_config(None, overrides=["data.labels.column='a;b'"])

@@ -210,11 +210,16 @@ class LabelSpec:
             their rows, a class name merges them into it. Without ``classes``, what happens
             to labels outside :data:`VOCABULARY`: ``"keep"`` keeps them as classes of their
             own, a class name merges them into it, ``"drop"`` (the default) refuses them.
+        harmonised: the labels are emotions, read through :func:`harmonise` and held to
+            :data:`VOCABULARY`; ``False`` for another target (a ``data.labels.column`` such
+            as ``vocalization``), whose labels are taken as they are (stripped) and all kept
+            unless ``classes`` says otherwise.
     """
 
     classes: list[str] = field(default_factory=list)
     merge: dict[str, str] = field(default_factory=dict)
     other: str = "drop"
+    harmonised: bool = True
 
 
 def check_other(other: str, classes: list[str]) -> str:
@@ -253,7 +258,7 @@ def apply_labels(table: pd.DataFrame, spec: LabelSpec) -> pd.DataFrame:
     except ValueError as error:
         raise ValueError(f"data.labels.other: {error}") from None
     emotion = merged_labels(table, spec)
-    outside = ~emotion.isin(spec.classes or VOCABULARY) & (emotion != "")
+    outside = ~emotion.isin(spec.classes or _known(spec, emotion)) & (emotion != "")
     if not spec.classes and outside.any() and spec.other == "drop":
         files = table["file"] if "file" in table else pd.Series("?", index=table.index)
         raise unknown_labels_error(files[outside].tolist(), emotion[outside].tolist())
@@ -267,8 +272,18 @@ def apply_labels(table: pd.DataFrame, spec: LabelSpec) -> pd.DataFrame:
 
 def merged_labels(table: pd.DataFrame, spec: LabelSpec) -> pd.Series:
     """The emotion column harmonised, then renamed by ``spec.merge``."""
-    merge = {harmonise(key): value for key, value in spec.merge.items()}
-    return table["emotion"].map(harmonise).replace(merge)
+    read = harmonise if spec.harmonised else _stripped
+    merge = {read(key): value for key, value in spec.merge.items()}
+    return table["emotion"].map(read).replace(merge)
+
+
+def _stripped(label: str) -> str:
+    return str(label).strip()
+
+
+def _known(spec: LabelSpec, labels: pd.Series) -> list[str]:
+    """The labels kept without ``classes``: the vocabulary, or (another target) every one."""
+    return list(VOCABULARY) if spec.harmonised else list(labels.unique())
 
 
 def unknown_labels_error(files: list[str], labels: list[str]) -> ValueError:
@@ -299,7 +314,8 @@ def label_summary(
     """What label selection did: counts per class after, counts of labels before, and (with
     ``spec``) the labels dropped or merged into ``spec.other``, with their row counts."""
     kept = table["emotion"].value_counts().sort_index().to_dict()
-    original = before["emotion"].map(harmonise).value_counts().to_dict()
+    read = harmonise if spec is None or spec.harmonised else _stripped
+    original = before["emotion"].map(read).value_counts().to_dict()
     summary: dict[str, object] = {
         "classes": kept,
         "rows_before": len(before),
@@ -308,7 +324,7 @@ def label_summary(
     }
     if spec is not None:
         emotion = merged_labels(before, spec)
-        outside = emotion[~emotion.isin(spec.classes or VOCABULARY) & (emotion != "")]
+        outside = emotion[~emotion.isin(spec.classes or _known(spec, emotion)) & (emotion != "")]
         counts = outside.value_counts().sort_index().to_dict()
         summary["dropped_labels"] = counts if spec.other == "drop" else {}
         summary["merged_into_other"] = counts if spec.other not in OTHER_CHOICES else {}

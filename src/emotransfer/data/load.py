@@ -49,8 +49,13 @@ def load_corpora(
     on_missing: str = "raise",
     allow_duplicates: bool = False,
     plugins: Collection[str] = (),
+    column: str = "emotion",
 ) -> tuple[pd.DataFrame, list]:
     """Concatenate the manifests of ``[{name, root, params}]``; handle files that do not exist.
+
+    ``column``: the label to predict; another column than ``emotion`` (``vocalization``, say)
+    becomes the manifest's ``emotion`` column, the target every later step reads, and the
+    emotion it replaces is kept as ``emotion_original``.
 
     Returns:
         The manifest (speaker ids normalised, see the module docstring) and a list of
@@ -67,7 +72,7 @@ def load_corpora(
         )
     tables, skipped = [], []
     for entry in corpora:
-        table, blank = _load_entry(entry, plugins)
+        table, blank = _load_entry(entry, plugins, column)
         tables.append(table)
         skipped.extend(blank)
     table = normalize_speakers(pd.concat(tables, ignore_index=True))
@@ -144,25 +149,34 @@ def select_labels(table: pd.DataFrame, spec: LabelSpec) -> tuple[pd.DataFrame, d
     return selected, summary
 
 
-def _load_entry(entry: dict, plugins: Collection[str] = ()) -> tuple[pd.DataFrame, list]:
-    """One corpus entry's rows (speakers normalised and selected) and its blank-label skips;
-    ``plugins``: the ``module:Class`` corpus adapters the config allows."""
+def _load_entry(
+    entry: dict, plugins: Collection[str] = (), column: str = "emotion"
+) -> tuple[pd.DataFrame, list]:  # fmt: skip
+    """One corpus entry's rows (speakers normalised and selected, ``column`` as the target)
+    and its blank-label skips; ``plugins``: the ``module:Class`` corpus adapters the config
+    allows."""
     corpus = registry.build("corpus", entry["name"], plugins=plugins, root=entry["root"],
                             **entry.get("params", {}))  # fmt: skip
     where = f"corpus {entry['name']!r} at {entry['root']}"
     table = corpus.load()
-    if "emotion" not in table:
-        raise ValueError(f"{where}: the manifest has no 'emotion' column")
+    if column not in table:
+        raise ValueError(f"{where}: the manifest has no {column!r} column (data.labels.column); "
+                         f"columns: {sorted(map(str, table.columns))}")  # fmt: skip
+    if column != "emotion":
+        original = table.get("emotion")
+        table = table.assign(emotion=table[column])
+        if original is not None:
+            table = table.assign(emotion_original=original)
     table = _select_speakers(normalize_speakers(table), entry)
     if table.empty:
         raise ValueError(f"{where}: no rows")
     emotion = table["emotion"]
     blank = emotion.isna() | emotion.astype(str).str.strip().isin(["", "nan"])
     names = _corpus(table).replace("", entry["name"])
-    skipped = [{"file": str(file), "problem": f"blank emotion label (corpus {name})"}
+    skipped = [{"file": str(file), "problem": f"blank {column} label (corpus {name})"}
                for file, name in zip(table.loc[blank, "file"], names[blank])]  # fmt: skip
     if blank.all():
-        raise ValueError(f"{where}: every row has a blank emotion label (e.g. "
+        raise ValueError(f"{where}: every row has a blank {column} label (e.g. "
                          f"{skipped[0]['file']})")  # fmt: skip
     return table[~blank].reset_index(drop=True), skipped
 
