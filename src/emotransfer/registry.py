@@ -108,6 +108,7 @@ TABLES: dict[str, dict[str, str]] = {
         "dann": "emotransfer.models.dann:DANNHead",
         "multitask": "emotransfer.models.multitask:MultitaskHead",
         "da_autoencoder": "emotransfer.models.da_autoencoder:DAAutoencoderHead",
+        "gan": "emotransfer.models.gan_augment:GANAugmentedHead",
     },
     "fewshot": {
         "maml": "emotransfer.models.maml:MAMLClassifier",

@@ -56,12 +56,15 @@ def export_head(head: Head) -> dict[str, np.ndarray]:
     Raises:
         ValueError: no kind of :data:`KINDS` exports this head.
     """
+    if isinstance(head, Head):
+        head = head.served()
     for name, kind in KINDS.items():
         arrays = kind.export(head)
         if arrays is not None:
             return {KIND_KEY: encode_kind(name), **arrays}
     raise ValueError(f"cannot export a {type(head).__name__}: export supports ridge, logreg, "
-                     "svm, mlp, dann, multitask and layer_sum heads")  # fmt: skip
+                     "svm, mlp, dann, multitask and layer_sum heads (and gan around svm or "
+                     "logreg)")  # fmt: skip
 
 
 def encode_kind(name: str) -> np.ndarray:

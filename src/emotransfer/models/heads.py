@@ -48,6 +48,11 @@ class Head(BaseEstimator):
         """Predictions of several heads from one ``fit_many`` call on the same rows."""
         return [head.predict(features) for head in fitted]
 
+    def served(self) -> Head:
+        """The fitted head that predicts at inference, which export saves: the head itself,
+        or a wrapper's inner head (the GAN-augmented head's base head)."""
+        return self
+
 
 class SVMHead(Head):
     """Support vector machine (libsvm) on a kernel matrix computed with BLAS.
