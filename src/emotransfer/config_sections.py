@@ -111,6 +111,12 @@ class SplitConfig(Section):
     only_folds: list[str] = Field(
         default_factory=list, description="run only these folds (names as in the report)"
     )
+    train_per_class: int | None = Field(
+        None,
+        ge=1,
+        description="keep at most this many training clips per class in every fold (a seeded "
+        "draw; test clips unchanged): learning curves and small-data studies",
+    )
 
     @field_validator("kind")
     @classmethod

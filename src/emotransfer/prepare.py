@@ -78,14 +78,19 @@ def missing_files(skipped: list[dict[str, str]]) -> list[dict[str, str]]:
 
 
 def experiment_folds(config: ExperimentConfig, table: pd.DataFrame) -> list:
-    """The outer folds that ``config.split`` describes (see ``data.splits.make_folds``)."""
-    from emotransfer.data.splits import make_folds
+    """The outer folds that ``config.split`` describes (see ``data.splits.make_folds``), with
+    at most ``split.train_per_class`` training rows per class."""
+    from emotransfer.data.splits import limit_per_class, make_folds
 
     split = config.split
-    return make_folds(table, kind=split.kind, folds=split.folds, seed=config.seed,
-                      column=split.column, train_values=split.train_values,
-                      test_values=split.test_values, train_corpora=split.train_corpora,
-                      test_corpora=split.test_corpora, plugins=config.plugins)  # fmt: skip
+    folds = make_folds(table, kind=split.kind, folds=split.folds, seed=config.seed,
+                       column=split.column, train_values=split.train_values,
+                       test_values=split.test_values, train_corpora=split.train_corpora,
+                       test_corpora=split.test_corpora, plugins=config.plugins)  # fmt: skip
+    if split.train_per_class:
+        folds = limit_per_class(folds, table["emotion"].astype(str).to_numpy(),
+                                split.train_per_class, seed=config.seed)  # fmt: skip
+    return folds
 
 
 def folder_path(config: ExperimentConfig, folder: str | Path | None = None) -> Path:

@@ -244,3 +244,31 @@ def test_a_plugin_split_is_built_only_when_allowed():
         make_folds(table, kind=name)
     (fold,) = make_folds(table, kind=name, plugins=[name])
     assert fold.name == "first=c/a" and fold.test.tolist() == [1, 2]
+
+
+def test_training_rows_are_limited_per_class_with_a_seeded_draw():
+    from emotransfer.data.splits import Fold, limit_per_class
+
+    labels = np.array(["a"] * 10 + ["b"] * 3 + ["c"] * 6)
+    folds = [Fold("f0", np.arange(18), np.array([18])), Fold("f1", np.arange(1, 19), np.array([0]))]
+    limited = limit_per_class(folds, labels, 4, seed=0)
+    for fold, before in zip(limited, folds):
+        counts = dict(zip(*np.unique(labels[fold.train], return_counts=True)))
+        assert counts == {"a": 4, "b": 3, "c": 4}  # a class with fewer keeps all of them
+        assert set(fold.train) <= set(before.train) and fold.test.tolist() == before.test.tolist()
+    assert limit_per_class(folds, labels, 4, seed=0)[0].train.tolist() == limited[0].train.tolist()
+    assert limit_per_class(folds, labels, 4, seed=1)[0].train.tolist() != limited[0].train.tolist()
+
+
+def test_the_split_setting_limits_every_training_fold(tmp_path, synthetic_root):
+    from emotransfer.config import load_config
+    from emotransfer.prepare import experiment_folds, prepare_manifest
+
+    config = load_config(None, overrides=[
+        f"data.corpora=[{{name: synthetic, root: {synthetic_root}, "
+        "params: {num_speakers: 4, utterances_per_emotion: 4}}]", "split.train_per_class=2",
+    ])  # fmt: skip
+    table, _, _ = prepare_manifest(config)
+    for fold in experiment_folds(config, table):
+        counts = table["emotion"].iloc[fold.train].value_counts()
+        assert (counts == 2).all() and len(fold.test) == 4 * table["emotion"].nunique()

@@ -226,3 +226,28 @@ def drop_unlearnable(
                             f"fold {folds} (split.unlearnable=drop)"})  # fmt: skip
         table = table[~drop].reset_index(drop=True)
     return table, found, skipped
+
+
+def limit_per_class(folds: list[Fold], labels: np.ndarray, per_class: int, *,
+                    seed: int) -> list[Fold]:  # fmt: skip
+    """Each fold with at most ``per_class`` training rows of each label, drawn at random
+    (seeded by ``seed`` and the fold's position, so a fold keeps its draw when others are
+    skipped); the test rows stay as they are.
+
+    Example:
+        >>> fold = Fold("f", np.arange(6), np.array([6]))
+        >>> kept = limit_per_class([fold], np.array(list("aaabbbb")), 2, seed=0)[0]
+        >>> len(kept.train), sorted(set(np.array(list("aaabbbb"))[kept.train].tolist()))
+        (4, ['a', 'b'])
+    """
+    limited = []
+    for position, fold in enumerate(folds):
+        rng = np.random.default_rng([seed, position])
+        kept = []
+        for label in np.unique(labels[fold.train]):
+            rows = fold.train[labels[fold.train] == label]
+            kept.append(rows if len(rows) <= per_class
+                        else rng.choice(rows, per_class, replace=False))  # fmt: skip
+        train = np.sort(np.concatenate(kept))
+        limited.append(Fold(fold.name, train, fold.test, list(fold.held_out)))
+    return limited
