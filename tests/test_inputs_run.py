@@ -93,6 +93,17 @@ def test_predict_on_the_command_line_takes_one_text_per_file(tmp_path, spoken_wo
     assert "1 text items for 2 files" in capsys.readouterr().err
 
 
+def test_the_attention_block_fuses_audio_and_text_frames_through_run(tmp_path, spoken_words,
+                                                                     tiny_bert):  # fmt: skip
+    result = run(config_of(tmp_path, spoken_words, tiny_bert, "model.fusion=attention"),
+                 progress=False)  # fmt: skip
+    assert result.metrics["summary"]["uar"]["value"] > 0.9  # the words are the only cue
+    predictor = Predictor.from_run(result.run_dir)
+    clip = str(spoken_words / "audio" / "s1_0.wav")
+    guesses = predictor.predict_files([clip, clip], {"text": ["gloomy", "furious"]})
+    assert [max(g, key=g.get) for g in guesses] == ["sadness", "anger"]
+
+
 def test_a_frozen_text_encoder_is_built_once_for_all_fold_models(tmp_path, spoken_words, tiny_bert):
     two = "split.only_folds=[speaker=s1, speaker=s2]"
     config = config_of(tmp_path, spoken_words, tiny_bert, "finetune.strategy=frozen",

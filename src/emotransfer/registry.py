@@ -63,6 +63,7 @@ TABLES: dict[str, dict[str, str]] = {
     "fusion": {
         "identity": "emotransfer.models.fusion:IdentityFusion",
         "concat": "emotransfer.models.fusion:ConcatFusion",
+        "attention": "emotransfer.models.attention_fusion:CrossAttentionFusion",
     },
     "body": {
         "identity": "emotransfer.models.bodies:IdentityBody",
