@@ -81,3 +81,13 @@ def test_the_weighted_sum_probe_exports_its_layer_mix():
     np.testing.assert_allclose(exported.class_probabilities(features, 3),
                                head.predict_proba(features), atol=1e-5)  # fmt: skip
     assert exported.arrays["mix"].argmax() == 2
+
+
+def test_a_two_class_logistic_regression_exports_both_classes():
+    rng = np.random.default_rng(0)
+    features = np.r_[rng.normal(-1, 1, (30, 4)), rng.normal(1, 1, (30, 4))]
+    labels = np.r_[np.zeros(30, int), np.ones(30, int)]
+    head = LogisticRegressionHead().fit(features, labels)
+    exported = ExportedHead(export_head(head))
+    np.testing.assert_allclose(exported.class_probabilities(features, 2),
+                               head.model_.predict_proba(features), atol=1e-9)  # fmt: skip

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from emotransfer.data.audio import AudioError, load_audio
 from emotransfer.inference.loading import frozen_scorer, trained_scorer
@@ -128,6 +129,18 @@ class Predictor:
         """Probabilities for audio files, given together (raises on the first bad file);
         ``inputs`` as in :meth:`predict_signals`."""
         return self.predict_signals([self.load(p) for p in paths], inputs)
+
+    def predict_long(
+        self, path: str | Path, *, window_s: float = 2.0, hop_s: float = 1.0
+    ) -> pd.DataFrame:  # fmt: skip
+        """Probabilities over time for a recording of any length (the run's maximum clip
+        duration does not apply): one row per window, see
+        :func:`emotransfer.inference.timeline.timeline`. All windows are one speaker."""
+        from emotransfer.inference.timeline import timeline
+
+        wave = load_audio(path, sample_rate=self.sample_rate, min_duration=self.min_duration,
+                          max_duration=float("inf"))  # fmt: skip
+        return timeline(self, wave, window_s=window_s, hop_s=hop_s)
 
     def predict_file(self, path: str | Path, **inputs: Any) -> dict[str, float]:
         """Probabilities for an audio file (any rate or channel count), with its items of

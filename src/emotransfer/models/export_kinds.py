@@ -118,7 +118,13 @@ class LogRegArrays(HeadArrays):
         if not isinstance(head, LogisticRegressionHead):
             return None
         model = head.model_
-        return {"weights": model.coef_.T, "offset": model.intercept_,
+        weights, offset = model.coef_.T, model.intercept_
+        if len(model.classes_) == 2 and weights.shape[1] == 1:
+            # scikit-learn keeps one score z for two classes: p(second) = sigmoid(z), which
+            # is the softmax of the logits [0, z]
+            weights = np.concatenate([np.zeros_like(weights), weights], axis=1)
+            offset = np.concatenate([np.zeros_like(offset), offset])
+        return {"weights": weights, "offset": offset,
                 "classes": model.classes_.astype(np.int64)}  # fmt: skip
 
     def bias(self) -> str:

@@ -1,0 +1,100 @@
+"""Long recordings: class probabilities over time, and the events they show.
+
+A recording longer than the clips a run was trained on is cut into windows of about the
+training clips' length (``window_s``, every ``hop_s``); every window is scored, all windows
+of one recording together (a speaker-normalised run treats the recording as one speaker).
+:func:`timeline` gives one row per window (start, end, the predicted class and every
+probability); :func:`events` merges consecutive windows whose best class is one of the
+``targets`` (a nonverbal detector's ``laughing``, ``crying`` ...) with a probability of at
+least ``threshold`` into events with start and end times, each scored by the mean
+probability of its class over its windows.
+
+Example:
+    >>> windows(10.0, window_s=4.0, hop_s=2.0)
+    [(0.0, 4.0), (2.0, 6.0), (4.0, 8.0), (6.0, 10.0)]
+    >>> windows(3.0, window_s=4.0, hop_s=2.0)  # shorter than a window: the whole of it
+    [(0.0, 3.0)]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+
+def windows(duration: float, *, window_s: float, hop_s: float) -> list[tuple[float, float]]:
+    """``(start, end)`` in seconds covering ``duration``: windows of ``window_s`` every
+    ``hop_s``, the last one ending at the end (shifted back, never shorter).
+
+    Raises:
+        ValueError: a window or hop that is not positive, or a hop longer than the window
+            (parts of the recording would never be scored).
+    """
+    if window_s <= 0 or hop_s <= 0 or hop_s > window_s:
+        raise ValueError(f"window_s {window_s} and hop_s {hop_s}: need 0 < hop_s <= window_s")
+    if duration <= window_s:
+        return [(0.0, round(duration, 6))]
+    starts = list(np.arange(0.0, duration - window_s, hop_s)) + [duration - window_s]
+    return [(round(float(s), 6), round(float(s) + window_s, 6)) for s in starts]
+
+
+def timeline(
+    predictor: Any, wave: np.ndarray, *, window_s: float = 2.0, hop_s: float = 1.0
+) -> pd.DataFrame:  # fmt: skip
+    """One row per window of ``wave`` (mono, at ``predictor.sample_rate``): ``start``,
+    ``end`` (seconds), ``predicted`` and one probability column per class."""
+    rate = predictor.sample_rate
+    spans = windows(len(wave) / rate, window_s=window_s, hop_s=hop_s)
+    pieces = [wave[int(round(start * rate)) : int(round(end * rate))] for start, end in spans]
+    if len(pieces) == 1 and predictor.scorer.speaker_norm:
+        pieces = pieces * 2  # one window of one speaker: its own mean, twice, is the same
+    scores = predictor.predict_signals(pieces)[: len(spans)]
+    table = pd.DataFrame(scores, columns=predictor.classes)
+    table.insert(0, "predicted", table.idxmax(axis=1))
+    table.insert(0, "end", [end for _, end in spans])
+    table.insert(0, "start", [start for start, _ in spans])
+    return table
+
+
+@dataclass
+class Event:
+    """A stretch of a recording whose windows show one target class."""
+
+    label: str
+    start: float
+    end: float
+    score: float  # the class's mean probability over the event's windows
+
+
+def events(
+    table: pd.DataFrame, targets: Collection[str], *, threshold: float = 0.5
+) -> list[Event]:  # fmt: skip
+    """Consecutive (overlapping or touching) windows of :func:`timeline` whose predicted
+    class is in ``targets`` with a probability >= ``threshold``, merged per class.
+
+    Raises:
+        ValueError: a target that is not one of the table's classes.
+    """
+    unknown = sorted(set(targets) - set(table.columns[3:]))
+    if unknown:
+        raise ValueError(f"targets {unknown}: not classes of this run ({list(table.columns[3:])})")
+    found: list[Event] = []
+    scores: list[float] = []
+    for row in table.to_dict("records"):  # class names need not be identifiers
+        label = row["predicted"]
+        probability = float(row[label]) if label in targets else 0.0
+        if label not in targets or probability < threshold:
+            continue
+        last = found[-1] if found else None
+        if last is not None and last.label == label and row["start"] <= last.end:
+            last.end = float(row["end"])
+            scores.append(probability)
+            last.score = float(np.mean(scores))
+            continue
+        scores = [probability]
+        found.append(Event(label, float(row["start"]), float(row["end"]), probability))
+    return found

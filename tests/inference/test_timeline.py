@@ -1,0 +1,91 @@
+"""Long recordings: windows, a timeline of probabilities and the events it shows."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile
+
+from emotransfer.inference.timeline import Event, events, windows
+
+RATE = 16000
+
+
+def test_windows_cover_the_recording_and_the_last_one_ends_at_its_end():
+    assert windows(5.0, window_s=2.0, hop_s=1.5) == [(0.0, 2.0), (1.5, 3.5), (3.0, 5.0)]
+    assert windows(1.0, window_s=2.0, hop_s=1.0) == [(0.0, 1.0)]
+    with pytest.raises(ValueError, match="hop_s <= window_s"):
+        windows(5.0, window_s=1.0, hop_s=2.0)
+
+
+def test_consecutive_windows_of_a_target_class_merge_into_one_event():
+    table = pd.DataFrame({
+        "start": [0.0, 1.0, 2.0, 3.0, 4.0, 5.0], "end": [2.0, 3.0, 4.0, 5.0, 6.0, 7.0],
+        "predicted": ["speech", "laughing", "laughing", "speech", "laughing", "laughing"],
+        "laughing": [0.1, 0.8, 0.6, 0.2, 0.4, 0.9], "speech": [0.9, 0.2, 0.4, 0.8, 0.6, 0.1],
+    })  # fmt: skip
+    found = events(table, ["laughing"], threshold=0.5)
+    assert found == [Event("laughing", 1.0, 4.0, pytest.approx(0.7)),
+                     Event("laughing", 5.0, 7.0, 0.9)]  # fmt: skip
+    with pytest.raises(ValueError, match="not classes of this run"):
+        events(table, ["crying"])
+
+
+@pytest.fixture(scope="module")
+def tone_run(tmp_path_factory):
+    """A frozen log-mel run that tells a 1 kHz tone (`beep`) from low noise (`hush`)."""
+    root = tmp_path_factory.mktemp("tones")
+    (root / "audio").mkdir()
+    rng = np.random.default_rng(0)
+    rows = []
+    for speaker in ("a", "b", "c"):
+        for number in range(8):
+            label = ["beep", "hush"][number % 2]
+            wave = 0.02 * rng.normal(size=RATE)
+            if label == "beep":
+                wave += 0.3 * np.sin(2 * np.pi * 1000 * np.arange(RATE) / RATE)
+            name = f"audio/{speaker}{number}.wav"
+            soundfile.write(root / name, wave, RATE)
+            rows.append({"file": name, "speaker": speaker, "emotion": "", "sound": label})
+    pd.DataFrame(rows).to_csv(root / "metadata.csv", index=False)
+    from emotransfer.config import load_config
+    from emotransfer.experiment import run
+
+    output = tmp_path_factory.mktemp("runs")
+    config = load_config(None, overrides=[
+        "name=tones", f"output_dir={output}", f"cache_dir={output / 'cache'}",
+        f"data.corpora=[{{name: csv, root: {root}}}]", "data.labels.column=sound",
+        "features.upstream=logmel", "features.normalization=global", "head.name=logreg",
+        "evaluation.bootstrap=20",
+    ])  # fmt: skip
+    return run(config, progress=False).run_dir
+
+
+def recording(path, tone_from=4.0, tone_to=6.0, seconds=10.0):
+    rng = np.random.default_rng(1)
+    wave = 0.02 * rng.normal(size=int(seconds * RATE))
+    span = np.arange(int(tone_from * RATE), int(tone_to * RATE))
+    wave[span] += 0.3 * np.sin(2 * np.pi * 1000 * span / RATE)
+    soundfile.write(path, wave, RATE)
+    return str(path)
+
+
+def test_a_tone_inside_a_long_recording_is_found_with_its_times(tone_run, tmp_path, capsys):
+    from emotransfer.cli import main
+    from emotransfer.inference import Predictor
+
+    long = recording(tmp_path / "long.wav")
+    predictor = Predictor.from_run(tone_run)
+    table = predictor.predict_long(long, window_s=1.0, hop_s=0.5)
+    assert table["start"].tolist()[:3] == [0.0, 0.5, 1.0] and table["end"].iloc[-1] == 10.0
+    assert list(table.columns) == ["start", "end", "predicted", "beep", "hush"]
+    (found,) = events(table, ["beep"])
+    assert 3.0 <= found.start <= 4.5 and 5.5 <= found.end <= 7.0 and found.score > 0.5
+    assert main(["predict", str(tone_run), long, "--events", "beep", "--window", "1",
+                 "--hop", "0.5"]) == 0  # fmt: skip
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "file,label,start,end,score" and len(lines) == 2
+    assert lines[1].startswith(f"{long},beep,{found.start:.2f},{found.end:.2f},")
+    assert main(["predict", str(tone_run), long, str(tmp_path / "gone.wav"), "--long",
+                 "--window", "1", "--hop", "0.5"]) == 1  # fmt: skip
+    out, err = capsys.readouterr()
+    assert len(out.splitlines()) == 1 + len(table) and "gone.wav" in err
