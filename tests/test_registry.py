@@ -25,7 +25,7 @@ def test_build_passes_parameters():
 
 
 def test_unknown_name_lists_known_names():
-    known = "da_autoencoder, dann, layer_sum, logreg, mlp, multitask, ridge, svm"
+    known = "da_autoencoder, dann, gan, layer_sum, logreg, mlp, multitask, ridge, svm"
     with pytest.raises(KeyError, match=f"unknown head 'forest'; known: {known}"):
         registry.resolve("head", "forest")
     with pytest.raises(KeyError, match="unknown corpus 'emodbb'; known: .*emodb.*ravdess"):

@@ -6,6 +6,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from tests.bodies import synthetic_run_config
 
 from emotransfer.encoders.leaf import Leaf
 from emotransfer.encoders.logmel import LogMelEncoder
@@ -148,21 +149,15 @@ def test_leaf_with_a_linear_head_learns_the_spectral_shape_at_any_level():
 def test_leaf_is_a_registered_encoder_that_trains_through_run_and_predicts(
     tmp_path, synthetic_root, synthetic_table
 ):  # fmt: skip
-    from emotransfer.config import load_config
     from emotransfer.experiment import run
     from emotransfer.inference import Predictor
 
-    config = load_config(None, overrides=[
-        "name=leaf", f"output_dir={tmp_path}", f"cache_dir={tmp_path / 'cache'}",
-        f"data.corpora=[{{name: synthetic, root: {synthetic_root}, "
-        "params: {num_speakers: 4, utterances_per_emotion: 4}}]",
-        "data.labels.classes=[anger, sadness]",
+    config = synthetic_run_config(tmp_path, synthetic_root, "leaf",
         "model={encoder: leaf, encoder_params: {num_filters: 16}, params: {body: mscnn, "
         "body_params: {channels: 8, layers: 1}, pooling: stats}}",
         "finetune={strategy: full, batch_size: 8, learning_rate: 0.003, epochs: 2, "
-        "validation_folds: 0, normalization: global}", "evaluation.bootstrap=20",
-        "split.only_folds=[speaker=s01]",
-    ])  # fmt: skip
+        "validation_folds: 0, normalization: global}", "split.only_folds=[speaker=s01]",
+    )  # fmt: skip
     result = run(config, progress=False)
     assert json.loads((result.run_dir / "model.json").read_text())["encoder"] == "leaf"
     predictor = Predictor.from_run(result.run_dir)

@@ -4,6 +4,7 @@ from the rows the head is fitted on; the base head fits real + generated rows.""
 import numpy as np
 import pytest
 import torch
+from tests.bodies import synthetic_run_config
 
 from emotransfer.models.export import ExportedHead, export_head, kind_of
 from emotransfer.models.gan_augment import GANAugmentedHead
@@ -66,18 +67,14 @@ def test_bad_settings_are_refused(options, message):
 def test_a_run_with_the_gan_head_trains_inside_its_folds_and_predicts(
     tmp_path, synthetic_root, synthetic_table
 ):  # fmt: skip
-    from emotransfer.config import load_config
     from emotransfer.experiment import run
     from emotransfer.inference import Predictor
 
-    config = load_config(None, overrides=[
-        "name=gan", f"output_dir={tmp_path}", f"cache_dir={tmp_path / 'cache'}",
-        f"data.corpora=[{{name: synthetic, root: {synthetic_root}, "
-        "params: {num_speakers: 4, utterances_per_emotion: 4}}]",
-        "features.upstream=logmel", "features.normalization=global", "head.name=gan",
-        "head.params={steps: 20}", "head.grid={C: [0.1, 1.0]}", "evaluation.bootstrap=20",
-        "head.inner_folds=2",
-    ])  # fmt: skip
+    config = synthetic_run_config(
+        tmp_path, synthetic_root, "gan", "data.labels.classes=[]", "features.upstream=logmel",
+        "features.normalization=global", "head.name=gan", "head.params={steps: 20}",
+        "head.grid={C: [0.1, 1.0]}", "head.inner_folds=2",
+    )  # fmt: skip
     result = run(config, progress=False)
     assert result.metrics["summary"]["uar"]["value"] > 1 / len(result.metrics["classes"])
     predictor = Predictor.from_run(result.run_dir)

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+from tests.bodies import alone_and_padded, synthetic_run_config
 from tests.models.test_multiscale import accuracy, short_events
 
 from emotransfer.models.bodies import IdentityBody
@@ -29,13 +30,7 @@ def test_each_query_keeps_its_top_k_keys_and_never_a_padded_one():
 def test_a_clip_gives_the_same_frames_alone_and_padded_in_a_batch():
     torch.manual_seed(1)
     body = KeySparseTransformer(input_size=5, width=8, heads=2, layers=2, top_k=3).eval()
-    short, long = torch.randn(1, 6, 5), torch.randn(1, 11, 5)
-    batch = torch.zeros(2, 11, 5)
-    batch[0, :6], batch[1] = short[0], long[0]
-    mask = torch.arange(11)[None] < torch.tensor([[6], [11]])
-    with torch.no_grad():
-        together, kept = body(batch, mask)
-        alone, _ = body(short, torch.ones(1, 6, dtype=torch.bool))
+    together, alone, mask, kept = alone_and_padded(body, 5)
     torch.testing.assert_close(together[0, :6], alone[0], atol=1e-5, rtol=0)
     assert kept.equal(mask) and together[0, 6:].abs().sum() == 0
     assert body.output_size == 8 and together.shape == (2, 11, 8)
@@ -69,20 +64,15 @@ def test_a_clip_longer_than_the_attention_takes_is_named():
 
 def test_the_registered_body_trains_through_run_and_predicts(tmp_path, synthetic_root,
                                                              synthetic_table):  # fmt: skip
-    from emotransfer.config import load_config
     from emotransfer.experiment import run
     from emotransfer.inference import Predictor
 
-    config = load_config(None, overrides=[
-        "name=kst", f"output_dir={tmp_path}", f"cache_dir={tmp_path / 'cache'}",
-        f"data.corpora=[{{name: synthetic, root: {synthetic_root}, "
-        "params: {num_speakers: 4, utterances_per_emotion: 4}}]",
-        "data.labels.classes=[anger, sadness]", "features.upstream=logmel",
+    config = synthetic_run_config(tmp_path, synthetic_root, "kst", "features.upstream=logmel",
         "model.params={body: kst, body_params: {width: 16, heads: 2, layers: 1, top_k: 8}, "
         "pooling: stats}",
         "finetune={strategy: full, batch_size: 8, learning_rate: 0.003, epochs: 10, "
-        "validation_folds: 0, normalization: global}", "evaluation.bootstrap=20",
-    ])  # fmt: skip
+        "validation_folds: 0, normalization: global}",
+    )  # fmt: skip
     result = run(config, progress=False)
     assert result.metrics["summary"]["uar"]["value"] >= 0.7  # chance 0.5; 0.78 measured
     predictor = Predictor.from_run(result.run_dir)

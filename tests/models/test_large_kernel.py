@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
+from tests.bodies import alone_and_padded, synthetic_run_config
 
 from emotransfer.models.large_kernel import LargeKernel, LargeKernelCNN
 
@@ -57,13 +58,7 @@ def test_one_block_merges_to_the_sum_of_its_two_branches():
 def test_a_clip_gives_the_same_frames_alone_and_padded_in_a_batch():
     torch.manual_seed(2)
     body = trained_looking(LargeKernelCNN(input_size=8, channels=4, kernel=(5, 15)))
-    short, long = torch.randn(1, 7, 8), torch.randn(1, 16, 8)
-    batch = torch.zeros(2, 16, 8)
-    batch[0, :7], batch[1] = short[0], long[0]
-    mask = torch.arange(16)[None] < torch.tensor([[7], [16]])
-    with torch.no_grad():
-        together, _ = body(batch, mask)
-        alone, _ = body(short, torch.ones(1, 7, dtype=torch.bool))
+    together, alone, _, _ = alone_and_padded(body, 8, short=7, long=16)
     torch.testing.assert_close(together[0, :7], alone[0], atol=1e-5, rtol=0)
     assert together[0, 7:].abs().sum() == 0
     assert body.output_size == 4 * 2 and together.shape == (2, 16, 8)  # 8 rows -> 4 -> 2
@@ -82,23 +77,18 @@ def test_bad_settings_are_refused(options, message):
 def test_the_registered_body_trains_through_run_and_is_served_merged(
     tmp_path, synthetic_root, synthetic_table
 ):  # fmt: skip
-    from emotransfer.config import load_config
     from emotransfer.experiment import run
     from emotransfer.inference import Predictor
     from emotransfer.model_spec import read_model_spec
     from emotransfer.models.batched import predict_proba
     from emotransfer.transfer.build import build_model
 
-    config = load_config(None, overrides=[
-        "name=lkcnn", f"output_dir={tmp_path}", f"cache_dir={tmp_path / 'cache'}",
-        f"data.corpora=[{{name: synthetic, root: {synthetic_root}, "
-        "params: {num_speakers: 4, utterances_per_emotion: 4}}]",
-        "data.labels.classes=[anger, sadness]", "features.upstream=logmel",
+    config = synthetic_run_config(tmp_path, synthetic_root, "lkcnn", "features.upstream=logmel",
         "model.params={body: lkcnn, body_params: {channels: 4, blocks: 1, kernel: [5, 15], "
         "small_kernel: 3}, pooling: stats}",
         "finetune={strategy: full, batch_size: 8, learning_rate: 0.01, epochs: 10, "
-        "validation_folds: 0, normalization: global}", "evaluation.bootstrap=20",
-    ])  # fmt: skip
+        "validation_folds: 0, normalization: global}",
+    )  # fmt: skip
     result = run(config, progress=False)
     assert result.metrics["summary"]["uar"]["value"] >= 0.75
     predictor = Predictor.from_run(result.run_dir)
