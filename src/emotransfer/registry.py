@@ -48,6 +48,8 @@ TABLES: dict[str, dict[str, str]] = {
         "logmel": "emotransfer.features.logmel:LogMel",
         "hf": "emotransfer.features.hf:HFEncoder",
         "resemblyzer": "emotransfer.features.resemblyzer:Resemblyzer",
+        "stack": "emotransfer.features.stack:StackedUpstream",
+        "posteriors": "emotransfer.inference.posteriors:RunPosteriors",
     },
     "encoder": {
         "hf": "emotransfer.encoders.hf_audio:HFAudioEncoder",

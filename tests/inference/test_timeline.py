@@ -89,3 +89,44 @@ def test_a_tone_inside_a_long_recording_is_found_with_its_times(tone_run, tmp_pa
                  "--window", "1", "--hop", "0.5"]) == 1  # fmt: skip
     out, err = capsys.readouterr()
     assert len(out.splitlines()) == 1 + len(table) and "gone.wav" in err
+
+
+def test_a_runs_posteriors_are_an_upstream_and_stack_with_other_features(tone_run, tmp_path):
+    from emotransfer.features.stack import StackedUpstream
+    from emotransfer.inference.posteriors import RunPosteriors
+    from emotransfer.run_files import file_digest
+
+    wave, _ = soundfile.read(recording(tmp_path / "long.wav"), dtype="float32")
+    posteriors = RunPosteriors(run=str(tone_run), window_s=1.0, hop_s=0.5)
+    frames = posteriors.extract(wave)
+    assert frames.shape == (1, 19, 2) and posteriors.classes == ["beep", "hush"]
+    beep = frames[0, :, 0]
+    assert beep.max() > 0.9 and beep.mean() < 0.5  # the tone fills 2 of 10 s
+    identity = posteriors.identity()
+    assert identity["files"] == file_digest(tone_run / "files.json")
+    stack = StackedUpstream(upstreams=[
+        {"name": "logmel", "params": {"num_mels": 8}},
+        {"name": "posteriors", "params": {"run": str(tone_run), "window_s": 1.0}},
+    ], pooling="stats")  # fmt: skip
+    vector = stack.extract(wave)[0, 0]
+    assert vector.shape == (4 * 8 + 4 * 2,)
+    assert vector[32 + 2 * 2] == pytest.approx(beep.max(), abs=1e-6)  # the beep's maximum
+
+
+def test_a_run_on_stacked_features_with_posteriors_trains_and_predicts(tone_run, tmp_path):
+    from emotransfer.config import load_config
+    from emotransfer.experiment import run
+    from emotransfer.inference import Predictor
+
+    config = load_config(tone_run / "config.yaml", overrides=[
+        "name=stacked", f"output_dir={tmp_path}", f"cache_dir={tmp_path / 'cache'}",
+        "features.upstream=stack", "features.params={upstreams: [{name: logmel, params: "
+        f"{{num_mels: 8}}}}, {{name: posteriors, params: {{run: '{tone_run}'}}}}], "
+        "pooling: stats}",
+    ])  # fmt: skip
+    result = run(config, progress=False)
+    assert result.metrics["summary"]["uar"]["value"] == 1.0
+    assert result.metrics["features"]["dim"] == 4 * 8 + 4 * 2
+    guess = Predictor.from_run(result.run_dir).predict_long(recording(tmp_path / "l.wav"),
+                                                            window_s=1.0, hop_s=0.5)  # fmt: skip
+    assert guess["predicted"].iloc[10] == "beep" and guess["predicted"].iloc[0] == "hush"
