@@ -35,6 +35,17 @@ SYSTEMS = {
         "model.params={body: lkcnn, body_params: {channels: 8, blocks: 2, kernel: [9, 31], "
         "small_kernel: 5}, pooling: stats}",
     ],
+    "logmel_specaugment_mscnn_stats": [
+        "features.upstream=logmel",
+        "model.params={body: specaugment, body_params: {freq_masks: 2, freq_width: 8, "
+        "time_masks: 2, time_width: 20, body: mscnn, body_params: {kernels: [3, 5, 7], "
+        "channels: 32, layers: 2}}, pooling: stats}",
+    ],
+    "leaf_mscnn_stats": [
+        "model.encoder=leaf", "model.encoder_params={num_filters: 64}",
+        "model.params={body: mscnn, body_params: {kernels: [3, 5, 7], channels: 32, layers: 2}, "
+        "pooling: stats}",
+    ],
     "logmel_kst_stats": [
         "features.upstream=logmel",
         "model.params={body: kst, body_params: {width: 64, heads: 4, layers: 2, top_k: 16}, "

@@ -72,6 +72,7 @@ TABLES: dict[str, dict[str, str]] = {
         "mscnn": "emotransfer.models.multiscale:MultiScaleCNN",
         "lkcnn": "emotransfer.models.large_kernel:LargeKernelCNN",
         "kst": "emotransfer.models.key_sparse:KeySparseTransformer",
+        "specaugment": "emotransfer.models.masking:SpecAugmentBody",
     },
     "pooling": {
         "mean": "emotransfer.models.frame_pooling:MeanPooling",
