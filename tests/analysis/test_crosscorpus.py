@@ -83,3 +83,11 @@ def test_corpus_normalisation_removes_a_channel_shift_between_corpora(tmp_path, 
         result = json.loads(path.read_text())
         uars[normalization] = {r["test"]: r["uar"] for r in result["leave_one_corpus_out"]}
     assert uars["corpus"]["channel"] > uars["global"]["channel"] + 0.1, uars
+
+
+def test_a_trained_model_is_sent_to_run_with_a_cross_corpus_split(tmp_path, capsys):
+    config = tmp_path / "t.yaml"
+    config.write_text("name: t\nfinetune: {strategy: full}\n"
+                      "data: {corpora: [{name: synthetic, root: /x}]}\n")  # fmt: skip
+    assert main(["crosscorpus", str(config), "--quiet"]) == 2
+    assert "split.kind=cross_corpus" in capsys.readouterr().err

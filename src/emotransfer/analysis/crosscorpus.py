@@ -51,6 +51,12 @@ def run_crosscorpus(
     from emotransfer.reporting.distances import fad_heatmap_figure
     from emotransfer.reporting.plots import save_figure
 
+    if config.finetune is not None:
+        raise ValueError(
+            "crosscorpus fits heads on frozen features; a trained model (finetune section: an "
+            "architecture, fine-tuning) goes cell by cell through `emotransfer run` with "
+            "split.kind=cross_corpus, split.train_corpora=[A] and split.test_corpora=[B]"
+        )
     began = time.perf_counter()
     folder = result_folder(config, Path(config.output_dir) / config.name / "crosscorpus")
     table, labels_info, skipped = prepare_manifest(config)
