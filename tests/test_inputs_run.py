@@ -93,10 +93,14 @@ def test_predict_on_the_command_line_takes_one_text_per_file(tmp_path, spoken_wo
     assert "1 text items for 2 files" in capsys.readouterr().err
 
 
-def test_the_attention_block_fuses_audio_and_text_frames_through_run(tmp_path, spoken_words,
-                                                                     tiny_bert):  # fmt: skip
-    result = run(config_of(tmp_path, spoken_words, tiny_bert, "model.fusion=attention"),
-                 progress=False)  # fmt: skip
+@pytest.mark.parametrize("fusion", [
+    ["model.fusion=attention"],
+    ["model.fusion=hopping", "model.params={fusion_params: {size: 16, hops: 2}}"],
+    ["model.fusion=key_sparse", "model.params={fusion_params: {width: 16, heads: 2, top_k: 4}}"],
+])  # fmt: skip
+def test_frame_level_fusions_train_audio_and_text_through_run(tmp_path, spoken_words, tiny_bert,
+                                                              fusion):  # fmt: skip
+    result = run(config_of(tmp_path, spoken_words, tiny_bert, *fusion), progress=False)
     assert result.metrics["summary"]["uar"]["value"] > 0.9  # the words are the only cue
     predictor = Predictor.from_run(result.run_dir)
     clip = str(spoken_words / "audio" / "s1_0.wav")

@@ -66,6 +66,8 @@ TABLES: dict[str, dict[str, str]] = {
         "identity": "emotransfer.models.fusion:IdentityFusion",
         "concat": "emotransfer.models.fusion:ConcatFusion",
         "attention": "emotransfer.models.attention_fusion:CrossAttentionFusion",
+        "hopping": "emotransfer.models.modality_hopping:ModalityHopping",
+        "key_sparse": "emotransfer.models.key_sparse_fusion:KeySparseCrossFusion",
     },
     "body": {
         "identity": "emotransfer.models.bodies:IdentityBody",

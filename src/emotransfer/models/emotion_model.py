@@ -73,6 +73,7 @@ class EmotionModel(torch.nn.Module):
         pooling: a registered pooling name (``mean``, ``mean_std``, ``attentive``).
         body: a registered frame-level body name (``identity``: none).
         body_params, pooling_params: their keyword arguments (beside ``input_size``).
+        fusion_params: the fusion's keyword arguments (beside ``sizes``).
         dropout: dropout before the head.
         speaker_norm: subtract each speaker's mean fused vector (needs ``batch["speaker"]``).
         dimensions: also predict this many continuous values (arousal, valence, ...).
@@ -90,6 +91,7 @@ class EmotionModel(torch.nn.Module):
         body: str = "identity",
         body_params: Mapping[str, Any] | None = None,
         pooling_params: Mapping[str, Any] | None = None,
+        fusion_params: Mapping[str, Any] | None = None,
         dropout: float = 0.1,
         speaker_norm: bool = False,
         dimensions: int = 0,
@@ -123,7 +125,8 @@ class EmotionModel(torch.nn.Module):
         self.frame_fusion = getattr(fusion_class, "takes", "pooled") == "frames"
         sizes = {name: (self.bodies[name] if self.frame_fusion else self.poolings[name]).output_size
                  for name in encoders}  # fmt: skip
-        self.fusion = registry.build("fusion", fusion, plugins=plugins, sizes=sizes)
+        self.fusion = registry.build("fusion", fusion, plugins=plugins, sizes=sizes,
+                                     **dict(fusion_params or {}))  # fmt: skip
         self.pools_per_layer = not self.frame_fusion and all(
             isinstance(self.bodies[name], IdentityBody) and self.poolings[name].statistics
             for name in encoders
