@@ -114,6 +114,9 @@ class ExperimentConfig(Section):
         if others and self.finetune.source:
             raise ValueError(f"inputs {others}: two-stage transfer (finetune.source) trains "
                              "the audio encoder alone; give the audio input only")  # fmt: skip
+        if self.finetune is not None and self.finetune.cache_states and self.data.test_corruption:
+            raise ValueError("finetune.cache_states: the test clips' states are computed once, "
+                             "so data.test_corruption cannot change their waveforms")  # fmt: skip
         return self
 
     def other_inputs(self) -> dict[str, FeatureConfig]:

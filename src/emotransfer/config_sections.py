@@ -302,6 +302,21 @@ class FinetuneConfig(Section):
     export_encoder: bool = Field(
         False, description="save each fold's adapted encoder (LoRA merged) as a model folder"
     )
+    cache_states: bool = Field(
+        False,
+        description="strategy frozen: compute the audio encoder's states once (float16, in "
+        "memory) and train the rest on them; crops cut frames; no waveform augmentation",
+    )
+
+    @model_validator(mode="after")
+    def _cached(self) -> FinetuneConfig:
+        if self.cache_states and (self.strategy != "frozen" or self.augment or self.source):
+            raise ValueError(
+                "cache_states: the encoder's states are computed once, so the encoder must "
+                f"stay as it is (strategy frozen, not {self.strategy!r}), without waveform "
+                "augmentation (augment) or a stage 1 (source)"
+            )
+        return self
 
 
 class FewShotConfig(Section):

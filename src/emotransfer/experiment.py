@@ -52,6 +52,7 @@ from emotransfer.run_lock import RunFolderBusy, RunLock
 from emotransfer.run_outputs import dimensional_report, fold_predictions
 from emotransfer.training.audio_fold import (
     audio_limits,
+    cached_inputs,
     calibrate_folds,
     decode_inputs,
     decode_waves,
@@ -296,18 +297,17 @@ def _finetuner(config: ExperimentConfig, folder: Path, waves: list, labels: np.n
     source_state = None
     if config.finetune.source:
         source_state = _source_stage(config, folder, spec, progress, force)
+    waves, shared = cached_inputs(config, spec, waves)  # finetune.cache_states
+    common = {"source_state": source_state, "progress": progress, "shared": shared}
 
     def fit_fold(fold: Fold) -> FoldResult:
-        fold_folder = folder / "models" / _safe(fold.name)
-        fold_folder.mkdir(parents=True, exist_ok=True)
-        return finetune_fold(config, spec, waves, labels, groups, fold, fold_folder,
-                             source_state=source_state, progress=progress)  # fmt: skip
+        (fold_folder := folder / "models" / _safe(fold.name)).mkdir(parents=True, exist_ok=True)
+        return finetune_fold(config, spec, waves, labels, groups, fold, fold_folder, **common)
 
     def refit(results: list[FoldResult]) -> dict[str, Any]:
         chosen = [int(r.best_params.get("best_epoch", r.best_params["epochs"])) for r in results]
         epochs = max(int(np.ceil(np.median(chosen))), 0 if config.finetune.head_epochs else 1)
-        refit_model(config, spec, waves, labels, groups, folder / "refit", epochs=epochs,
-                    source_state=source_state, progress=progress)  # fmt: skip
+        refit_model(config, spec, waves, labels, groups, folder / "refit", epochs=epochs, **common)
         return {"epochs": epochs, "fold_epochs": chosen, "n_train": len(labels)}
 
     return fit_fold, refit

@@ -54,6 +54,12 @@ class Encoder(torch.nn.Module):
         """``L + 1``."""
         return self.num_layers + 1
 
+    @property
+    def item_rate(self) -> float | None:
+        """Units of an item's first axis per second: samples for a waveform (the sample
+        rate), frames for precomputed states; ``None`` for items without time."""
+        return self.sample_rate
+
     def prepare(self, items: list[Any]) -> dict[str, torch.Tensor]:
         """CPU side: items (waveforms at ``sample_rate``, texts, ...) -> a batch of tensors."""
         raise NotImplementedError

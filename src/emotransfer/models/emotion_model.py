@@ -154,6 +154,13 @@ class EmotionModel(torch.nn.Module):
         audio = self.encoders["audio"] if "audio" in self.encoders else None  # noqa: SIM401
         return None if audio is None else audio.sample_rate
 
+    @property
+    def item_rate(self) -> float | None:
+        """Units per second of the audio items' first axis (samples; frames for cached
+        states)."""
+        audio = self.encoders["audio"] if "audio" in self.encoders else None  # noqa: SIM401
+        return None if audio is None else audio.item_rate
+
     def prepare(self, items: Mapping[str, list[Any]] | list[Any]) -> dict[str, Any]:
         """CPU side: items per modality (a plain list is the one modality's) -> a batch."""
         if not isinstance(items, Mapping):

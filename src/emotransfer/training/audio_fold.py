@@ -168,15 +168,18 @@ def finetune_fold(
     *,
     source_state: dict[str, torch.Tensor] | None = None,
     progress: bool = False,
+    shared: dict[str, Any] | None = None,
 ) -> FoldResult:
     """Train on ``fold.train`` (minus validation speakers), predict ``fold.test``.
 
-    ``waves``: the clips' waveforms, or ``{modality: items}`` for a model of several inputs.
+    ``waves``: the clips' waveforms, or ``{modality: items}`` for a model of several inputs;
+    ``shared``: encoders to build the model on (the stand-in of cached states).
     """
     tune = config.finetune
     train, valid = _validation_split(labels, groups, fold, tune.validation_folds, config.seed)
     with torch_seed(config.seed):
-        model, groups_ = build_model(spec, source_state=source_state, plugins=config.plugins)
+        model, groups_ = build_model(spec, source_state=source_state, plugins=config.plugins,
+                                     shared=shared)  # fmt: skip
     trainer = _trainer(config, model, groups_, folder / "checkpoint", progress)
     trainer.fit(take(waves, train), labels[train], groups=groups[train],
                 valid_items=take(waves, valid), valid_labels=labels[valid],
@@ -223,6 +226,25 @@ def calibrate_folds(
     return {"temperature": every, "fold_temperatures": per_fold}
 
 
+def cached_inputs(
+    config: ExperimentConfig, spec: TrainedSpec, waves: Any
+) -> tuple[Any, dict[str, Any] | None]:  # fmt: skip
+    """With ``finetune.cache_states``: the frozen audio encoder's states of every clip,
+    computed once, in place of the waves, and the encoder that stands in for the real one
+    while training (:mod:`emotransfer.encoders.cached`); else the waves as they are."""
+    if not config.finetune.cache_states:
+        return waves, None
+    from emotransfer.encoders.cached import CachedStates, cache_states
+    from emotransfer.transfer.build import build_encoder
+
+    encoder = build_encoder(spec, plugins=config.plugins)
+    audio = waves["audio"] if isinstance(waves, dict) else waves
+    states = cache_states(encoder, audio, batch_size=config.finetune.batch_size)
+    stand_in = CachedStates(num_layers=encoder.num_layers, hidden_size=encoder.hidden_size,
+                            frame_rate=encoder.frame_rate)  # fmt: skip
+    return ({**waves, "audio": states} if isinstance(waves, dict) else states), {"audio": stand_in}
+
+
 def best_epoch(history: list[dict[str, Any]]) -> int:
     """The epoch whose weights the Trainer kept: the first best validation UAR, else the
     last epoch (no validation)."""
@@ -235,12 +257,13 @@ def best_epoch(history: list[dict[str, Any]]) -> int:
 def refit_model(
     config: ExperimentConfig, spec: TrainedSpec, waves: Any, labels: np.ndarray, groups: np.ndarray,
     folder: Path, *, epochs: int, source_state: dict[str, torch.Tensor] | None = None,
-    progress: bool = False,
+    progress: bool = False, shared: dict[str, Any] | None = None,
 ) -> None:  # fmt: skip
     """One model on every clip for ``epochs`` (chosen on the folds; no validation), saved as
     ``folder/trainable.safetensors``: the run's servable model (scikit-learn's refit)."""
     with torch_seed(config.seed):
-        model, groups_ = build_model(spec, source_state=source_state, plugins=config.plugins)
+        model, groups_ = build_model(spec, source_state=source_state, plugins=config.plugins,
+                                     shared=shared)  # fmt: skip
     trainer = _trainer(config, model, groups_, folder / "checkpoint", progress)
     trainer.epochs = epochs
     trainer.fit(waves, labels, groups=groups)

@@ -243,7 +243,8 @@ class Trainer:
         """A random ``max_seconds`` piece of a longer clip (the clip itself otherwise)."""
         if self.max_seconds is None:
             return wave
-        limit = int(self.max_seconds * self.sample_rate)
+        # items per second: samples of a waveform, frames of cached states
+        limit = int(self.max_seconds * (getattr(self.model, "item_rate", None) or self.sample_rate))
         if len(wave) <= limit:
             return wave
         start = int(rng.integers(0, len(wave) - limit + 1))
