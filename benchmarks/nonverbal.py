@@ -2,7 +2,9 @@
 ../shared/data/nonverbal (label column `vocalization`, through `data.labels.column`),
 speaker-independent 5-fold (speaker k-fold; 410 speakers, 727 clips), the anchors eGeMAPS + SVM
 and the frozen whisper-base weighted-sum probe (`features.layer: null`, `layer_sum` head) run on
-the same folds and paired with `emotransfer analyze compare`.
+the same folds and paired with `emotransfer analyze compare`; then trained models on the frozen
+whisper-base states (computed once: `finetune.cache_states`): attentive statistics pooling of
+the learned layer mix, and a multi-scale CNN with statistics pooling.
 
 Usage (from the repository root; writes benchmarks/results/nonverbal.json as it goes)::
 
@@ -32,6 +34,19 @@ SYSTEMS = {
         "num_threads: 2}", "features.pooling=mean", "features.layer=null", "head.name=layer_sum",
     ],
 }  # fmt: skip
+# Trained on frozen whisper-base states computed once (finetune.cache_states): the learned
+# layer mix, a frame-level model and a pooling, 20 epochs on every training speaker.
+FRAMES = [
+    "features.upstream=hf",
+    f"features.params={{model: {WHISPER}, whisper_input: real_length}}",
+    "finetune={strategy: frozen, cache_states: true, epochs: 20, batch_size: 16, "
+    "learning_rate: 0.001, validation_folds: 0, normalization: global}",
+]  # fmt: skip
+SYSTEMS["whisper_frames_attentive"] = [*FRAMES, "model.params={pooling: attentive}"]
+SYSTEMS["whisper_frames_mscnn"] = [
+    *FRAMES, "model.params={body: mscnn, body_params: {kernels: [3, 5, 7], channels: 64, "
+    "layers: 1}, pooling: stats}",
+]  # fmt: skip
 
 
 def main() -> None:
