@@ -97,6 +97,9 @@ def test_predict_on_the_command_line_takes_one_text_per_file(tmp_path, spoken_wo
     ["model.fusion=attention"],
     ["model.fusion=hopping", "model.params={fusion_params: {size: 16, hops: 2}}"],
     ["model.fusion=key_sparse", "model.params={fusion_params: {width: 16, heads: 2, top_k: 4}}"],
+    # LEAF + BERT with a transformer fusion: the learnable front end beside the text encoder
+    ["model.encoder=leaf", "model.encoder_params={num_filters: 16}", "model.fusion=key_sparse",
+     "model.params={fusion_params: {width: 16, heads: 2, top_k: 4}}"],
 ])  # fmt: skip
 def test_frame_level_fusions_train_audio_and_text_through_run(tmp_path, spoken_words, tiny_bert,
                                                               fusion):  # fmt: skip
