@@ -9,14 +9,13 @@ Example:
 from __future__ import annotations
 
 import argparse
-import csv
 import logging
 import sys
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from emotransfer import cli_reports, registry
+from emotransfer import cli_predict, cli_reports, registry
 from emotransfer.run_lock import RunFolderBusy
 
 if TYPE_CHECKING:
@@ -80,7 +79,9 @@ def _parser() -> argparse.ArgumentParser:
     predict.add_argument("--events", metavar="CLASS,...",
                          help="--long: the events of these classes, not the windows")  # fmt: skip
     predict.add_argument("--threshold", type=float, default=0.5, help="--events: probability")
-    predict.set_defaults(handler=_predict)
+    predict.add_argument("--out", metavar="FILE.csv|FILE.json",
+                         help="write the rows there (JSON: full precision)")  # fmt: skip
+    predict.set_defaults(handler=cli_predict.predict)
     analyze = commands.add_parser("analyze", help="analyses: fad, adaptation, compare")
     analyses = analyze.add_subparsers(dest="analysis", required=True)
     fad = analyses.add_parser("fad", help="Fréchet Audio Distance between sets, per emotion")
@@ -248,57 +249,6 @@ def _pretrain(args: argparse.Namespace) -> int:
         config = _config(args, extra=["finetune={}"])
     print(f"encoder folder: {pretrain(config, progress=not args.quiet)}")
     return 0
-
-
-def _predict(args: argparse.Namespace) -> int:
-    """CSV of label and probabilities per good file; bad files on stderr; 1 if any was bad."""
-    from emotransfer.inference import Predictor
-
-    registry.check_plugins(args.plugin)
-    predictor = Predictor.from_run(args.run_dir, plugins=args.plugin, folds=args.folds,
-                                   trust_remote_code=args.trust_remote_code)  # fmt: skip
-    if args.long or args.events:
-        return _predict_long(predictor, args)
-    inputs = {name: getattr(args, name) for name in ("text", "video") if getattr(args, name)}
-    results, problems = predictor.predict_paths(args.files, inputs)  # good clips together
-    rows = csv.writer(sys.stdout, lineterminator="\n")
-    rows.writerow(["file", "predicted", *predictor.classes])
-    for path, probabilities in zip(args.files, results):
-        if probabilities is not None:
-            rows.writerow([path, max(probabilities, key=probabilities.get),
-                           *(f"{probabilities[c]:.4f}" for c in predictor.classes)])  # fmt: skip
-    for problem in problems:
-        print(f"emotransfer: {problem['file']}: {problem['problem']}", file=sys.stderr)
-    return 1 if problems else 0
-
-
-def _predict_long(predictor: Any, args: argparse.Namespace) -> int:
-    """Per recording, one CSV row per window, or (``--events``) per event; bad files on
-    stderr; 1 if any was bad."""
-    from emotransfer.data.audio import AudioError
-    from emotransfer.inference.timeline import events
-
-    rows = csv.writer(sys.stdout, lineterminator="\n")
-    targets = [name.strip() for name in (args.events or "").split(",") if name.strip()]
-    rows.writerow(["file", "label", "start", "end", "score"] if targets
-                  else ["file", "start", "end", "predicted", *predictor.classes])  # fmt: skip
-    bad = 0
-    for path in args.files:
-        try:
-            table = predictor.predict_long(path, window_s=args.window, hop_s=args.hop)
-        except AudioError as error:
-            print(f"emotransfer: {path}: {error.problem}", file=sys.stderr)
-            bad += 1
-            continue
-        if targets:
-            for event in events(table, targets, threshold=args.threshold):
-                rows.writerow([path, event.label, f"{event.start:.2f}", f"{event.end:.2f}",
-                               f"{event.score:.4f}"])  # fmt: skip
-            continue
-        for row in table.to_dict("records"):
-            rows.writerow([path, f"{row['start']:.2f}", f"{row['end']:.2f}", row["predicted"],
-                           *(f"{row[c]:.4f}" for c in predictor.classes)])  # fmt: skip
-    return 1 if bad else 0
 
 
 def _corrupt(args: argparse.Namespace) -> int:

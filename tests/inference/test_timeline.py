@@ -130,3 +130,23 @@ def test_a_run_on_stacked_features_with_posteriors_trains_and_predicts(tone_run,
     guess = Predictor.from_run(result.run_dir).predict_long(recording(tmp_path / "l.wav"),
                                                             window_s=1.0, hop_s=0.5)  # fmt: skip
     assert guess["predicted"].iloc[10] == "beep" and guess["predicted"].iloc[0] == "hush"
+
+
+def test_predictions_go_to_a_csv_or_json_file_with_full_precision(tone_run, tmp_path, capsys):
+    import json
+
+    from emotransfer.cli import main
+
+    long = recording(tmp_path / "long.wav")
+    out = tmp_path / "events.json"
+    assert main(["predict", str(tone_run), long, "--events", "beep", "--window", "1",
+                 "--hop", "0.5", "--out", str(out)]) == 0  # fmt: skip
+    assert capsys.readouterr().out == ""
+    (event,) = json.loads(out.read_text())
+    assert event["file"] == long and event["label"] == "beep" and 3.0 <= event["start"] <= 4.5
+    clips = tmp_path / "clips.csv"
+    assert main(["predict", str(tone_run), long, "--long", "--out", str(clips)]) == 0
+    table = pd.read_csv(clips)
+    assert list(table.columns) == ["file", "start", "end", "predicted", "beep", "hush"]
+    assert main(["predict", str(tone_run), long, "--out", str(tmp_path / "x.txt")]) == 2
+    assert "name a .csv or .json file" in capsys.readouterr().err

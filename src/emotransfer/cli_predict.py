@@ -1,0 +1,89 @@
+"""``emotransfer predict``: class probabilities for clips, windows of long recordings, or the
+events they show, as CSV on standard output or in ``--out`` (``.csv`` or ``.json``).
+
+Bad files are named on standard error (the others are still predicted); the exit status is
+1 when any file was bad.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from emotransfer import registry
+
+
+def predict(args: argparse.Namespace) -> int:
+    from emotransfer.inference import Predictor
+
+    registry.check_plugins(args.plugin)
+    if args.out is not None and Path(args.out).suffix.lower() not in (".csv", ".json"):
+        raise ValueError(f"--out {args.out}: name a .csv or .json file")
+    predictor = Predictor.from_run(args.run_dir, plugins=args.plugin, folds=args.folds,
+                                   trust_remote_code=args.trust_remote_code)  # fmt: skip
+    if args.long or args.events:
+        table, problems = long_table(predictor, args)
+    else:
+        table, problems = clip_table(predictor, args)
+    write(table, args.out)
+    for problem in problems:
+        print(f"emotransfer: {problem['file']}: {problem['problem']}", file=sys.stderr)
+    return 1 if problems else 0
+
+
+def clip_table(predictor: Any, args: argparse.Namespace) -> tuple[pd.DataFrame, list]:
+    """One row per good clip: file, predicted class, every probability (clips together)."""
+    inputs = {name: getattr(args, name) for name in ("text", "video") if getattr(args, name)}
+    results, problems = predictor.predict_paths(args.files, inputs)
+    rows = [{"file": path, "predicted": max(p, key=p.get), **p}
+            for path, p in zip(args.files, results) if p is not None]  # fmt: skip
+    return pd.DataFrame(rows, columns=["file", "predicted", *predictor.classes]), problems
+
+
+def long_table(predictor: Any, args: argparse.Namespace) -> tuple[pd.DataFrame, list]:
+    """Per recording, one row per window, or (``--events``) per event."""
+    from emotransfer.data.audio import AudioError
+    from emotransfer.inference.timeline import events
+
+    targets = [name.strip() for name in (args.events or "").split(",") if name.strip()]
+    columns = (["file", "label", "start", "end", "score"] if targets
+               else ["file", "start", "end", "predicted", *predictor.classes])  # fmt: skip
+    parts, problems = [], []
+    for path in args.files:
+        try:
+            table = predictor.predict_long(path, window_s=args.window, hop_s=args.hop)
+        except AudioError as error:
+            problems.append({"file": path, "problem": error.problem})
+            continue
+        if targets:
+            found = events(table, targets, threshold=args.threshold)
+            table = pd.DataFrame([vars(event) for event in found], columns=columns[1:])
+        parts.append(table.assign(file=path)[columns])
+    return (pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns),
+            problems)  # fmt: skip
+
+
+def write(table: pd.DataFrame, out: str | None) -> None:
+    """``table`` as CSV on standard output (probabilities to 4 decimals, times to 2), or in
+    ``out``: ``.json`` (a list of records, full precision) or ``.csv``."""
+    if out is None:
+        shown = table.copy()
+        for column in shown.columns:
+            if column in ("start", "end"):
+                shown[column] = shown[column].map("{:.2f}".format)
+            elif pd.api.types.is_float_dtype(shown[column]):
+                shown[column] = shown[column].map("{:.4f}".format)
+        sys.stdout.write(shown.to_csv(index=False, lineterminator="\n"))
+        return
+    from emotransfer.io import write_text
+
+    path = Path(out)
+    if path.suffix.lower() == ".json":
+        write_text(path, json.dumps(table.to_dict("records"), indent=1) + "\n")
+    else:
+        write_text(path, table.to_csv(index=False))
