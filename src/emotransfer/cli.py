@@ -79,6 +79,10 @@ def _parser() -> argparse.ArgumentParser:
     predict.add_argument("--events", metavar="CLASS,...",
                          help="--long: the events of these classes, not the windows")  # fmt: skip
     predict.add_argument("--threshold", type=float, default=0.5, help="--events: probability")
+    predict.add_argument("--vad", action="store_true", help="--long: voiced stretches only")
+    predict.add_argument("--smooth", type=int, default=1, help="--long: windows averaged (odd)")
+    predict.add_argument("--summary", action="store_true",
+                         help="--long: one row per file, duration-weighted")  # fmt: skip
     predict.add_argument("--out", metavar="FILE.csv|FILE.json",
                          help="write the rows there (JSON: full precision)")  # fmt: skip
     predict.set_defaults(handler=cli_predict.predict)

@@ -26,7 +26,7 @@ def predict(args: argparse.Namespace) -> int:
         raise ValueError(f"--out {args.out}: name a .csv or .json file")
     predictor = Predictor.from_run(args.run_dir, plugins=args.plugin, folds=args.folds,
                                    trust_remote_code=args.trust_remote_code)  # fmt: skip
-    if args.long or args.events:
+    if args.long or args.events or args.summary:
         table, problems = long_table(predictor, args)
     else:
         table, problems = clip_table(predictor, args)
@@ -46,21 +46,25 @@ def clip_table(predictor: Any, args: argparse.Namespace) -> tuple[pd.DataFrame, 
 
 
 def long_table(predictor: Any, args: argparse.Namespace) -> tuple[pd.DataFrame, list]:
-    """Per recording, one row per window, or (``--events``) per event."""
+    """Per recording, one row per window, (``--events``) per event, or (``--summary``) one."""
     from emotransfer.data.audio import AudioError
-    from emotransfer.inference.timeline import events
+    from emotransfer.inference.timeline import events, summary
 
     targets = [name.strip() for name in (args.events or "").split(",") if name.strip()]
     columns = (["file", "label", "start", "end", "score"] if targets
+               else ["file", "predicted", "seconds", *predictor.classes] if args.summary
                else ["file", "start", "end", "predicted", *predictor.classes])  # fmt: skip
     parts, problems = [], []
     for path in args.files:
         try:
-            table = predictor.predict_long(path, window_s=args.window, hop_s=args.hop)
+            table = predictor.predict_long(path, window_s=args.window, hop_s=args.hop,
+                                           vad=args.vad, smooth=args.smooth)  # fmt: skip
         except AudioError as error:
             problems.append({"file": path, "problem": error.problem})
             continue
-        if targets:
+        if args.summary:
+            table = pd.DataFrame([summary(table)])
+        elif targets:
             found = events(table, targets, threshold=args.threshold)
             table = pd.DataFrame([vars(event) for event in found], columns=columns[1:])
         parts.append(table.assign(file=path)[columns])

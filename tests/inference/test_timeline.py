@@ -150,3 +150,54 @@ def test_predictions_go_to_a_csv_or_json_file_with_full_precision(tone_run, tmp_
     assert list(table.columns) == ["file", "start", "end", "predicted", "beep", "hush"]
     assert main(["predict", str(tone_run), long, "--out", str(tmp_path / "x.txt")]) == 2
     assert "name a .csv or .json file" in capsys.readouterr().err
+
+
+def voiced_in_silence(path, start=1.0, end=2.5, seconds=5.0):
+    """Silence (faint noise) with a buzzy harmonic voice from ``start`` to ``end``."""
+    t = np.arange(int(seconds * RATE)) / RATE
+    voice = sum(np.sin(2 * np.pi * 150 * k * t) / k for k in range(1, 12))
+    wave = 0.001 * np.random.default_rng(2).normal(size=len(t))
+    inside = (t >= start) & (t < end)
+    wave[inside] += 0.2 * voice[inside] * (1 + 0.5 * np.sin(2 * np.pi * 4 * t[inside]))
+    soundfile.write(path, wave, RATE)
+    return str(path), wave.astype(np.float32)
+
+
+def test_voice_activity_detection_keeps_the_voiced_stretch(tmp_path):
+    from emotransfer.inference.timeline import voiced
+
+    _, wave = voiced_in_silence(tmp_path / "v.wav")
+    ((start, end),) = voiced(wave, RATE)
+    assert abs(start - 1.0) < 0.1 and abs(end - 2.5) < 0.15
+    assert voiced(np.zeros(RATE, dtype=np.float32), RATE) == []
+    with pytest.raises(ValueError, match="8, 16, 32 or 48 kHz"):
+        voiced(wave, 22050)
+
+
+def test_smoothing_and_the_duration_weighted_summary():
+    from emotransfer.inference.timeline import summary
+
+    table = pd.DataFrame({"start": [0.0, 1.0, 2.0], "end": [2.0, 3.0, 3.5],
+                          "predicted": ["a", "b", "a"], "a": [0.9, 0.2, 0.8],
+                          "b": [0.1, 0.8, 0.2]})  # fmt: skip
+    whole = summary(table)
+    assert whole["a"] == pytest.approx((0.9 * 2 + 0.2 * 2 + 0.8 * 1.5) / 5.5)
+    assert whole["predicted"] == "a" and whole["seconds"] == 5.5
+
+
+def test_long_recordings_with_vad_smoothing_and_a_summary_on_the_command_line(
+    tone_run, tmp_path, capsys
+):  # fmt: skip
+    from emotransfer.cli import main
+    from emotransfer.inference import Predictor
+
+    path, _ = voiced_in_silence(tmp_path / "v.wav")
+    predictor = Predictor.from_run(tone_run)
+    table = predictor.predict_long(path, window_s=1.0, hop_s=0.5, vad=True, smooth=3)
+    assert table["start"].min() >= 0.9 and table["end"].max() <= 2.7  # silence has no row
+    np.testing.assert_allclose(table[["beep", "hush"]].sum(axis=1), 1.0)
+    with pytest.raises(ValueError, match="odd"):
+        predictor.predict_long(path, smooth=2)
+    assert main(["predict", str(tone_run), path, "--summary", "--vad", "--window", "1"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "file,predicted,seconds,beep,hush" and len(lines) == 2

@@ -131,16 +131,18 @@ class Predictor:
         return self.predict_signals([self.load(p) for p in paths], inputs)
 
     def predict_long(
-        self, path: str | Path, *, window_s: float = 2.0, hop_s: float = 1.0
+        self, path: str | Path, *, window_s: float = 2.0, hop_s: float = 1.0,
+        vad: bool = False, smooth: int = 1,
     ) -> pd.DataFrame:  # fmt: skip
         """Probabilities over time for a recording of any length (the run's maximum clip
-        duration does not apply): one row per window, see
+        duration does not apply): one row per window (with ``vad``, of the voiced stretches
+        only; ``smooth``: windows averaged), see
         :func:`emotransfer.inference.timeline.timeline`. All windows are one speaker."""
         from emotransfer.inference.timeline import timeline
 
         wave = load_audio(path, sample_rate=self.sample_rate, min_duration=self.min_duration,
                           max_duration=float("inf"))  # fmt: skip
-        return timeline(self, wave, window_s=window_s, hop_s=hop_s)
+        return timeline(self, wave, window_s=window_s, hop_s=hop_s, vad=vad, smooth=smooth)
 
     def predict_file(self, path: str | Path, **inputs: Any) -> dict[str, float]:
         """Probabilities for an audio file (any rate or channel count), with its items of

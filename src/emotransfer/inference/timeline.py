@@ -7,7 +7,9 @@ of one recording together (a speaker-normalised run treats the recording as one 
 probability); :func:`events` merges consecutive windows whose best class is one of the
 ``targets`` (a nonverbal detector's ``laughing``, ``crying`` ...) with a probability of at
 least ``threshold`` into events with start and end times, each scored by the mean
-probability of its class over its windows.
+probability of its class over its windows. :func:`voiced` keeps only the voiced stretches
+(WebRTC's voice activity detector); :func:`summary` gives the whole file's
+duration-weighted probabilities.
 
 Example:
     >>> windows(10.0, window_s=4.0, hop_s=2.0)
@@ -42,18 +44,64 @@ def windows(duration: float, *, window_s: float, hop_s: float) -> list[tuple[flo
     return [(round(float(s), 6), round(float(s) + window_s, 6)) for s in starts]
 
 
+def voiced(
+    wave: np.ndarray, rate: int, *, aggressiveness: int = 2, min_voiced_s: float = 0.25,
+    min_gap_s: float = 0.3,
+) -> list[tuple[float, float]]:  # fmt: skip
+    """``(start, end)`` of the voiced stretches of ``wave`` by WebRTC's voice activity detector
+    (30 ms frames; ``aggressiveness`` 0-3): gaps under ``min_gap_s`` are bridged, stretches
+    under ``min_voiced_s`` dropped.
+
+    Raises:
+        ValueError: a rate WebRTC does not take (8, 16, 32 or 48 kHz).
+        ImportError: webrtcvad is not installed (``pip install emotransfer[vad]``).
+    """
+    import webrtcvad
+
+    if rate not in (8000, 16000, 32000, 48000):
+        raise ValueError(f"voice activity detection takes 8, 16, 32 or 48 kHz audio, not {rate}")
+    detector = webrtcvad.Vad(aggressiveness)
+    step = int(rate * 0.03)
+    pcm = (np.clip(wave, -1, 1) * 32767).astype("<i2")
+    flags = [detector.is_speech(pcm[i : i + step].tobytes(), rate)
+             for i in range(0, len(pcm) - step + 1, step)]  # fmt: skip
+    stretches: list[list[float]] = []
+    for number, speech in enumerate(flags):
+        if not speech:
+            continue
+        start, end = number * 0.03, (number + 1) * 0.03
+        if stretches and start - stretches[-1][1] < min_gap_s:
+            stretches[-1][1] = end
+        else:
+            stretches.append([start, end])
+    return [(round(a, 3), round(b, 3)) for a, b in stretches if b - a >= min_voiced_s]
+
+
 def timeline(
-    predictor: Any, wave: np.ndarray, *, window_s: float = 2.0, hop_s: float = 1.0
+    predictor: Any, wave: np.ndarray, *, window_s: float = 2.0, hop_s: float = 1.0,
+    vad: bool = False, smooth: int = 1,
 ) -> pd.DataFrame:  # fmt: skip
     """One row per window of ``wave`` (mono, at ``predictor.sample_rate``): ``start``,
-    ``end`` (seconds), ``predicted`` and one probability column per class."""
+    ``end`` (seconds), ``predicted`` and one probability column per class. With ``vad`` only
+    the voiced stretches are cut into windows (silence gets no row); ``smooth`` (odd) averages
+    each class's probability over that many neighbouring windows before ``predicted``."""
     rate = predictor.sample_rate
-    spans = windows(len(wave) / rate, window_s=window_s, hop_s=hop_s)
+    duration = len(wave) / rate
+    stretches = voiced(wave, rate) if vad else [(0.0, duration)]
+    spans = [(round(a + start, 6), round(b + start, 6)) for start, end in stretches
+             for a, b in windows(end - start, window_s=window_s, hop_s=hop_s)]  # fmt: skip
+    if not spans:
+        return pd.DataFrame(columns=["start", "end", "predicted", *predictor.classes])
     pieces = [wave[int(round(start * rate)) : int(round(end * rate))] for start, end in spans]
     if len(pieces) == 1 and predictor.scorer.speaker_norm:
         pieces = pieces * 2  # one window of one speaker: its own mean, twice, is the same
     scores = predictor.predict_signals(pieces)[: len(spans)]
     table = pd.DataFrame(scores, columns=predictor.classes)
+    if smooth > 1:
+        if smooth % 2 == 0:
+            raise ValueError(f"smooth {smooth}: an odd number of windows")
+        table = table.rolling(smooth, center=True, min_periods=1).mean()
+        table = table.div(table.sum(axis=1), axis=0)
     table.insert(0, "predicted", table.idxmax(axis=1))
     table.insert(0, "end", [end for _, end in spans])
     table.insert(0, "start", [start for start, _ in spans])
@@ -98,3 +146,16 @@ def events(
         scores = [probability]
         found.append(Event(label, float(row["start"]), float(row["end"]), probability))
     return found
+
+
+def summary(table: pd.DataFrame) -> dict[str, Any]:
+    """The whole recording: each class's probability averaged over the windows weighted by
+    their duration (a window overlapping its neighbours counts its full length), the most
+    probable class, and the seconds covered."""
+    classes = list(table.columns[3:])
+    if table.empty:
+        return {"predicted": None, "seconds": 0.0, **dict.fromkeys(classes, float("nan"))}
+    weights = (table["end"] - table["start"]).to_numpy(dtype=float)
+    means = {c: float(np.average(table[c].to_numpy(dtype=float), weights=weights))
+             for c in classes}  # fmt: skip
+    return {"predicted": max(means, key=means.get), "seconds": float(weights.sum()), **means}
