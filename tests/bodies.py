@@ -33,3 +33,19 @@ def synthetic_run_config(tmp_path, root, name, *overrides):
         "params: {num_speakers: 4, utterances_per_emotion: 4}}]",
         "data.labels.classes=[anger, sadness]", "evaluation.bootstrap=20", *overrides,
     ])  # fmt: skip
+
+
+def fusion_alone_and_padded(fusion, widths=(3, 2), seed=1):
+    """A frame-level fusion's output for a clip with 4 audio and 2 text frames, alone and
+    padded (with huge values) in a batch beside a longer clip: ``(together, alone)``."""
+    generator = torch.Generator().manual_seed(seed)
+    audio = torch.randn(2, 7, widths[0], generator=generator)
+    text = torch.randn(2, 4, widths[1], generator=generator)
+    audio_mask = torch.arange(7)[None] < torch.tensor([[4], [7]])
+    text_mask = torch.arange(4)[None] < torch.tensor([[2], [4]])
+    with torch.no_grad():
+        alone = fusion({"audio": (audio[:1, :4], audio_mask[:1, :4]),
+                        "text": (text[:1, :2], text_mask[:1, :2])})  # fmt: skip
+        audio[0, 4:], text[0, 2:] = 1e6, -1e6  # padding can hold anything
+        together = fusion({"audio": (audio, audio_mask), "text": (text, text_mask)})
+    return together, alone

@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+from tests.bodies import fusion_alone_and_padded
 from tests.models.test_attention_fusion import accuracy, pointer_task
 
 from emotransfer.models.modality_hopping import ModalityHopping
@@ -20,13 +21,7 @@ def test_hopping_lets_the_words_pick_the_audio_frame_that_matters():
 def test_padding_gets_no_weight_and_a_clip_is_the_same_alone_or_in_a_batch():
     torch.manual_seed(1)
     fusion = ModalityHopping(sizes={"audio": 3, "text": 2}, size=4, hops=3)
-    audio, text = torch.randn(2, 7, 3), torch.randn(2, 4, 2)
-    audio_mask = torch.arange(7)[None] < torch.tensor([[4], [7]])
-    text_mask = torch.arange(4)[None] < torch.tensor([[2], [4]])
-    alone = fusion({"audio": (audio[:1, :4], audio_mask[:1, :4]),
-                    "text": (text[:1, :2], text_mask[:1, :2])})  # fmt: skip
-    audio[0, 4:], text[0, 2:] = 1e6, -1e6
-    together = fusion({"audio": (audio, audio_mask), "text": (text, text_mask)})
+    together, alone = fusion_alone_and_padded(fusion)
     torch.testing.assert_close(together[:1], alone)
     assert together.shape == (2, 8) and fusion.output_size == 8
 
