@@ -298,3 +298,26 @@ def test_architecture_parts_are_read_only_from_a_trained_runs_model_json(folder,
     edit_spec(folder, architecture_params="body")  # not a key of a frozen run: ignored
     record_model_files(folder)
     assert len(Predictor.from_run(folder).predict_files(clips)) == len(clips)
+
+
+def test_declared_speakers_are_normalised_apart_and_undeclared_ones_are_said(
+    frozen_run, synthetic_table, capsys
+):  # fmt: skip
+    from emotransfer.inference import Predictor
+
+    first = synthetic_table.loc[synthetic_table["speaker"] == "s01", "file"].tolist()[:3]
+    second = synthetic_table.loc[synthetic_table["speaker"] == "s02", "file"].tolist()[:3]
+    files = [first[0], second[0], first[1], second[1], first[2], second[2]]
+    code, out, err = predict(capsys, frozen_run, *files, *["--speaker", "a", "--speaker", "b"] * 3)
+    assert code == 0 and "as one speaker" not in err
+    predictor = Predictor.from_run(frozen_run)
+    alone = predictor.predict_files(first) + predictor.predict_files(second)
+    expected = {path: p for path, p in zip(first + second, alone)}
+    for line in out.splitlines()[1:]:
+        path, _, *probabilities = line.split(",")
+        assert [float(v) for v in probabilities] == pytest.approx(
+            [expected[path][c] for c in predictor.classes], abs=1e-4)  # fmt: skip
+    code, _, err = predict(capsys, frozen_run, *files)
+    assert code == 0 and "the 6 files were taken as one speaker" in err
+    code, _, err = predict(capsys, frozen_run, *files, "--speaker", "a", "--speaker", "b")
+    assert code == 2 and "2 --speaker for 6 files" in err

@@ -72,6 +72,8 @@ def _parser() -> argparse.ArgumentParser:
     for name, what in (("text", "TEXT"), ("video", "FRAMES_FILE")):
         predict.add_argument(f"--{name}", action="append", metavar=what,
                              help=f"a run with a {name} input: one per file, in order")  # fmt: skip
+    predict.add_argument("--speaker", action="append", metavar="NAME",
+                         help="each file's speaker (one per file, or one for all)")  # fmt: skip
     predict.add_argument("--long", action="store_true",
                          help="a recording of any length: one row per window")  # fmt: skip
     predict.add_argument("--window", type=float, default=2.0, help="--long: window, seconds")
