@@ -26,13 +26,8 @@ import math
 
 import torch
 
+from emotransfer.models.frame_pooling import sequence_mean
 from emotransfer.models.fusion import Fusion
-
-
-def masked_mean(frames: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """``(B, T, D)`` frames -> ``(B, D)``, the mean of the real ones."""
-    keep = mask[..., None].to(frames.dtype)
-    return (frames * keep).sum(1) / keep.sum(1).clamp(min=1)
 
 
 class CrossAttentionFusion(Fusion):
@@ -66,7 +61,7 @@ class CrossAttentionFusion(Fusion):
     def forward(  # type: ignore[override]
         self, frames: dict[str, tuple[torch.Tensor, torch.Tensor]]
     ) -> torch.Tensor:
-        means = {name: masked_mean(*frames[name]) for name in self.sizes}
+        means = {name: sequence_mean(*frames[name]) for name in self.sizes}
         parts = []
         for name in self.sizes:
             sequence, mask = frames[name]

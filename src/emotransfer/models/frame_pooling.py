@@ -40,6 +40,11 @@ def masked_mean(frames: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor,
     return (frames * weights).sum(2) / count, weights
 
 
+def sequence_mean(frames: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """:func:`masked_mean` of one sequence per row: ``(B, T, D)`` frames -> ``(B, D)``."""
+    return masked_mean(frames[:, None], mask)[0][:, 0]
+
+
 class MeanPooling(FramePooling):
     """The mean of the real frames."""
 

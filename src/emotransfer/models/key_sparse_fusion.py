@@ -25,7 +25,7 @@ import math
 
 import torch
 
-from emotransfer.models.attention_fusion import masked_mean
+from emotransfer.models.frame_pooling import sequence_mean
 from emotransfer.models.fusion import Fusion
 from emotransfer.models.key_sparse import key_sparse_weights
 
@@ -69,7 +69,7 @@ class KeySparseCrossFusion(Fusion):
     ) -> torch.Tensor:
         projected = {name: self.projections[name](frames[name][0]) for name in self.sizes}
         masks = {name: frames[name][1] for name in self.sizes}
-        parts = [masked_mean(projected[name], masks[name]) for name in self.sizes]
+        parts = [sequence_mean(projected[name], masks[name]) for name in self.sizes]
         for a, b in self.pairs:
             query, key, value = self.attention[f"{a}->{b}"]
             heads = [self._split(query(projected[a])), self._split(key(projected[b])),
@@ -77,7 +77,7 @@ class KeySparseCrossFusion(Fusion):
             scores = heads[0] @ heads[1].transpose(-1, -2) / math.sqrt(self.width // self.heads)
             weights = key_sparse_weights(scores, masks[b][:, None, :], self.top_k)
             mixed = (weights @ heads[2]).transpose(1, 2).flatten(2)  # (B, T_a, width)
-            parts.append(masked_mean(mixed, masks[a]))
+            parts.append(sequence_mean(mixed, masks[a]))
         return torch.cat(parts, dim=-1)
 
     def _split(self, x: torch.Tensor) -> torch.Tensor:

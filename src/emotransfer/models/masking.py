@@ -23,6 +23,7 @@ import torch
 
 from emotransfer import registry
 from emotransfer.models.bodies import Body
+from emotransfer.models.frame_pooling import sequence_mean
 
 
 class SpecAugmentBody(Body):
@@ -60,8 +61,7 @@ class SpecAugmentBody(Body):
     def masked(self, frames: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """``frames`` with the masks of one draw (padded frames stay as they are)."""
         batch, length, width = frames.shape
-        keep = mask[..., None].to(frames.dtype)
-        mean = (frames * keep).sum(1, keepdim=True) / keep.sum(1, keepdim=True).clamp(min=1)
+        mean = sequence_mean(frames, mask)[:, None]
         hidden = torch.zeros(batch, length, width, dtype=torch.bool, device=frames.device)
         rows = torch.arange(width, device=frames.device)
         steps = torch.arange(length, device=frames.device)

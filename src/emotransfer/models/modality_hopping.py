@@ -23,7 +23,7 @@ import math
 
 import torch
 
-from emotransfer.models.attention_fusion import masked_mean
+from emotransfer.models.frame_pooling import sequence_mean
 from emotransfer.models.fusion import Fusion
 
 
@@ -57,7 +57,7 @@ class ModalityHopping(Fusion):
     ) -> torch.Tensor:
         projected = {name: self.projections[name](frames[name][0]) for name in self.sizes}
         masks = {name: frames[name][1] for name in self.sizes}
-        summaries = {name: masked_mean(projected[name], masks[name]) for name in self.sizes}
+        summaries = {name: sequence_mean(projected[name], masks[name]) for name in self.sizes}
         for _ in range(self.hops):
             for name in self.sizes:
                 others = [summaries[o] for o in self.sizes if o != name] or [summaries[name]]
