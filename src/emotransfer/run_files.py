@@ -41,11 +41,12 @@ from emotransfer.model_spec import declared_layout
 log = logging.getLogger(__name__)
 
 FILES = "files.json"
+CALIBRATION = "calibration.json"  # a trained run's temperature, read by the Predictor
 ALGORITHM = "blake2b-256 of 'blob <size>\\0' + content"
 # Everything a Predictor reads, relative to the run folder.
 MODEL_FILES = ("model.json", "models/*/head.safetensors", "models/*/trainable.safetensors",
                "source/encoder.safetensors", "refit/head.safetensors",
-               "refit/trainable.safetensors", "calibration.json")  # fmt: skip
+               "refit/trainable.safetensors", CALIBRATION)  # fmt: skip
 FOLD_FILES = ("head.safetensors", "trainable.safetensors")
 
 

@@ -22,6 +22,7 @@ from emotransfer.io import RunFolderError, load_arrays, load_tensors
 from emotransfer.model_spec import SPEC, FrozenSpec, TrainedSpec
 from emotransfer.models.emotion_model import EmotionModel
 from emotransfer.models.export import ExportedHead
+from emotransfer.run_files import CALIBRATION
 from emotransfer.transfer.build import build_encoder, build_input_encoder, build_model
 
 
@@ -62,7 +63,7 @@ def trained_scorer(
         if isinstance(model, EmotionModel):
             model.merge()
     return ModelScorer(models=models, classes=spec.classes, inputs=list(spec.inputs),
-                       temperature=run_temperature(folder / "calibration.json"))  # fmt: skip
+                       temperature=run_temperature(folder / CALIBRATION))  # fmt: skip
 
 
 def run_temperature(path: Path) -> float:

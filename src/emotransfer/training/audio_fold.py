@@ -27,6 +27,7 @@ from emotransfer.io import write_atomic, write_json, write_text
 from emotransfer.model_spec import TrainedSpec
 from emotransfer.models.batched import softmax, take
 from emotransfer.models.emotion_model import EmotionModel
+from emotransfer.run_files import CALIBRATION
 from emotransfer.seeding import torch_seed
 from emotransfer.training.frozen import FoldResult
 from emotransfer.training.lpft import LPFTTrainer
@@ -153,7 +154,6 @@ def audio_limits(config: ExperimentConfig) -> dict[str, Any]:
             "max_duration": audio.max_duration}  # fmt: skip
 
 
-CALIBRATION = "calibration.json"  # the run's temperature, read by the Predictor
 SOURCE_STRATEGIES = ("frozen", "finetune", "full")
 
 
