@@ -1,12 +1,15 @@
-"""The literature's architectures on the model contract (issue 14), first slice: the
-multi-scale CNN with the statistical pooling unit (Peng et al., ICASSP 2021) trained from
-log-mel on EmoDB leave-one-speaker-out, beside the same training loop without a body (pooled
-log-mel statistics and a linear head) and the eGeMAPS + SVM anchor, all in the same run and on
-the same folds; paired comparisons with `emotransfer analyze compare`.
+"""The literature's architectures on the model contract (issue 14), leave-one-speaker-out on
+EmoDB or SAVEE: trained from log-mel or LEAF (the multi-scale CNN with the statistical pooling
+unit, SpecAugment in front of it, the key-sparse transformer, the large-kernel CNN), beside the
+same training loop without a body and the eGeMAPS + SVM anchor; and trained on frozen
+whisper-base frames (states computed once, `finetune.cache_states`) beside the frozen
+whisper-base weighted-sum probe, all on the same folds; paired comparisons with
+`emotransfer analyze compare`.
 
-Usage (from the repository root; writes benchmarks/results/architectures.json as it goes)::
+Usage (from the repository root; writes benchmarks/results/architectures.json as it goes; keys
+of corpora other than EmoDB start with the corpus name)::
 
-    python benchmarks/architectures.py [--epochs 20]
+    python benchmarks/architectures.py [--corpus savee] [--epochs 20] [--only NAME ...]
 """
 
 from __future__ import annotations
@@ -19,8 +22,10 @@ from pathlib import Path
 from emotransfer.config import load_config
 from emotransfer.experiment import run
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-OUT = Path(__file__).resolve().parent / "results" / "architectures.json"
+HERE = Path(__file__).resolve().parent
+SHARED = HERE.parents[1] / "shared"
+OUT = HERE / "results" / "architectures.json"
+WHISPER = SHARED / "models" / "whisper-base-encoder"
 TRAINED = "finetune={strategy: full, batch_size: 16, learning_rate: 0.001, "
 SYSTEMS = {
     "egemaps_svm": ["features.upstream=egemaps", "head.name=svm"],
@@ -48,10 +53,31 @@ SYSTEMS = {
     ],
     "logmel_kst_stats": [
         "features.upstream=logmel",
-        "model.params={body: kst, body_params: {width: 64, heads: 4, layers: 2, top_k: 16}, "
+        "model.params={body: kst, body_params: {width: 64, heads: 4, layers: 2, top_k: 16, "
+        "stride: 4}, "
         "pooling: stats}",
     ],
 }  # fmt: skip
+# On frozen whisper-base states, computed once per run (finetune.cache_states): the learned layer
+# mix, then the frame-level body and pooling; the anchor is the frozen weighted-sum probe.
+SYSTEMS["whisper_weighted_sum"] = [
+    "features.upstream=hf",
+    f"features.params={{model: {WHISPER}, dtype: bfloat16, whisper_input: real_length, "
+    "num_threads: 2}", "features.pooling=mean", "features.layer=null", "head.name=layer_sum",
+]  # fmt: skip
+FRAMES = [
+    "features.upstream=hf", f"features.params={{model: {WHISPER}, whisper_input: real_length}}"
+]  # fmt: skip
+SYSTEMS["whisper_frames_attentive"] = [*FRAMES, "model.params={pooling: attentive}"]
+SYSTEMS["whisper_frames_mscnn_stats"] = [
+    *FRAMES, "model.params={body: mscnn, body_params: {kernels: [3, 5, 7], channels: 64, "
+    "layers: 1}, pooling: stats}",
+]  # fmt: skip
+SYSTEMS["whisper_frames_kst_stats"] = [
+    *FRAMES, "model.params={body: kst, body_params: {width: 64, heads: 4, layers: 1, top_k: 16}, "
+    "pooling: stats}",
+]  # fmt: skip
+UNTRAINED = ("egemaps_svm", "whisper_weighted_sum")
 
 
 def main() -> None:
@@ -64,23 +90,30 @@ def main() -> None:
         help="k > 1: early stopping on 1/k of the training speakers",
     )
     parser.add_argument("--only", nargs="*", default=None, help="systems to run")
+    parser.add_argument("--corpus", default="emodb", choices=["emodb", "savee"])
     parser.add_argument("--runs", default="runs/benchmarks")
+    parser.add_argument("--cache", default=str(HERE / "work" / "architectures" / "cache"))
     args = parser.parse_args()
     results = json.loads(OUT.read_text()) if OUT.is_file() else {}
     suffix = f"_val{args.validation_folds}_e{args.epochs}" if args.validation_folds else ""
     for name, overrides in SYSTEMS.items():
         if args.only is not None and name not in args.only:
             continue
-        key = name + suffix if name != "egemaps_svm" else name
+        key = name + suffix if name not in UNTRAINED else name
+        key = key if args.corpus == "emodb" else f"{args.corpus}_{key}"
         if key in results:
             continue
-        trained = name != "egemaps_svm"
-        extra = [TRAINED + f"epochs: {args.epochs}, normalization: speaker, "
+        trained = name not in UNTRAINED
+        trained_as = TRAINED
+        if name.startswith("whisper_frames"):
+            trained_as = TRAINED.replace("strategy: full", "strategy: frozen, cache_states: true")
+        extra = [trained_as + f"epochs: {args.epochs}, normalization: speaker, "
                  f"validation_folds: {args.validation_folds}}}"] if trained else []  # fmt: skip
         refit = ["finetune.refit=false"] if trained else []
         config = load_config(None, overrides=[
             f"name=arch_{key}", f"output_dir={args.runs}", "split.kind=loso",
-            f"data.corpora=[{{name: csv, root: {SHARED / 'data' / 'emodb'}}}]",
+            f"cache_dir={args.cache}",
+            f"data.corpora=[{{name: csv, root: {SHARED / 'data' / args.corpus}}}]",
             "features.normalization=speaker", *overrides, *extra, *refit,
         ])  # fmt: skip
         began = time.perf_counter()

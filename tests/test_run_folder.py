@@ -1,5 +1,6 @@
 """A run folder is claimed only when its run starts, and reused only on the same inputs."""
 
+import json
 import shutil
 
 import pandas as pd
@@ -113,3 +114,27 @@ def test_raise_lists_missing_and_bad_audio_together(tmp_path, synthetic_table):
     problems = {p["file"].rsplit("/", 1)[1]: p["problem"] for p in caught.value.problems}
     assert problems["gone.wav"] == "file does not exist"
     assert problems["corrupt.wav"].startswith("cannot decode audio")
+
+
+def test_a_run_resumes_across_a_setting_added_with_its_default(tmp_path, synthetic_table,
+                                                                monkeypatch):  # fmt: skip
+    root = csv_corpus(tmp_path, synthetic_table)
+    first = experiment.run(config_of(tmp_path, root, "split.only_folds=[speaker=s01]"),
+                           progress=False)  # fmt: skip
+    record = json.loads((first.run_dir / "inputs.json").read_text())
+    assert "normalization" not in record["settings"].get("features", {})
+    del record["config"]["features"]["normalization"]  # as an older version wrote it
+    (first.run_dir / "inputs.json").write_text(json.dumps(record))
+    calls = []
+    original = experiment.run_fold
+    monkeypatch.setattr(
+        experiment, "run_fold", lambda *a, **k: calls.append(a[5].name) or original(*a, **k)
+    )
+    experiment.run(config_of(tmp_path, root), progress=False, resume=True)
+    assert len(calls) == 4  # the finished fold reused
+    legacy = {key: value for key, value in record.items() if key != "settings"}
+    (first.run_dir / "inputs.json").write_text(json.dumps(legacy))
+    with pytest.raises(experiment.RunFolderError, match="config changed: seed"):
+        experiment.run(config_of(tmp_path, root, "seed=1"), progress=False)
+    resumed = experiment.run(config_of(tmp_path, root), progress=False, resume=True)
+    assert "settings" in json.loads((resumed.run_dir / "inputs.json").read_text())

@@ -50,3 +50,28 @@ def test_moved_corpus_has_the_same_record(tmp_path):
     (tmp_path / "a").rename(tmp_path / "b")
     moved = table.assign(file=[str(tmp_path / "b" / f"clip{i}.wav") for i in range(3)])
     assert describe(before, input_record({}, moved)) == []
+
+
+def test_a_setting_added_with_its_default_is_the_same_run(tmp_path):
+    table = manifest(tmp_path)
+    saved = input_record({"seed": 0, "head": {"name": "svm"}}, table, settings={"seed": 0})
+    # a later version adds head.temperature with a default that keeps the old behaviour
+    grown = {"seed": 0, "head": {"name": "svm", "temperature": 1.0}}
+    current = input_record(grown, table, settings={"seed": 0})
+    assert describe(saved, current) == []
+    assert run_digest(saved) == run_digest(current)
+    moved = input_record(grown, table, settings={"seed": 0, "head": {"temperature": 2.0}})
+    assert describe(saved, moved) == ["the config changed: head.temperature"]
+    assert run_digest(saved) != run_digest(moved)
+
+
+def test_a_record_of_an_older_version_is_read_by_its_keys(tmp_path):
+    table = manifest(tmp_path)
+    old = input_record({"seed": 0, "head": {"name": "svm"}}, table)  # no settings
+    grown = {"seed": 0, "head": {"name": "svm", "temperature": 1.0}}
+    assert describe(old, input_record(grown, table, settings={"seed": 0})) == []
+    set_away = input_record(grown, table, settings={"head": {"temperature": 2.0}})
+    assert describe(old, set_away) == ["the config changed: head.temperature"]
+    renamed = {"seed": 0, "head": {"name": "logreg", "temperature": 1.0}}
+    changed = input_record(renamed, table, settings={"head": {"name": "logreg"}})
+    assert describe(old, changed) == ["the config changed: head.name"]

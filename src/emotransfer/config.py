@@ -24,6 +24,7 @@ from typing import Any
 
 import yaml
 from pydantic import (
+    BaseModel,
     Field,
     ValidationError,
     field_validator,
@@ -130,6 +131,30 @@ class ExperimentConfig(Section):
     def digest(self) -> str:
         """A short hash of the resolved config (see :func:`config_digest`)."""
         return config_digest(self.to_dict())
+
+
+def settings(section: BaseModel) -> dict[str, Any]:
+    """The values of ``section`` set away from their defaults, recursively (JSON types).
+
+    A section given with all its defaults stays as ``{}`` (its presence is a setting), and a
+    key a later version adds with a default that keeps the old behaviour is absent, so a
+    record of settings outlives such additions.
+
+    Example:
+        >>> settings(load_config(None, overrides=["split.folds=3", "seed=3"]))
+        {'seed': 3, 'split': {'folds': 3}}
+    """
+    found: dict[str, Any] = {}
+    for name, field in type(section).model_fields.items():
+        value = getattr(section, name)
+        default = field.get_default(call_default_factory=True)
+        if isinstance(value, BaseModel) and (default is None or isinstance(default, BaseModel)):
+            inner = settings(value)
+            if inner or default is None:
+                found[name] = inner
+        elif value != default:
+            found[name] = section.model_dump(mode="json", include={name})[name]
+    return found
 
 
 def config_digest(values: dict[str, Any]) -> str:

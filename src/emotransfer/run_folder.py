@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from emotransfer.config import ExperimentConfig, save_config
+from emotransfer.config import ExperimentConfig, save_config, settings
 from emotransfer.io import RunFolderError, package_versions, write_json
 from emotransfer.run_inputs import describe, input_record
 
@@ -74,7 +74,7 @@ def claim_folder(
     Raises:
         RunFolderError: the saved record differs (the message lists what) and not ``force``.
     """
-    record = input_record(result_config(config), table)
+    record = input_record(result_config(config), table, settings=result_settings(config))
     if saved is not None:
         changed = describe(saved, record)
         if changed and not force:
@@ -101,7 +101,7 @@ def claim_source(
     Raises:
         RunFolderError: the source data changed and not ``force`` (which retrains stage 1).
     """
-    record = input_record(result_config(config), table)
+    record = input_record(result_config(config), table, settings=result_settings(config))
     path = folder / INPUTS
     if path.is_file():
         try:
@@ -126,7 +126,20 @@ def claim_source(
 
 def result_config(config: ExperimentConfig) -> dict[str, Any]:
     """The resolved config without the settings in :data:`NEUTRAL`."""
-    values = config.to_dict()
+    return _without_neutral(config.to_dict())
+
+
+def result_settings(config: ExperimentConfig) -> dict[str, Any]:
+    """The settings away from the defaults (:func:`~emotransfer.config.settings`) without
+    those in :data:`NEUTRAL`: what a run's results depend on, and what its digest covers."""
+    values = _without_neutral(settings(config))
+    for name, field in type(config).model_fields.items():
+        if values.get(name) == {} and field.get_default(call_default_factory=True) is not None:
+            del values[name]  # a section left with neutral settings only (not an optional one)
+    return values
+
+
+def _without_neutral(values: dict[str, Any]) -> dict[str, Any]:
     for key in NEUTRAL:
         *path, last = key.split(".")
         node = values

@@ -34,12 +34,19 @@ from emotransfer.features.extract import file_digest
 LABEL_COLUMNS = ["corpus", "speaker", "emotion", "valence", "arousal", "dominance"]
 
 
-def input_record(config: dict[str, Any], table: pd.DataFrame) -> dict[str, Any]:
+def input_record(
+    config: dict[str, Any], table: pd.DataFrame, *, settings: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """The record of ``config`` (a resolved config dict) and the manifest ``table``.
 
+    Args:
+        settings: the part of ``config`` set away from its defaults; when given, the config
+            digest covers it alone, so a run stays the same run when a later version adds a
+            setting whose default keeps the old behaviour.
+
     Returns:
-        ``{"config_digest", "config", "data_digest", "rows": [[name, start, end, audio digest,
-        {label column: value}], ...]}``
+        ``{"config_digest", "config", "settings" (when given), "data_digest", "rows": [[name,
+        start, end, audio digest, {label column: value}], ...]}``
     """
     digests = {path: file_digest(path) for path in table["file"].unique()}
     columns = [c for c in LABEL_COLUMNS if c in table]
@@ -50,12 +57,15 @@ def input_record(config: dict[str, Any], table: pd.DataFrame) -> dict[str, Any]:
         rows.append([Path(row["file"]).name, _plain(row.get("start")), _plain(row.get("end")),
                      digests[row["file"]], labels])  # fmt: skip
     data = hashlib.blake2b(json.dumps(rows).encode(), digest_size=16).hexdigest()
-    return {
-        "config_digest": config_digest(config),
+    record = {
+        "config_digest": config_digest(config if settings is None else settings),
         "config": config,
         "data_digest": data,
         "rows": rows,
     }
+    if settings is not None:
+        record["settings"] = settings
+    return record
 
 
 def run_digest(record: dict[str, Any]) -> str:
@@ -69,10 +79,25 @@ def changes(config: dict[str, Any], table: pd.DataFrame, saved: dict[str, Any]) 
 
 
 def describe(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
-    """Readable differences between two records, config first, then the data."""
+    """Readable differences between two records, config first, then the data.
+
+    Records of settings compare those. A record of a whole config only (an older version)
+    against one with settings: a key the saved config lacks counts as changed only when the
+    current run sets it away from its default.
+    """
     found = []
-    keys = _differing_keys(saved.get("config", {}), current["config"])
-    if keys or saved.get("config_digest") != current["config_digest"]:
+    if "settings" in saved and "settings" in current:
+        keys = _differing_keys(saved["settings"], current["settings"])
+        changed = bool(keys) or saved.get("config_digest") != current["config_digest"]
+    elif "settings" in current:
+        old = saved.get("config", {})
+        keys = [key for key in _differing_keys(old, current["config"])
+                if _holds(old, key) or _holds(current["settings"], key)]  # fmt: skip
+        changed = bool(keys)
+    else:
+        keys = _differing_keys(saved.get("config", {}), current["config"])
+        changed = bool(keys) or saved.get("config_digest") != current["config_digest"]
+    if changed:
         found.append("the config changed: " + (", ".join(keys[:10]) or "(values)"))
     if saved.get("data_digest") == current["data_digest"]:
         return found
@@ -100,12 +125,24 @@ def describe(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
     return found
 
 
+def _holds(values: dict[str, Any], key: str) -> bool:
+    """Whether the nested dict ``values`` has the dotted ``key``."""
+    node: Any = values
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return False
+        node = node[part]
+    return True
+
+
 def _row_id(row: list[Any]) -> str:
     name, start, end = row[0], row[1], row[2]
     return name if start is None and end is None else f"{name}[{start}:{end}]"
 
 
 def _differing_keys(old: Any, new: Any, prefix: str = "") -> list[str]:
+    if (old is None and isinstance(new, dict)) or (new is None and isinstance(old, dict)):
+        return _differing_keys(old or {}, new or {}, prefix) or [prefix.rstrip(".")]
     if isinstance(old, dict) and isinstance(new, dict):
         keys = []
         for key in sorted(set(old) | set(new)):

@@ -47,9 +47,28 @@ def test_top_k_attention_spreads_a_short_event_that_mean_pooling_misses():
     assert found >= 0.9 and averaged <= 0.75
 
 
+def test_a_stride_attends_over_window_means_of_the_real_frames():
+    torch.manual_seed(2)
+    body = KeySparseTransformer(input_size=5, width=8, heads=2, layers=1, top_k=2,
+                                stride=4).eval()  # fmt: skip
+    together, alone, mask, kept = alone_and_padded(body, 5)  # 6 real frames of 11
+    assert together.shape == (2, 3, 8) and kept[0].tolist() == [True, True, False]
+    torch.testing.assert_close(together[0, :2], alone[0], atol=1e-5, rtol=0)
+    frames = torch.randn(1, 6, 5)
+    projected = body.inputs(frames)
+    windows = torch.stack([projected[0, :4].mean(0), projected[0, 4:].mean(0)])
+    plain = KeySparseTransformer(input_size=5, width=8, heads=2, layers=1, top_k=2).eval()
+    plain.load_state_dict(body.state_dict())
+    plain.inputs = torch.nn.Identity()  # the same layers on the window means
+    expected, _ = plain(windows[None], torch.ones(1, 2, dtype=torch.bool))
+    strided, _ = body(frames, torch.ones(1, 6, dtype=torch.bool))
+    torch.testing.assert_close(strided, expected, atol=1e-5, rtol=0)
+
+
 @pytest.mark.parametrize(
     "options, message",
-    [({"width": 10, "heads": 4}, "divisible"), ({"top_k": 0}, "top_k"), ({"layers": 0}, "layers")],
+    [({"width": 10, "heads": 4}, "divisible"), ({"top_k": 0}, "top_k"), ({"layers": 0}, "layers"),
+     ({"stride": 0}, "stride")],
 )  # fmt: skip
 def test_bad_settings_are_refused(options, message):
     with pytest.raises(ValueError, match=message):
