@@ -64,3 +64,11 @@ def tiny_wav2vec2(tmp_path_factory: pytest.TempPathFactory) -> str:
     transformers.Wav2Vec2FeatureExtractor(do_normalize=True, return_attention_mask=True
                                           ).save_pretrained(folder)  # fmt: skip
     return str(folder)
+
+
+@pytest.fixture(scope="session")
+def tiny_asr(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A tiny random Whisper in CTranslate2 format (faster-whisper loads it)."""
+    from tests.tiny_models import save_tiny_ct2_whisper
+
+    return str(save_tiny_ct2_whisper(tmp_path_factory.mktemp("tiny_asr")))

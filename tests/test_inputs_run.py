@@ -201,3 +201,41 @@ def test_a_broken_frame_file_is_named_before_anything_is_written(tmp_path, filme
     with pytest.raises(ValueError, match=r"inputs.video: .*gone.npy: no such frame-feature file"):
         run(video_config(tmp_path, broken), progress=False)
     assert not (tmp_path / "av" / "config.yaml").exists()
+
+
+def test_a_run_transcribes_the_text_it_lacks_and_serves_with_the_same_asr(tmp_path, tiny_bert,
+                                                                          tiny_asr):  # fmt: skip
+    def half(name, emotion, number, rng):  # the first four clips of a speaker have text
+        return {"text": WORDS[emotion][number % 3] if number < 4 else ""}
+
+    (tmp_path / "half").mkdir()
+    root = noise_corpus(tmp_path / "half", 3, half)
+    asr = f"data.asr={{model: {tiny_asr}, beam_size: 1}}"
+    result = run(config_of(tmp_path, root, tiny_bert, asr, "finetune.epochs=1"),
+                 progress=False)  # fmt: skip
+    transcripts = pd.read_csv(result.run_dir / "transcripts.csv", keep_default_na=False)
+    made = transcripts["file"].str.contains("_[4-7].wav", regex=True)
+    assert len(transcripts) == 32 and set(transcripts["text"][made]) == {"x"}
+    assert set(transcripts["text"][~made]) <= set(TINY_BERT_WORDS[:6])
+    assert set(transcripts["language"][made]) == {"en"}
+    assert set(transcripts["language"][~made]) == {""}
+    assert (
+        transcripts["text_source"].tolist()
+        == ["given"] * 4
+        + ["asr"] * 4
+        + ["given"] * 4
+        + ["asr"] * 4
+        + ["given"] * 4
+        + ["asr"] * 4
+        + ["given"] * 4
+        + ["asr"] * 4
+    )
+    spec = json.loads((result.run_dir / "model.json").read_text())
+    assert spec["asr"] == {"model": tiny_asr, "language": None, "beam_size": 1,
+                           "compute_type": "int8", "threads": 2}  # fmt: skip
+    predictor = Predictor.from_run(result.run_dir)
+    clip = str(root / "audio" / "s1_0.wav")
+    assert predictor.transcripts([predictor.load(clip)]) == ["x"]
+    said = predictor.predict_file(clip)  # the text is made as in training
+    assert said == predictor.predict_file(clip, text="x")
+    assert said != predictor.predict_file(clip, text="furious")  # a given text is used

@@ -1,4 +1,5 @@
-"""Command line: ``emotransfer run | finetune | predict | probe | analyze fad | corpora | demo``.
+"""Command line: ``emotransfer run | finetune | predict | probe | analyze | transcribe | serve |
+corpora | demo`` (and more: ``emotransfer --help``).
 
 Example:
     >>> main(["corpora"])  # doctest: +ELLIPSIS
@@ -15,7 +16,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from emotransfer import cli_predict, cli_reports, registry
+from emotransfer import cli_predict, cli_reports, cli_transcribe, registry
 from emotransfer.run_lock import RunFolderBusy
 
 if TYPE_CHECKING:
@@ -147,6 +148,20 @@ def _parser() -> argparse.ArgumentParser:
     fewshot.add_argument("config", help="experiment YAML with a fewshot section")
     _config_options(fewshot)
     fewshot.set_defaults(handler=_fewshot)
+    transcribe = commands.add_parser("transcribe", help="ASR transcripts of a config's clips "
+                                     "(data.asr, faster-whisper), cached")  # fmt: skip
+    transcribe.add_argument("config", help="experiment YAML with a data.asr section")
+    _config_options(transcribe)
+    transcribe.add_argument("--out", help="write the CSV here (default: standard output)")
+    transcribe.set_defaults(handler=lambda args: cli_transcribe.transcribe(args, _config(args)))
+    serve = commands.add_parser("serve", help="an HTTP service for trained runs (FastAPI)")
+    serve.add_argument("runs", nargs="+", help="run folders to serve")
+    serve.add_argument("--host", default="127.0.0.1", help="address (default: this machine only)")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--max-upload-mb", type=float, default=20.0)
+    serve.add_argument("--max-seconds", type=float, default=60.0, help="longest clip (/predict)")
+    serve.add_argument("--plugin", action="append", default=[], metavar="MODULE:CLASS")
+    serve.set_defaults(handler=_serve)
     corpora = commands.add_parser("corpora", help="list the corpus adapters")
     corpora.set_defaults(handler=_corpora)
     demo = commands.add_parser("demo", help="full experiment on a generated corpus, offline")
@@ -323,6 +338,15 @@ def _execute(config: ExperimentConfig, run_dir: str | None, progress: bool, *,
         for name, v in summary.items())  # fmt: skip
     print(f"{config.name}: {line}")
     print(f"run folder: {result.run_dir}\nreport: {Path(result.run_dir) / 'report.html'}")
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from emotransfer.serving.app import serve
+
+    registry.check_plugins(args.plugin)
+    serve(args.runs, host=args.host, port=args.port, max_upload_mb=args.max_upload_mb,
+          max_seconds=args.max_seconds, plugins=tuple(args.plugin))  # fmt: skip
     return 0
 
 

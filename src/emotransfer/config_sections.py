@@ -77,6 +77,21 @@ class AudioConfig(Section):
         return self
 
 
+class AsrConfig(Section):
+    """Transcripts by ASR (faster-whisper) for a text input the manifest lacks."""
+
+    model: str = Field(
+        ..., description="a CTranslate2 Whisper folder or a faster-whisper hub id (base, ...)"
+    )
+    language: str | None = Field(None, description="a language code; null: detected per clip")
+    beam_size: int = Field(5, ge=1)
+    compute_type: str = Field("int8", description="CTranslate2 compute type (int8, float32 ...)")
+    threads: int = Field(2, ge=1)
+    replace: bool = Field(
+        False, description="transcribe every clip, also those whose text the manifest gives"
+    )
+
+
 class DataConfig(Section):
     corpora: list[CorpusConfig] = Field(default_factory=list)
     labels: LabelConfig = Field(default_factory=LabelConfig)
@@ -86,6 +101,9 @@ class DataConfig(Section):
     )
     allow_duplicates: bool = Field(
         False, description="keep manifest rows that repeat a segment (same file, start, end)"
+    )
+    asr: AsrConfig | None = Field(
+        None, description="transcribe the clips whose text a text input needs (faster-whisper)"
     )
 
 

@@ -67,6 +67,17 @@ def _is_inputs(value: Any) -> bool:
     )  # fmt: skip
 
 
+def _is_asr(value: Any) -> bool:
+    """``null`` or the ``data.asr`` settings a run transcribed its text with."""
+    return value is None or (
+        isinstance(value, dict) and set(value) == {"model", "language", "beam_size",
+                                                   "compute_type", "threads"}
+        and isinstance(value["model"], str) and isinstance(value["compute_type"], str)
+        and (value["language"] is None or isinstance(value["language"], str))
+        and _is_int(value["beam_size"]) and _is_int(value["threads"])
+    )  # fmt: skip
+
+
 # key -> (check, what the value must be), per kind of run; "?" keys may be absent.
 KEYS: dict[str, dict[str, tuple[Any, str]]] = {
     "common": {
@@ -109,6 +120,7 @@ KEYS: dict[str, dict[str, tuple[Any, str]]] = {
             'an object {modality: {"encoder": name, "params": {...}, '
             '"column": name}} of the inputs besides audio',
         ),
+        "asr?": (_is_asr, 'null or {"model", "language", "beam_size", "compute_type", "threads"}'),
     },
 }
 
@@ -225,8 +237,9 @@ class TrainedSpec:
     (registered name + parameters) of the ``audio`` input, the encoders of its other
     ``inputs`` (modality -> encoder, parameters and the manifest column of its items), the
     ``architecture`` (``model`` registry), its ``fusion``, hidden ``layer`` (``None``:
-    weighted sum), the ``strategy`` that was trained, and a two-stage run's stage-1 strategy
-    (``source``)."""
+    weighted sum), the ``strategy`` that was trained, a two-stage run's stage-1 strategy
+    (``source``), and the ASR settings (``asr``) that make a clip's text where none is
+    given."""
 
     classes: list[str]
     sample_rate: int
@@ -244,6 +257,7 @@ class TrainedSpec:
     source_params: dict[str, Any] = field(default_factory=dict)
     audio: dict[str, Any] = field(default_factory=dict)
     inputs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    asr: dict[str, Any] | None = None
     folds: int | None = None
     format: int = FORMAT
     trust_remote_code: bool = False  # the caller's, never the file's

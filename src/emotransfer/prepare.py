@@ -68,7 +68,45 @@ def prepare_manifest(config: ExperimentConfig) -> tuple[pd.DataFrame, dict, list
         info["classes"] = table["emotion"].value_counts().sort_index().to_dict()
         info["rows_after"] = len(table)
         skipped.extend(dropped)
+    if "text" in config.inputs:
+        table = add_transcripts(config, table)
     return table, info, skipped
+
+
+def add_transcripts(config: ExperimentConfig, table: pd.DataFrame) -> pd.DataFrame:
+    """The text input's column filled by ASR (``data.asr``) where blank, with the detected
+    language (see :func:`emotransfer.features.transcripts.transcribe_rows`); ``table`` as it
+    is without ``data.asr``."""
+    asr = config.data.asr
+    if asr is None:
+        return table
+    from emotransfer.data.audio import AudioError, load_audio
+    from emotransfer.features.transcripts import transcribe_rows
+
+    audio = config.data.audio
+    text = config.inputs.get("text")
+
+    def load(row: pd.Series) -> np.ndarray | None:
+        try:
+            return load_audio(row["file"], sample_rate=16000, start=row.get("start"),
+                              end=row.get("end"), min_duration=audio.min_duration,
+                              max_duration=audio.max_duration)  # fmt: skip
+        except AudioError:
+            if audio.on_error == "raise":
+                raise
+            return None
+
+    return transcribe_rows(table, transcriber(asr), load=load, cache_dir=cache_root(config),
+                           column=(text.column if text else None) or "text",
+                           replace=asr.replace)  # fmt: skip
+
+
+def transcriber(asr: Any) -> Any:
+    """The :class:`~emotransfer.features.transcripts.Transcriber` of a ``data.asr`` section."""
+    from emotransfer.features.transcripts import Transcriber
+
+    return Transcriber(model=asr.model, language=asr.language, beam_size=asr.beam_size,
+                       compute_type=asr.compute_type, threads=asr.threads)  # fmt: skip
 
 
 def missing_files(skipped: list[dict[str, str]]) -> list[dict[str, str]]:

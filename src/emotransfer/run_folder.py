@@ -17,10 +17,12 @@ from typing import Any
 import pandas as pd
 
 from emotransfer.config import ExperimentConfig, save_config, settings
-from emotransfer.io import RunFolderError, package_versions, write_json
+from emotransfer.features.transcripts import SOURCE
+from emotransfer.io import RunFolderError, package_versions, write_json, write_text
 from emotransfer.run_inputs import describe, input_record
 
 INPUTS = "inputs.json"
+TRANSCRIPTS = "transcripts.csv"
 # Settings that do not change any fold result: a run may continue across them (e.g. all
 # folds after a run of `split.only_folds`, or with another cache folder).
 NEUTRAL = ["name", "output_dir", "cache_dir", "features.workers", "split.only_folds",
@@ -89,6 +91,13 @@ def claim_folder(
     save_config(config, folder / "config.yaml")
     write_json(folder / "versions.json", package_versions())
     write_json(folder / INPUTS, record)
+    if SOURCE in table.columns:  # the text input's transcripts, given or made by ASR
+        columns = [c for c in ("file", "start", "end", "speaker") if c in table.columns]
+        text = (config.inputs["text"].column if "text" in config.inputs else None) or "text"
+        kept = table[[*columns, text, "language", "language_probability", SOURCE]]
+        write_text(folder / TRANSCRIPTS, kept.to_csv(index=False))
+    else:
+        (folder / TRANSCRIPTS).unlink(missing_ok=True)
     return record
 
 

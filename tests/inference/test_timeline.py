@@ -30,11 +30,10 @@ def test_consecutive_windows_of_a_target_class_merge_into_one_event():
         events(table, ["crying"])
 
 
-@pytest.fixture(scope="module")
-def tone_run(tmp_path_factory):
-    """A frozen log-mel run that tells a 1 kHz tone (`beep`) from low noise (`hush`)."""
-    root = tmp_path_factory.mktemp("tones")
-    (root / "audio").mkdir()
+def tones_corpus(root):
+    """Three speakers x 8 one-second clips: a 1 kHz tone in low noise (`beep`) or the noise
+    alone (`hush`), label column `sound`."""
+    (root / "audio").mkdir(parents=True)
     rng = np.random.default_rng(0)
     rows = []
     for speaker in ("a", "b", "c"):
@@ -47,17 +46,28 @@ def tone_run(tmp_path_factory):
             soundfile.write(root / name, wave, RATE)
             rows.append({"file": name, "speaker": speaker, "emotion": "", "sound": label})
     pd.DataFrame(rows).to_csv(root / "metadata.csv", index=False)
+    return root
+
+
+def tones_run(root, output, *overrides, name="tones"):
+    """A frozen log-mel run on :func:`tones_corpus` (logistic regression unless overridden)."""
     from emotransfer.config import load_config
     from emotransfer.experiment import run
 
-    output = tmp_path_factory.mktemp("runs")
     config = load_config(None, overrides=[
-        "name=tones", f"output_dir={output}", f"cache_dir={output / 'cache'}",
+        f"name={name}", f"output_dir={output}", f"cache_dir={output / 'cache'}",
         f"data.corpora=[{{name: csv, root: {root}}}]", "data.labels.column=sound",
         "features.upstream=logmel", "features.normalization=global", "head.name=logreg",
-        "evaluation.bootstrap=20",
+        "evaluation.bootstrap=20", *overrides,
     ])  # fmt: skip
     return run(config, progress=False).run_dir
+
+
+@pytest.fixture(scope="module")
+def tone_run(tmp_path_factory):
+    """A frozen log-mel run that tells a 1 kHz tone (`beep`) from low noise (`hush`)."""
+    root = tones_corpus(tmp_path_factory.mktemp("tones"))
+    return tones_run(root, tmp_path_factory.mktemp("runs"))
 
 
 def recording(path, tone_from=4.0, tone_to=6.0, seconds=10.0):

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from emotransfer.data.audio import AudioError, load_audio
+from emotransfer.features.transcripts import Transcriber
 from emotransfer.inference.loading import frozen_scorer, trained_scorer
 from emotransfer.model_spec import SPEC, FrozenSpec, read_model_spec
 from emotransfer.run_files import verify_model_files
@@ -32,17 +33,22 @@ class Predictor:
         classes: class names in output order.
         sample_rate: rate audio is resampled to.
         min_duration, max_duration: accepted clip length in seconds (the run's).
+        transcriber: makes the text of clips given without one, for a run with a text input
+            trained on ASR transcripts (a
+            :class:`~emotransfer.features.transcripts.Transcriber`); ``None``: text must be
+            given.
     """
 
     def __init__(
         self, *, scorer: Any, classes: list[str], sample_rate: int, min_duration: float = 0.1,
-        max_duration: float = 600.0,
+        max_duration: float = 600.0, transcriber: Any = None,
     ) -> None:  # fmt: skip
         self.scorer = scorer
         self.classes = classes
         self.sample_rate = sample_rate
         self.min_duration = min_duration
         self.max_duration = max_duration
+        self.transcriber = transcriber
 
     @classmethod
     def from_run(
@@ -75,9 +81,11 @@ class Predictor:
         else:
             scorer = trained_scorer(folder, spec, plugins=plugins, folds=folds)
         audio = spec.audio
+        asr = None if isinstance(spec, FrozenSpec) else spec.asr
+        transcriber = None if asr is None else Transcriber(**asr)
         return cls(scorer=scorer, classes=spec.classes, sample_rate=audio["sample_rate"],
-                   min_duration=audio["min_duration"],
-                   max_duration=audio["max_duration"])  # fmt: skip
+                   min_duration=audio["min_duration"], max_duration=audio["max_duration"],
+                   transcriber=transcriber)  # fmt: skip
 
     @property
     def upstream(self) -> Any:
@@ -102,6 +110,8 @@ class Predictor:
                 or of another count.
         """
         waves = [np.asarray(w, dtype=np.float32) for w in waves]
+        if self.transcriber is not None and "text" not in (inputs or {}):
+            inputs = {**(inputs or {}), "text": self.transcripts(waves)}
         if self.scorer.speaker_norm and len(waves) < 2:
             raise ValueError(
                 "this run normalises per speaker: give several clips of the same speaker "
@@ -109,6 +119,20 @@ class Predictor:
             )
         totals = self.scorer.scores(waves, inputs) if inputs else self.scorer.scores(waves)
         return [dict(zip(self.classes, row.tolist())) for row in totals]
+
+    def transcripts(self, waves: list[np.ndarray]) -> list[str]:
+        """What the run's ASR hears in each wave (at ``sample_rate``).
+
+        Raises:
+            ValueError: the run was not trained on ASR transcripts.
+        """
+        if self.transcriber is None:
+            raise ValueError("this run's text was given, not made by ASR: give the text")
+        if self.sample_rate != 16000:
+            import soxr
+
+            waves = [soxr.resample(w, self.sample_rate, 16000) for w in waves]
+        return [self.transcriber.transcribe(w).text for w in waves]
 
     def predict_signal(self, wave: np.ndarray, **inputs: Any) -> dict[str, float]:
         """Probabilities for one mono waveform at ``sample_rate`` (and its ``text=...``)."""

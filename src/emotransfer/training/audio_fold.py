@@ -133,8 +133,17 @@ def model_spec(config: ExperimentConfig, classes: list[str]) -> TrainedSpec:
         speaker_norm=tune.normalization == "speaker", source=bool(tune.source),
         source_strategy=tune.source_strategy, source_params=tune.source_params,
         audio=audio_limits(config), trust_remote_code=bool(params.get("trust_remote_code")),
-        inputs=input_encoders(config),
+        inputs=input_encoders(config), asr=asr_settings(config),
     )  # fmt: skip
+
+
+def asr_settings(config: ExperimentConfig) -> dict[str, Any] | None:
+    """The ``data.asr`` settings of a run with a text input (what prediction transcribes
+    clips without text with), else ``None``."""
+    asr = config.data.asr
+    if asr is None or "text" not in config.inputs:
+        return None
+    return asr.model_dump(exclude={"replace"})
 
 
 def input_encoders(config: ExperimentConfig) -> dict[str, dict[str, Any]]:

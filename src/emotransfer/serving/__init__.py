@@ -1,0 +1,1 @@
+"""Serving trained runs: the HTTP service (:mod:`emotransfer.serving.app`)."""
