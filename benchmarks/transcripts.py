@@ -3,8 +3,10 @@
 `../shared/models/whisper-base-ct2/get.sh`) makes of the emotional speech here, and is the
 language found?
 
-- TAVA: English affect words spoken alone (`text` = the word): word accuracy (the transcript,
-  lower-cased without punctuation, is the word), language `en`;
+- TAVA: English, 16 affect words x 15 speakers, `text` = the affect word: how often the
+  transcript holds that word (it does not: the clips say short neutral carrier sentences,
+  "My spoon is on the table.", with the word's expression; the column is the label, not the
+  transcript), the distinct sentences heard, language `en`;
 - TAVA-TEGG: the same stimuli with the words removed: how often ASR hears words anyway;
 - EmoDB: ten German sentences (`text_id`), acted in seven emotions: word error rate against
   the sentences as the EmoDB documentation gives them, language `de` (detected per clip).
@@ -27,6 +29,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from emotransfer.config import load_config
 from emotransfer.data.load import load_corpora
@@ -103,6 +106,9 @@ def main() -> None:
             within = [bool(words(g)) and words(g)[0] in h for g, h in zip(given, heard)]
             record["word_accuracy"] = round(float(np.mean(right)), 4)
             record["word_found_in_transcript"] = round(float(np.mean(within)), 4)
+            sentences = pd.Series([" ".join(h) for h in heard]).value_counts()
+            record["distinct_transcripts"] = int(len(sentences))
+            record["most_common_transcripts"] = sentences.head(8).to_dict()
         if corpus == "emodb":
             references = [words(EMODB[t]) for t in table["text_id"]]
             errors = sum(edits(r, h) for r, h in zip(references, heard))

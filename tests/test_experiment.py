@@ -169,13 +169,42 @@ def test_frozen_run_predicts_new_audio_without_pickle(tmp_path, synthetic_root, 
     assert len(list((result.run_dir / "models").glob("*/head.safetensors"))) == 4
     predictor = Predictor.from_run(result.run_dir)
     speaker = synthetic_table[synthetic_table["speaker"] == "s01"]
-    outputs = predictor.predict_files(speaker["file"].tolist())
+    files = speaker["file"].tolist()
+    outputs = predictor.predict_files(files, speakers=["s01"] * len(files))  # its own mean
     guesses = [max(p, key=p.get) for p in outputs]
     accuracy = np.mean([g == t for g, t in zip(guesses, speaker["emotion"])])
     assert accuracy > 0.5 and abs(sum(outputs[0].values()) - 1) < 1e-6
-    with pytest.raises(ValueError, match="per speaker"):
-        predictor.predict_file(speaker["file"].iloc[0])
-    assert main(["predict", str(result.run_dir), *speaker["file"].tolist()[:3]]) == 0
+    with pytest.raises(ValueError, match="speaker 'x' has one clip"):
+        predictor.predict_files(files[:3], speakers=["s01", "s01", "x"])
+    assert main(["predict", str(result.run_dir), *files[:3]]) == 0
+
+
+def test_a_clip_of_no_declared_speaker_is_read_alone_with_the_training_speakers_average(
+    tmp_path, synthetic_root, synthetic_table
+):
+    from emotransfer.inference import Predictor
+    from emotransfer.io import load_arrays
+    from emotransfer.models.normalize import speaker_statistics
+
+    result = experiment.run(make_config(tmp_path, synthetic_root, "name=alone"), progress=False)
+    predictor = Predictor.from_run(result.run_dir)
+    assert predictor.clip_independent
+    files = synthetic_table["file"].tolist()
+    alone = predictor.predict_file(files[0])
+    for company in ([files[1]], files[1:8], files[-3:]):
+        together = predictor.predict_files([files[0], *company])[0]
+        assert together == pytest.approx(alone, abs=1e-7)  # whatever else is in the call
+    guesses = [max(p, key=p.get) for p in predictor.predict_files(files)]
+    assert np.mean([g == t for g, t in zip(guesses, synthetic_table["emotion"])]) > 0.5
+    saved = load_arrays(result.run_dir / "speaker_stats.safetensors")  # (L + 1, D) each
+    assert saved["mean"].shape == saved["scale"].shape and saved["mean"].ndim == 2
+    assert saved["mean"].shape[1] == predictor.scorer.heads[0][0].shape[-1]
+    mean, scale = speaker_statistics(np.array([[1.0], [3.0], [10.0], [14.0]]),
+                                     np.array(["a", "a", "b", "b"]))  # fmt: skip
+    assert (mean.tolist(), scale.tolist()) == ([7.0], [1.5])
+    (result.run_dir / "speaker_stats.safetensors").write_bytes(b"edited")
+    with pytest.raises(experiment.RunFolderError, match="speaker_stats.safetensors"):
+        Predictor.from_run(result.run_dir)
 
 
 def test_globally_normalised_run_predicts_a_single_file(tmp_path, synthetic_root, synthetic_table):

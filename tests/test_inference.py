@@ -311,13 +311,16 @@ def test_declared_speakers_are_normalised_apart_and_undeclared_ones_are_said(
     code, out, err = predict(capsys, frozen_run, *files, *["--speaker", "a", "--speaker", "b"] * 3)
     assert code == 0 and "as one speaker" not in err
     predictor = Predictor.from_run(frozen_run)
-    alone = predictor.predict_files(first) + predictor.predict_files(second)
+    alone = predictor.predict_files(first, speakers=["a"] * 3) + predictor.predict_files(
+        second, speakers=["b"] * 3)  # fmt: skip
     expected = {path: p for path, p in zip(first + second, alone)}
     for line in out.splitlines()[1:]:
         path, _, *probabilities = line.split(",")
         assert [float(v) for v in probabilities] == pytest.approx(
             [expected[path][c] for c in predictor.classes], abs=1e-4)  # fmt: skip
-    code, _, err = predict(capsys, frozen_run, *files)
-    assert code == 0 and "the 6 files were taken as one speaker" in err
+    code, out, err = predict(capsys, frozen_run, *files)  # each on its own
+    assert code == 0 and "training speakers' average statistics" in err
+    assert out.splitlines()[1].split(",")[2:] == predict(capsys, frozen_run, files[0])[1] \
+        .splitlines()[1].split(",")[2:]  # fmt: skip
     code, _, err = predict(capsys, frozen_run, *files, "--speaker", "a", "--speaker", "b")
     assert code == 2 and "2 --speaker for 6 files" in err

@@ -39,8 +39,9 @@ def predict(args: argparse.Namespace) -> int:
 def clip_table(predictor: Any, args: argparse.Namespace) -> tuple[pd.DataFrame, list]:
     """One row per good clip: file, predicted class, every probability. The clips of one
     declared speaker (``--speaker``, one per file or one for all) are predicted together, so
-    a speaker-normalised run takes each speaker's own mean; without it every file is one
-    speaker (said on standard error when that matters)."""
+    a speaker-normalised run takes each speaker's own mean; without it each file is
+    standardised with the training speakers' average (a run that kept none: every file is one
+    speaker), said on standard error."""
     inputs = {name: getattr(args, name) for name in ("text", "video") if getattr(args, name)}
     for name, items in inputs.items():
         if len(items) != len(args.files):
@@ -53,17 +54,25 @@ def clip_table(predictor: Any, args: argparse.Namespace) -> tuple[pd.DataFrame, 
     speakers = speakers * len(args.files) if len(speakers) == 1 else speakers
     results: list = [None] * len(args.files)
     problems: list = []
+    independent = args.speaker is None and predictor.clip_independent
     for speaker in dict.fromkeys(speakers):
         rows = [i for i, name in enumerate(speakers) if name == speaker]
+        declared = None if args.speaker is None else [speaker] * len(rows)
         found, bad = predictor.predict_paths(
-            [args.files[i] for i in rows], {k: [v[i] for i in rows] for k, v in inputs.items()}
+            [args.files[i] for i in rows], {k: [v[i] for i in rows] for k, v in inputs.items()},
+            speakers=declared,
         )  # fmt: skip
         problems += bad
         for row, result in zip(rows, found):
             results[row] = result
-    if args.speaker is None and predictor.scorer.speaker_norm and len(args.files) > 1:
-        print(f"emotransfer: this run normalises per speaker: the {len(args.files)} files were "
-              "taken as one speaker (declare each file's: --speaker)", file=sys.stderr)  # fmt: skip
+    if args.speaker is None and predictor.scorer.speaker_norm:
+        said = (
+            "each file was standardised with the training speakers' average statistics"
+            if independent
+            else f"the {len(args.files)} files were taken as one speaker"
+        )
+        print(f"emotransfer: this run normalises per speaker: {said} (declare each file's: "
+              "--speaker)", file=sys.stderr)  # fmt: skip
     rows = [{"file": path, "predicted": max(p, key=p.get), **p}
             for path, p in zip(args.files, results) if p is not None]  # fmt: skip
     return pd.DataFrame(rows, columns=["file", "predicted", *predictor.classes]), problems

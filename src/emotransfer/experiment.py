@@ -49,7 +49,7 @@ from emotransfer.run_files import record_model_files
 from emotransfer.run_folder import RunFolderError, claim_folder, claim_source, read_inputs
 from emotransfer.run_inputs import run_digest
 from emotransfer.run_lock import RunFolderBusy, RunLock
-from emotransfer.run_outputs import dimensional_report, fold_predictions
+from emotransfer.run_outputs import dimensional_report, fold_predictions, save_speaker_statistics
 from emotransfer.training.audio_fold import (
     audio_limits,
     cached_inputs,
@@ -136,7 +136,7 @@ def _run(
     groups = speaker_keys(table)
     fit_fold, refit = (_frozen_fitter if config.finetune is None else _finetuner)(
         config, folder, features, labels, groups, classes, progress, table=table, force=force,
-        normalization=extraction.normalization["chosen"], folds=len(folds))  # fmt: skip
+        extraction=extraction, folds=len(folds))  # fmt: skip
     results = _train(config, folder, fit_fold, labels, folds, run_digest(inputs), progress)
     tune = config.finetune
     temperatures = {} if tune is None else calibrate_folds(results, labels, folder,
@@ -241,7 +241,7 @@ def _waves(config: ExperimentConfig, table: pd.DataFrame, skipped: list) -> tupl
 
 def _frozen_fitter(config: ExperimentConfig, folder: Path, features: np.ndarray,
                    labels: np.ndarray, groups: np.ndarray, classes: list[str], progress: bool,
-                   *, table: pd.DataFrame, folds: int, normalization: str,
+                   *, table: pd.DataFrame, folds: int, extraction: Extraction,
                    force: bool = False) -> Any:  # fmt: skip
     """Write the frozen run's model.json (planning ``folds`` fold models); return the fold
     fitter (a tuned head per fold on the cached features, saved under models/) and the refit
@@ -256,7 +256,9 @@ def _frozen_fitter(config: ExperimentConfig, folder: Path, features: np.ndarray,
         test_features = corrupted_features(config, table, progress=progress)
         if config.features.layer is not None:
             test_features = test_features[:, config.features.layer]
+    normalization = extraction.normalization["chosen"]
     write_json(folder / "model.json", _frozen_spec(config, classes, folds, normalization))
+    save_speaker_statistics(folder, extraction.speaker_stats)  # a clip of no declared speaker
 
     def fit_fold(fold: Fold) -> FoldResult:
         result = run_fold(head, _grid(config), features, labels, groups, fold,
@@ -284,15 +286,15 @@ def _frozen_fitter(config: ExperimentConfig, folder: Path, features: np.ndarray,
 def _finetuner(config: ExperimentConfig, folder: Path, waves: list, labels: np.ndarray,
                groups: np.ndarray, classes: list[str], progress: bool, *,
                table: pd.DataFrame | None = None, folds: int | None = None,
-               normalization: str | None = None, force: bool = False) -> Any:  # fmt: skip
+               extraction: Extraction | None = None, force: bool = False) -> Any:  # fmt: skip
     """Write the trained run's model.json (planning ``folds`` fold models; and run stage 1
     of a two-stage run); return the fold fitter (one fine-tuned model per fold, saved under
     models/) and the refit (one model on every clip for the median of the folds' best
     epochs, saved under refit/)."""
     spec = model_spec(config, classes)
     spec.folds = folds
-    if normalization is not None:  # the choice of finetune.normalization (auto) for this data
-        spec.speaker_norm = normalization == "speaker"
+    if extraction is not None:  # the choice of finetune.normalization (auto) for this data
+        spec.speaker_norm = extraction.normalization["chosen"] == "speaker"
     write_json(folder / "model.json", spec.to_json())
     source_state = None
     if config.finetune.source:
@@ -367,15 +369,8 @@ def _frozen_spec(config: ExperimentConfig, classes: list[str], folds: int,
                       audio=audio_limits(config), folds=folds).to_json()  # fmt: skip
 
 
-def _train(
-    config: ExperimentConfig,
-    folder: Path,
-    fit_fold: Any,
-    labels: np.ndarray,
-    folds: list[Fold],
-    digest: str,
-    progress: bool,
-) -> list[FoldResult]:
+def _train(config: ExperimentConfig, folder: Path, fit_fold: Any, labels: np.ndarray,
+           folds: list[Fold], digest: str, progress: bool) -> list[FoldResult]:  # fmt: skip
     results = []
     bar = tqdm(folds, desc="folds", unit="fold", disable=not progress)
     for number, fold in enumerate(bar, start=1):

@@ -21,7 +21,7 @@ from emotransfer.data.splits import speaker_keys
 from emotransfer.define import Normalization
 from emotransfer.features.cache import FeatureCache, default_cache_dir
 from emotransfer.features.extract import Extraction, extract_features
-from emotransfer.models.normalize import speaker_standardize
+from emotransfer.models.normalize import speaker_standardize, speaker_statistics
 from emotransfer.models.pooling import pool_statistics
 
 
@@ -204,9 +204,11 @@ def layer_features(
     ).astype(np.float64)
     if chosen in ("speaker", "corpus"):
         count, layers, dim = features.shape
-        flat = speaker_standardize(features.reshape(count, -1), normalization_groups(
-            table, chosen))  # fmt: skip
-        features = flat.reshape(count, layers, dim)
+        groups = normalization_groups(table, chosen)
+        stats = speaker_statistics(features.reshape(count, -1), groups)
+        extraction.speaker_stats = tuple(a.reshape(layers, dim) for a in stats)
+        features = speaker_standardize(features.reshape(count, -1), groups).reshape(
+            count, layers, dim)  # fmt: skip
     extraction.normalization = {"requested": settings.normalization, "chosen": chosen,
                                 "reason": reason}  # fmt: skip
     return features, table, extraction

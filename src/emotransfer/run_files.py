@@ -46,7 +46,8 @@ ALGORITHM = "blake2b-256 of 'blob <size>\\0' + content"
 # Everything a Predictor reads, relative to the run folder.
 MODEL_FILES = ("model.json", "models/*/head.safetensors", "models/*/trainable.safetensors",
                "source/encoder.safetensors", "refit/head.safetensors",
-               "refit/trainable.safetensors", CALIBRATION)  # fmt: skip
+               "refit/trainable.safetensors", CALIBRATION,
+               "speaker_stats.safetensors")  # fmt: skip
 FOLD_FILES = ("head.safetensors", "trainable.safetensors")
 
 

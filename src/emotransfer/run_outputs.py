@@ -1,8 +1,10 @@
-"""What a run reports beside its classification metrics: the per-clip predictions table and
-the dimensional (arousal, valence, dominance) CCC on the same folds."""
+"""What a run reports beside its classification metrics: the per-clip predictions table, the
+dimensional (arousal, valence, dominance) CCC on the same folds, and the average training
+speaker's feature statistics a Predictor standardises a clip of no declared speaker with."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -11,6 +13,7 @@ import pandas as pd
 from emotransfer.config import ExperimentConfig
 from emotransfer.data.splits import Fold, speaker_keys
 from emotransfer.evaluation.metrics import ccc_report
+from emotransfer.io import write_atomic
 from emotransfer.training.frozen import FoldResult
 from emotransfer.training.regression import DEFAULT_ALPHAS, run_regression_fold
 
@@ -94,3 +97,21 @@ def fold_predictions(
                 part[f"prob_{name}"] = result.probabilities[:, i]
         parts.append(part)
     return pd.concat(parts, ignore_index=True)
+
+
+SPEAKER_STATS = "speaker_stats.safetensors"
+
+
+def save_speaker_statistics(
+    folder: Path, stats: tuple[np.ndarray, np.ndarray] | None
+) -> None:  # fmt: skip
+    """Write ``stats`` (mean and scale, ``(L + 1, D)``) as ``SPEAKER_STATS``; with ``None``
+    (no per-speaker normalisation) remove an old one."""
+    path = folder / SPEAKER_STATS
+    if stats is None:
+        path.unlink(missing_ok=True)
+        return
+    from safetensors.numpy import save_file
+
+    mean, scale = (np.ascontiguousarray(a, dtype=np.float64) for a in stats)
+    write_atomic(path, lambda staging: save_file({"mean": mean, "scale": scale}, str(staging)))

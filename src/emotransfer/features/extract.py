@@ -66,6 +66,9 @@ class Extraction:
     seconds: float = 0.0
     # How the caller normalised the features: requested, chosen and why (layer_features).
     normalization: dict[str, str] = field(default_factory=dict)
+    # With per-speaker normalisation: the average speaker's mean and scale of the pooled
+    # features, (L + 1, D) each (what a clip of no declared speaker is standardised with).
+    speaker_stats: tuple[np.ndarray, np.ndarray] | None = None
 
 
 def file_digest(path: str) -> str:

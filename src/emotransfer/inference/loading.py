@@ -180,7 +180,23 @@ def frozen_scorer(
                                   sample_rate=spec.sample_rate, plugins=plugins)  # fmt: skip
     except TypeError as error:
         raise RunFolderError(f'{folder / SPEC}: "params": {error}') from error
-    return FeatureScorer(spec=spec, heads=heads, encoder=encoder, spec_path=folder / SPEC)
+    return FeatureScorer(spec=spec, heads=heads, encoder=encoder, spec_path=folder / SPEC,
+                         speaker_stats=speaker_statistics(folder, spec))  # fmt: skip
+
+
+def speaker_statistics(folder: Path, spec: FrozenSpec) -> tuple[np.ndarray, np.ndarray] | None:
+    """The average training speaker's feature mean and scale of a per-speaker normalised run
+    (``None`` for a run without them: an older one, or another normalisation), checked."""
+    path = folder / "speaker_stats.safetensors"
+    if spec.normalization not in ("speaker", "corpus") or not path.is_file():
+        return None
+    arrays = load_arrays(path)
+    mean, scale = arrays.get("mean"), arrays.get("scale")
+    if mean is None or scale is None or mean.shape != scale.shape or mean.ndim != 2:
+        raise RunFolderError(f"{path}: needs arrays mean and scale of one shape (L + 1, D)")
+    if not (np.isfinite(mean).all() and np.isfinite(scale).all() and (scale > 0).all()):
+        raise RunFolderError(f"{path}: mean must be finite, scale finite and positive")
+    return mean, scale
 
 
 def fold_head(path: Path) -> tuple[np.ndarray, np.ndarray, ExportedHead]:

@@ -98,26 +98,47 @@ class Predictor:
         """The inputs the run's model takes besides audio (e.g. ``("text",)``)."""
         return tuple(getattr(self.scorer, "inputs", ()))
 
+    @property
+    def clip_independent(self) -> bool:
+        """Whether a clip of no declared speaker gets the same probabilities whatever else is
+        in the call: a run without per-speaker normalisation, or one that saved its average
+        training speaker (frozen-feature runs)."""
+        return not self.scorer.speaker_norm or self.scorer.speaker_stats is not None
+
     def predict_signals(
-        self, waves: list[np.ndarray], inputs: dict[str, list] | None = None
-    ) -> list[dict[str, float]]:
-        """Probabilities for mono waveforms at ``sample_rate``: the mean over the folds. A
-        speaker-normalised run treats the clips given together as one speaker. ``inputs``:
-        a model of several inputs takes one item per clip of each (``{"text": [...]}``).
+        self, waves: list[np.ndarray], inputs: dict[str, list] | None = None, *,
+        speakers: list[str] | None = None,
+    ) -> list[dict[str, float]]:  # fmt: skip
+        """Probabilities for mono waveforms at ``sample_rate``: the mean over the folds.
+        ``inputs``: a model of several inputs takes one item per clip of each (``{"text":
+        [...]}``). A speaker-normalised run standardises the clips of each declared speaker
+        (``speakers``, one per clip) by that speaker's own statistics; clips of no declared
+        speaker each by the average training speaker's (see :attr:`clip_independent`), or,
+        for a run that kept none (a trained model), all of the call as one speaker.
 
         Raises:
-            ValueError: a single clip of a speaker-normalised run; inputs missing, unknown
-                or of another count.
+            ValueError: a declared speaker with a single clip, or a single clip of a run that
+                needs one speaker's several; inputs missing, unknown or of another count.
         """
         waves = [np.asarray(w, dtype=np.float32) for w in waves]
         if self.transcriber is not None and "text" not in (inputs or {}):
             inputs = {**(inputs or {}), "text": self.transcripts(waves)}
-        if self.scorer.speaker_norm and len(waves) < 2:
+        groups = None
+        if self.scorer.speaker_norm and speakers is not None:
+            if len(speakers) != len(waves):
+                raise ValueError(f"{len(speakers)} speakers for {len(waves)} clips")
+            names, counts = np.unique(np.asarray(speakers, dtype=str), return_counts=True)
+            if (counts < 2).any():
+                raise ValueError(f"speaker {str(names[counts < 2][0])!r} has one clip: a speaker's "
+                                 "own statistics need several (declare none to use the "
+                                 "training speakers' average)")  # fmt: skip
+            groups = np.asarray(speakers, dtype=str)
+        elif self.scorer.speaker_norm and not self.clip_independent and len(waves) < 2:
             raise ValueError(
                 "this run normalises per speaker: give several clips of the same speaker "
                 "together (predict_files), not a single clip"
             )
-        totals = self.scorer.scores(waves, inputs) if inputs else self.scorer.scores(waves)
+        totals = self.scorer.scores(waves, inputs or None, groups)
         return [dict(zip(self.classes, row.tolist())) for row in totals]
 
     def transcripts(self, waves: list[np.ndarray]) -> list[str]:
@@ -148,11 +169,12 @@ class Predictor:
                           max_duration=self.max_duration)  # fmt: skip
 
     def predict_files(
-        self, paths: list[str | Path], inputs: dict[str, list] | None = None
-    ) -> list[dict[str, float]]:
+        self, paths: list[str | Path], inputs: dict[str, list] | None = None, *,
+        speakers: list[str] | None = None,
+    ) -> list[dict[str, float]]:  # fmt: skip
         """Probabilities for audio files, given together (raises on the first bad file);
-        ``inputs`` as in :meth:`predict_signals`."""
-        return self.predict_signals([self.load(p) for p in paths], inputs)
+        ``inputs`` and ``speakers`` as in :meth:`predict_signals`."""
+        return self.predict_signals([self.load(p) for p in paths], inputs, speakers=speakers)
 
     def predict_long(
         self, path: str | Path, *, window_s: float = 2.0, hop_s: float = 1.0,
@@ -174,10 +196,11 @@ class Predictor:
         return self.predict_files([path], {k: [v] for k, v in inputs.items()} or None)[0]
 
     def predict_paths(
-        self, paths: list[str | Path], inputs: dict[str, list] | None = None
-    ) -> tuple[list[dict[str, float] | None], list[dict[str, str]]]:
+        self, paths: list[str | Path], inputs: dict[str, list] | None = None, *,
+        speakers: list[str] | None = None,
+    ) -> tuple[list[dict[str, float] | None], list[dict[str, str]]]:  # fmt: skip
         """Decode every file first, then predict the good ones together (with their items of
-        ``inputs``, one per path, as in :meth:`predict_signals`).
+        ``inputs`` and their ``speakers``, one per path, as in :meth:`predict_signals`).
 
         Returns:
             ``results``: per path, in order, its probabilities (``None`` for a file that
@@ -201,6 +224,8 @@ class Predictor:
         results: list[dict[str, float] | None] = [None] * len(paths)
         if waves:
             kept = {name: [items[row] for row in rows] for name, items in inputs.items()}
-            for row, result in zip(rows, self.predict_signals(waves, kept or None)):
+            declared = None if speakers is None else [speakers[row] for row in rows]
+            found = self.predict_signals(waves, kept or None, speakers=declared)
+            for row, result in zip(rows, found):
                 results[row] = result
         return results, problems

@@ -42,12 +42,22 @@ class ModelScorer:
     def speaker_norm(self) -> bool:
         return any(getattr(model, "speaker_norm", False) for model in self.models)
 
-    def scores(self, waves: list[np.ndarray], inputs: dict[str, list] | None = None) -> np.ndarray:
-        """``(N, C)`` for the clips ``waves`` and, per other input, their items."""
+    speaker_stats = None  # trained models keep no average speaker: a call is one speaker
+
+    def scores(
+        self, waves: list[np.ndarray], inputs: dict[str, list] | None = None,
+        speakers: np.ndarray | None = None,
+    ) -> np.ndarray:  # fmt: skip
+        """``(N, C)`` for the clips ``waves`` and, per other input, their items; a
+        speaker-normalised model normalises per ``speakers`` (default: all one speaker)."""
         items: Any = waves
         if self.inputs:
             items = {"audio": waves, **_items_of(self.inputs, inputs or {}, len(waves))}
-        speakers = np.zeros(len(waves), dtype=np.int64) if self.speaker_norm else None
+        if self.speaker_norm:
+            groups = np.zeros(len(waves)) if speakers is None else np.asarray(speakers)
+            speakers = np.unique(groups, return_inverse=True)[1].astype(np.int64)
+        else:
+            speakers = None
         totals = sum(predict_proba(model, items, 8, speakers, temperature=self.temperature)
                      for model in self.models)  # fmt: skip
         return np.asarray(totals) / len(self.models)
@@ -81,23 +91,30 @@ class FeatureScorer:
         heads: per fold, the standardiser's mean and scale and the exported head.
         encoder: the upstream, built once.
         spec_path: where ``spec`` came from (named in errors).
+        speaker_stats: a per-speaker normalised run's average training speaker (mean and
+            scale, ``(L + 1, D)``): clips of no declared speaker are standardised with them,
+            each on its own.
     """
 
     def __init__(
         self, *, spec: FrozenSpec, heads: list[tuple[np.ndarray, np.ndarray, ExportedHead]],
         encoder: Any, spec_path: str | Path,
+        speaker_stats: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> None:  # fmt: skip
         self.spec = spec
         self.heads = heads
         self.encoder = encoder
         self.spec_path = spec_path
         self.classes = spec.classes
+        self.speaker_stats = speaker_stats
 
     @property
     def speaker_norm(self) -> bool:
         return self.spec.normalization in ("speaker", "corpus")
 
-    def features(self, waves: list[np.ndarray]) -> np.ndarray:
+    def features(
+        self, waves: list[np.ndarray], speakers: np.ndarray | None = None
+    ) -> np.ndarray:  # fmt: skip
         from emotransfer.features.extract import frame_statistics
         from emotransfer.models.normalize import speaker_standardize
         from emotransfer.models.pooling import pool_statistics
@@ -122,14 +139,23 @@ class FeatureScorer:
                 f'{self.spec_path}: "upstream", "params", "layer" and "pooling" give features '
                 f"of shape {features.shape[1:]}, but the fold heads take {inputs}"
             )
-        if self.speaker_norm:
-            features = speaker_standardize(features, np.zeros(len(waves)))
+        if self.speaker_norm and speakers is None and self.speaker_stats is not None:
+            mean, scale = self.speaker_stats
+            if spec.layer is not None:
+                mean, scale = mean[spec.layer], scale[spec.layer]
+            features = (features - mean) / scale  # every clip on its own
+        elif self.speaker_norm:
+            groups = np.zeros(len(waves)) if speakers is None else np.asarray(speakers)
+            features = speaker_standardize(features, groups)
         return features
 
-    def scores(self, waves: list[np.ndarray], inputs: dict[str, list] | None = None) -> np.ndarray:
+    def scores(
+        self, waves: list[np.ndarray], inputs: dict[str, list] | None = None,
+        speakers: np.ndarray | None = None,
+    ) -> np.ndarray:  # fmt: skip
         if inputs:
             raise ValueError(f"a frozen-feature run takes audio only, not {sorted(inputs)}")
-        features = self.features(waves)
+        features = self.features(waves, speakers)
         totals = np.zeros((len(waves), len(self.classes)))
         for mean, scale, head in self.heads:
             totals += head.class_probabilities((features - mean) / scale, len(self.classes))

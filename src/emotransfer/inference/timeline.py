@@ -93,9 +93,12 @@ def timeline(
     if not spans:
         return pd.DataFrame(columns=["start", "end", "predicted", *predictor.classes])
     pieces = [wave[int(round(start * rate)) : int(round(end * rate))] for start, end in spans]
-    if len(pieces) == 1 and predictor.scorer.speaker_norm:
+    speakers = None  # one window: the average training speaker, where the run kept it
+    if len(pieces) > 1 and predictor.scorer.speaker_norm:
+        speakers = ["recording"] * len(pieces)  # the recording is one speaker
+    elif predictor.scorer.speaker_norm and not predictor.clip_independent:
         pieces = pieces * 2  # one window of one speaker: its own mean, twice, is the same
-    scores = predictor.predict_signals(pieces)[: len(spans)]
+    scores = predictor.predict_signals(pieces, speakers=speakers)[: len(spans)]
     table = pd.DataFrame(scores, columns=predictor.classes)
     if smooth > 1:
         if smooth % 2 == 0:

@@ -27,6 +27,28 @@ def speaker_standardize(features: np.ndarray, speakers: np.ndarray) -> np.ndarra
     return result
 
 
+def speaker_statistics(
+    features: np.ndarray, speakers: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """The average speaker of ``(N, D)`` features: the mean over speakers of each one's mean
+    and of each one's standard deviation (what :func:`speaker_standardize` divides by). A clip
+    of a speaker nobody declared is standardised with these.
+
+    Example:
+        >>> mean, scale = speaker_statistics(np.array([[1.0], [3.0], [10.0], [14.0]]),
+        ...                                  np.array(["a", "a", "b", "b"]))
+        >>> mean.tolist(), scale.tolist()
+        ([7.0], [1.5])
+    """
+    means, scales = [], []
+    for speaker in np.unique(speakers):
+        block = features[speakers == speaker].astype(np.float64)
+        means.append(block.mean(axis=0))
+        scale = block.std(axis=0)
+        scales.append(np.where(scale > 1e-12, scale, 1.0))
+    return np.mean(means, axis=0), np.mean(scales, axis=0)
+
+
 class Standardizer:
     """Mean/std learned in :meth:`fit` (training rows only) and applied to any rows."""
 
