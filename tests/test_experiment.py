@@ -270,3 +270,31 @@ def test_svm_probabilities_are_calibrated_on_inner_folds_not_votes(
     assert all(0 < p < 1 for row in served for p in row.values())
     voted = Predictor.from_run(votes.run_dir).predict_files(speaker)
     assert all(set(row.values()) == {0.0, 1.0} for row in voted)
+
+
+def test_an_enrolled_speaker_reads_a_single_clip_as_among_its_enrolment_clips(
+    tmp_path, synthetic_root, synthetic_table
+):
+    from emotransfer.cli import main
+    from emotransfer.inference import Predictor
+    from emotransfer.inference.enrolment import enroll, load_enrolment, save_enrolment
+
+    result = experiment.run(make_config(tmp_path, synthetic_root, "name=enrol"), progress=False)
+    predictor = Predictor.from_run(result.run_dir)
+    files = synthetic_table.loc[synthetic_table["speaker"] == "s02", "file"].tolist()
+    stats = enroll(predictor, [predictor.load(f) for f in files])
+    save_enrolment(tmp_path / "s02.safetensors", stats, result.run_dir)
+    loaded = load_enrolment(tmp_path / "s02.safetensors", result.run_dir)
+    together = predictor.predict_files(files, speakers=["s02"] * len(files))
+    for number in (0, 5):  # one clip alone, read as among the clips it was enrolled with
+        alone = predictor.predict_files([files[number]], enrolled=loaded)[0]
+        assert alone == pytest.approx(together[number], abs=1e-7)
+    assert main(["enroll", str(result.run_dir), *files[:4], "--out", str(tmp_path / "e.st")]) == 0
+    assert main(["predict", str(result.run_dir), files[0], "--enrolled",
+                 str(tmp_path / "e.st")]) == 0  # fmt: skip
+    with pytest.raises(ValueError, match="at least two clips"):
+        enroll(predictor, [predictor.load(files[0])])
+    other = experiment.run(make_config(tmp_path, synthetic_root, "name=other", "seed=1"),
+                           progress=False)  # fmt: skip
+    with pytest.raises(experiment.RunFolderError, match="enrolled with another run"):
+        load_enrolment(tmp_path / "s02.safetensors", other.run_dir)

@@ -70,6 +70,8 @@ def _parser() -> argparse.ArgumentParser:
     predict.add_argument("--trust-remote-code", action="store_true",
                          help="let the upstream run a hub model's own code")  # fmt: skip
     predict.add_argument("--folds", action="store_true", help="the fold models, not the refit")
+    predict.add_argument("--enrolled", metavar="SPEAKER.safetensors",
+                         help="every file is this speaker (emotransfer enroll)")  # fmt: skip
     for name, what in (("text", "TEXT"), ("video", "FRAMES_FILE")):
         predict.add_argument(f"--{name}", action="append", metavar=what,
                              help=f"a run with a {name} input: one per file, in order")  # fmt: skip
@@ -154,6 +156,11 @@ def _parser() -> argparse.ArgumentParser:
     _config_options(transcribe)
     transcribe.add_argument("--out", help="write the CSV here (default: standard output)")
     transcribe.set_defaults(handler=lambda args: cli_transcribe.transcribe(args, _config(args)))
+    enroll = commands.add_parser("enroll", help="a speaker's statistics, for predict --enrolled")
+    enroll.add_argument("run_dir", help="a per-speaker normalised frozen-feature run")
+    enroll.add_argument("files", nargs="+", help="two or more clips of the speaker")
+    enroll.add_argument("--out", required=True, help="the enrolment file (.safetensors)")
+    enroll.set_defaults(handler=cli_predict.enroll)
     serve = commands.add_parser("serve", help="an HTTP service for trained runs (FastAPI)")
     serve.add_argument("runs", nargs="+", help="run folders to serve")
     serve.add_argument("--host", default="127.0.0.1", help="address (default: this machine only)")

@@ -54,18 +54,25 @@ def clip_table(predictor: Any, args: argparse.Namespace) -> tuple[pd.DataFrame, 
     speakers = speakers * len(args.files) if len(speakers) == 1 else speakers
     results: list = [None] * len(args.files)
     problems: list = []
+    enrolled = None
+    if getattr(args, "enrolled", None):
+        from emotransfer.inference.enrolment import load_enrolment
+
+        if args.speaker:
+            raise ValueError("--enrolled: every file is the enrolled speaker; drop --speaker")
+        enrolled = load_enrolment(args.enrolled, args.run_dir)
     independent = args.speaker is None and predictor.clip_independent
     for speaker in dict.fromkeys(speakers):
         rows = [i for i, name in enumerate(speakers) if name == speaker]
         declared = None if args.speaker is None else [speaker] * len(rows)
         found, bad = predictor.predict_paths(
             [args.files[i] for i in rows], {k: [v[i] for i in rows] for k, v in inputs.items()},
-            speakers=declared,
+            speakers=declared, enrolled=enrolled,
         )  # fmt: skip
         problems += bad
         for row, result in zip(rows, found):
             results[row] = result
-    if args.speaker is None and predictor.scorer.speaker_norm:
+    if args.speaker is None and enrolled is None and predictor.scorer.speaker_norm:
         said = (
             "each file was standardised with the training speakers' average statistics"
             if independent
@@ -124,3 +131,17 @@ def write(table: pd.DataFrame, out: str | None) -> None:
         write_text(path, json.dumps(table.to_dict("records"), indent=1) + "\n")
     else:
         write_text(path, table.to_csv(index=False))
+
+
+def enroll(args: argparse.Namespace) -> int:
+    """``emotransfer enroll RUN FILE ... --out SPEAKER.safetensors``: one speaker's statistics
+    for later ``predict --enrolled``."""
+    from emotransfer.inference import Predictor
+    from emotransfer.inference.enrolment import enroll as statistics
+    from emotransfer.inference.enrolment import save_enrolment
+
+    predictor = Predictor.from_run(args.run_dir)
+    save_enrolment(args.out, statistics(predictor, [predictor.load(f) for f in args.files]),
+                   args.run_dir)  # fmt: skip
+    print(f"enrolled {len(args.files)} clips: {args.out}")
+    return 0

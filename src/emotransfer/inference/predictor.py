@@ -107,7 +107,7 @@ class Predictor:
 
     def predict_signals(
         self, waves: list[np.ndarray], inputs: dict[str, list] | None = None, *,
-        speakers: list[str] | None = None,
+        speakers: list[str] | None = None, enrolled: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> list[dict[str, float]]:  # fmt: skip
         """Probabilities for mono waveforms at ``sample_rate``: the mean over the folds.
         ``inputs``: a model of several inputs takes one item per clip of each (``{"text":
@@ -115,6 +115,8 @@ class Predictor:
         (``speakers``, one per clip) by that speaker's own statistics; clips of no declared
         speaker each by the average training speaker's (see :attr:`clip_independent`), or,
         for a run that kept none (a trained model), all of the call as one speaker.
+        ``enrolled``: every clip is of one enrolled speaker, standardised with that speaker's
+        saved statistics (:mod:`emotransfer.inference.enrolment`), each on its own.
 
         Raises:
             ValueError: a declared speaker with a single clip, or a single clip of a run that
@@ -124,6 +126,11 @@ class Predictor:
         if self.transcriber is not None and "text" not in (inputs or {}):
             inputs = {**(inputs or {}), "text": self.transcripts(waves)}
         groups = None
+        if enrolled is not None:
+            if speakers is not None:
+                raise ValueError("give speakers= or enrolled=, not both")
+            totals = self.scorer.scores(waves, inputs or None, None, enrolled)
+            return [dict(zip(self.classes, row.tolist())) for row in totals]
         if self.scorer.speaker_norm and speakers is not None:
             if len(speakers) != len(waves):
                 raise ValueError(f"{len(speakers)} speakers for {len(waves)} clips")
@@ -170,11 +177,12 @@ class Predictor:
 
     def predict_files(
         self, paths: list[str | Path], inputs: dict[str, list] | None = None, *,
-        speakers: list[str] | None = None,
+        speakers: list[str] | None = None, enrolled: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> list[dict[str, float]]:  # fmt: skip
         """Probabilities for audio files, given together (raises on the first bad file);
-        ``inputs`` and ``speakers`` as in :meth:`predict_signals`."""
-        return self.predict_signals([self.load(p) for p in paths], inputs, speakers=speakers)
+        ``inputs``, ``speakers`` and ``enrolled`` as in :meth:`predict_signals`."""
+        return self.predict_signals([self.load(p) for p in paths], inputs, speakers=speakers,
+                                    enrolled=enrolled)  # fmt: skip
 
     def predict_long(
         self, path: str | Path, *, window_s: float = 2.0, hop_s: float = 1.0,
@@ -197,10 +205,11 @@ class Predictor:
 
     def predict_paths(
         self, paths: list[str | Path], inputs: dict[str, list] | None = None, *,
-        speakers: list[str] | None = None,
+        speakers: list[str] | None = None, enrolled: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> tuple[list[dict[str, float] | None], list[dict[str, str]]]:  # fmt: skip
         """Decode every file first, then predict the good ones together (with their items of
-        ``inputs`` and their ``speakers``, one per path, as in :meth:`predict_signals`).
+        ``inputs`` and their ``speakers``, one per path, or ``enrolled``, as in
+        :meth:`predict_signals`).
 
         Returns:
             ``results``: per path, in order, its probabilities (``None`` for a file that
@@ -225,7 +234,8 @@ class Predictor:
         if waves:
             kept = {name: [items[row] for row in rows] for name, items in inputs.items()}
             declared = None if speakers is None else [speakers[row] for row in rows]
-            found = self.predict_signals(waves, kept or None, speakers=declared)
+            found = self.predict_signals(waves, kept or None, speakers=declared,
+                                         enrolled=enrolled)  # fmt: skip
             for row, result in zip(rows, found):
                 results[row] = result
         return results, problems

@@ -46,10 +46,17 @@ class ModelScorer:
 
     def scores(
         self, waves: list[np.ndarray], inputs: dict[str, list] | None = None,
-        speakers: np.ndarray | None = None,
+        speakers: np.ndarray | None = None, enrolled: Any = None,
     ) -> np.ndarray:  # fmt: skip
         """``(N, C)`` for the clips ``waves`` and, per other input, their items; a
-        speaker-normalised model normalises per ``speakers`` (default: all one speaker)."""
+        speaker-normalised model normalises per ``speakers`` (default: all one speaker).
+
+        Raises:
+            ValueError: ``enrolled`` statistics (a trained model normalises inside itself).
+        """
+        if enrolled is not None:
+            raise ValueError("enrolled speaker statistics serve frozen-feature runs; a trained "
+                             "run takes the speaker's clips together (speakers=)")  # fmt: skip
         items: Any = waves
         if self.inputs:
             items = {"audio": waves, **_items_of(self.inputs, inputs or {}, len(waves))}
@@ -112,38 +119,48 @@ class FeatureScorer:
     def speaker_norm(self) -> bool:
         return self.spec.normalization in ("speaker", "corpus")
 
-    def features(
-        self, waves: list[np.ndarray], speakers: np.ndarray | None = None
-    ) -> np.ndarray:  # fmt: skip
+    def pooled(self, waves: list[np.ndarray]) -> np.ndarray:
+        """``(N, L + 1, D)``: every hidden state's pooled statistics, before normalisation."""
         from emotransfer.features.extract import frame_statistics
-        from emotransfer.models.normalize import speaker_standardize
         from emotransfer.models.pooling import pool_statistics
 
-        spec = self.spec
-        pooled = [pool_statistics(frame_statistics(states), spec.pooling)
+        pooled = [pool_statistics(frame_statistics(states), self.spec.pooling)
                   for states in self.encoder.extract(waves)]  # fmt: skip
-        states = len(pooled[0])
-        if spec.layer is None:  # every hidden state, for a head that mixes them
-            features = np.stack([np.stack(states) for states in pooled]).astype(np.float64)
-        elif not -states <= spec.layer < states:
+        return np.stack([np.stack(states) for states in pooled]).astype(np.float64)
+
+    def features(
+        self, waves: list[np.ndarray], speakers: np.ndarray | None = None,
+        enrolled: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> np.ndarray:  # fmt: skip
+        """The heads' inputs: the run's layer (or every one), standardised per declared
+        speaker, by ``enrolled`` statistics (mean, scale ``(L + 1, D)``), or by the average
+        training speaker's, as the run's normalisation asks."""
+        from emotransfer.models.normalize import speaker_standardize
+
+        spec = self.spec
+        pooled = self.pooled(waves)
+        states = pooled.shape[1]
+        if spec.layer is not None and not -states <= spec.layer < states:
             raise RunFolderError(
                 f'{self.spec_path}: "layer": {spec.layer} is out of range: the upstream gives '
                 f"{states} hidden state{'s' if states != 1 else ''} (layers 0..{states - 1}, "
                 f"or -{states}..-1)"
             )
-        else:
-            features = np.stack([states[spec.layer] for states in pooled]).astype(np.float64)
+        pick = slice(None) if spec.layer is None else spec.layer  # None: a head mixes them
+        features = pooled[:, pick]
         inputs = self.heads[0][0].shape
         if features.shape[1:] != inputs:
             raise RunFolderError(
                 f'{self.spec_path}: "upstream", "params", "layer" and "pooling" give features '
                 f"of shape {features.shape[1:]}, but the fold heads take {inputs}"
             )
-        if self.speaker_norm and speakers is None and self.speaker_stats is not None:
-            mean, scale = self.speaker_stats
-            if spec.layer is not None:
-                mean, scale = mean[spec.layer], scale[spec.layer]
-            features = (features - mean) / scale  # every clip on its own
+        stats = enrolled if enrolled is not None else (
+            self.speaker_stats if speakers is None else None)  # fmt: skip
+        if self.speaker_norm and stats is not None:
+            if stats[0].shape != pooled.shape[1:]:
+                raise ValueError(f"speaker statistics of shape {stats[0].shape}, features of "
+                                 f"{pooled.shape[1:]}: enrolled with another run?")  # fmt: skip
+            features = (features - stats[0][pick]) / stats[1][pick]  # every clip on its own
         elif self.speaker_norm:
             groups = np.zeros(len(waves)) if speakers is None else np.asarray(speakers)
             features = speaker_standardize(features, groups)
@@ -151,11 +168,11 @@ class FeatureScorer:
 
     def scores(
         self, waves: list[np.ndarray], inputs: dict[str, list] | None = None,
-        speakers: np.ndarray | None = None,
+        speakers: np.ndarray | None = None, enrolled: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> np.ndarray:  # fmt: skip
         if inputs:
             raise ValueError(f"a frozen-feature run takes audio only, not {sorted(inputs)}")
-        features = self.features(waves, speakers)
+        features = self.features(waves, speakers, enrolled)
         totals = np.zeros((len(waves), len(self.classes)))
         for mean, scale, head in self.heads:
             totals += head.class_probabilities((features - mean) / scale, len(self.classes))
