@@ -66,7 +66,7 @@ def partition(seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     speech["file"] = [str(SHARED / "data" / "emodb" / f) for f in speech["file"]]
     speech["vocalization"] = "speech"
     columns = ["file", "speaker", "vocalization"]
-    rows = pd.concat([voc[columns], speech[columns]], ignore_index=True)
+    rows = pd.concat([voc[columns], speech[columns]], ignore_index=True).assign(emotion="")
     speakers = sorted(voc["speaker"].unique())
     held = set(rng.choice(speakers, size=len(speakers) // 5, replace=False))
     held |= set(rng.choice(sorted(speech["speaker"].unique()), size=2, replace=False))
