@@ -33,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from nonverbal import SYSTEMS as NONVERBAL  # a sibling script (benchmarks/ is on the path)
 
 from emotransfer.config import load_config
 from emotransfer.data.audio import load_audio
@@ -44,16 +45,9 @@ HERE = Path(__file__).resolve().parent
 SHARED = HERE.parent.parent / "shared"
 OUT = HERE / "results" / "nonverbal_events.json"
 WORK = HERE / "work" / "nonverbal_events"
-WHISPER = SHARED / "models" / "whisper-base-encoder"
 RATE = 16000
-SYSTEMS = {
-    "egemaps_svm": ["features.upstream=egemaps", "head.name=svm"],
-    "whisper_weighted_sum": [
-        "features.upstream=hf",
-        f"features.params={{model: {WHISPER}, dtype: bfloat16, whisper_input: real_length, "
-        "num_threads: 2}", "features.pooling=mean", "features.layer=null", "head.name=layer_sum",
-    ],
-}  # fmt: skip
+# The nonverbal classifier benchmark's two frozen systems (benchmarks/nonverbal.py).
+SYSTEMS = {name: NONVERBAL[name] for name in ("egemaps_svm", "whisper_weighted_sum")}
 
 
 def partition(seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:

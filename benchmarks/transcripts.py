@@ -89,12 +89,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", default=str(HERE / "work" / "models" / "whisper-base-ct2"))
     parser.add_argument("--cache", default=str(HERE / "work" / "transcripts" / "cache"))
-    parser.add_argument("--limit", type=int, default=None, help="at most this many clips each")
+    parser.add_argument("--limit", type=int, default=None, help="at most this many EmoDB clips")
     args = parser.parse_args()
     results = json.loads(OUT.read_text()) if OUT.is_file() else {}
     for corpus in ("tava", "tava_tegg", "emodb"):
+        limit = args.limit if corpus == "emodb" else None  # TAVA's 240 clips in full
         table, given, seconds, audio = transcribed(corpus, args.model, Path(args.cache), None,
-                                                   args.limit)  # fmt: skip
+                                                   limit)  # fmt: skip
         heard = [words(t) for t in table["text"]]
         record = {
             "clips": len(table), "seconds": round(seconds, 1),
