@@ -15,7 +15,7 @@ def transcribe(args: argparse.Namespace, config: ExperimentConfig) -> int:
     """Transcribe every row of ``config``'s corpora (blank texts, or all with
     ``data.asr.replace``); one CSV row per manifest row with its language and source."""
     from emotransfer.data.load import load_corpora
-    from emotransfer.features.transcripts import SOURCE
+    from emotransfer.features.transcripts import transcript_table
     from emotransfer.prepare import add_transcripts
 
     if config.data.asr is None:
@@ -28,10 +28,7 @@ def transcribe(args: argparse.Namespace, config: ExperimentConfig) -> int:
                                   column=config.data.labels.column)  # fmt: skip
     for entry in skipped:
         print(f"emotransfer: skipped {entry['file']}: {entry['problem']}", file=sys.stderr)
-    table = add_transcripts(config, table)
-    text = (config.inputs["text"].column if "text" in config.inputs else None) or "text"
-    columns = [c for c in ("file", "start", "end", "speaker") if c in table.columns]
-    shown = table[[*columns, text, "language", "language_probability", SOURCE]]
+    shown = transcript_table(add_transcripts(config, table), config.column_of("text"))
     if args.out:
         from emotransfer.io import write_text
 

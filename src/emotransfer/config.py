@@ -33,6 +33,7 @@ from pydantic import (
 
 from emotransfer.config_sections import (
     CLASS_PATH,
+    COLUMNS,
     MODALITIES,
     RUN_NAME,
     DataConfig,
@@ -119,6 +120,17 @@ class ExperimentConfig(Section):
             raise ValueError("finetune.cache_states: the test clips' states are computed once, "
                              "so data.test_corruption cannot change their waveforms")  # fmt: skip
         return self
+
+    def column_of(self, modality: str) -> str:
+        """The manifest column of ``modality``'s items: its input's ``column``, else the
+        modality's default (``text``: ``text``).
+
+        Example:
+            >>> ExperimentConfig().column_of("text")
+            'text'
+        """
+        section = self.inputs.get(modality)
+        return (section.column if section is not None else None) or COLUMNS[modality]
 
     def other_inputs(self) -> dict[str, FeatureConfig]:
         """The inputs besides audio, by modality (text ...), in modality order."""

@@ -84,7 +84,6 @@ def add_transcripts(config: ExperimentConfig, table: pd.DataFrame) -> pd.DataFra
     from emotransfer.features.transcripts import transcribe_rows
 
     audio = config.data.audio
-    text = config.inputs.get("text")
 
     def load(row: pd.Series) -> np.ndarray | None:
         try:
@@ -97,7 +96,7 @@ def add_transcripts(config: ExperimentConfig, table: pd.DataFrame) -> pd.DataFra
             return None
 
     return transcribe_rows(table, transcriber(asr), load=load, cache_dir=cache_root(config),
-                           column=(text.column if text else None) or "text",
+                           column=config.column_of("text"),
                            replace=asr.replace)  # fmt: skip
 
 
@@ -205,8 +204,7 @@ def layer_features(
     if chosen in ("speaker", "corpus"):
         count, layers, dim = features.shape
         groups = normalization_groups(table, chosen)
-        stats = speaker_statistics(features.reshape(count, -1), groups)
-        extraction.speaker_stats = tuple(a.reshape(layers, dim) for a in stats)
+        extraction.speaker_stats = speaker_statistics(features, groups)  # (L + 1, D) each
         features = speaker_standardize(features.reshape(count, -1), groups).reshape(
             count, layers, dim)  # fmt: skip
     extraction.normalization = {"requested": settings.normalization, "chosen": chosen,

@@ -42,12 +42,12 @@ log = logging.getLogger(__name__)
 
 FILES = "files.json"
 CALIBRATION = "calibration.json"  # a trained run's temperature, read by the Predictor
+SPEAKER_STATS = "speaker_stats.safetensors"  # a frozen run's average training speaker
 ALGORITHM = "blake2b-256 of 'blob <size>\\0' + content"
 # Everything a Predictor reads, relative to the run folder.
 MODEL_FILES = ("model.json", "models/*/head.safetensors", "models/*/trainable.safetensors",
                "source/encoder.safetensors", "refit/head.safetensors",
-               "refit/trainable.safetensors", CALIBRATION,
-               "speaker_stats.safetensors")  # fmt: skip
+               "refit/trainable.safetensors", CALIBRATION, SPEAKER_STATS)  # fmt: skip
 FOLD_FILES = ("head.safetensors", "trainable.safetensors")
 
 

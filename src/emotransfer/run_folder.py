@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 
 from emotransfer.config import ExperimentConfig, save_config, settings
-from emotransfer.features.transcripts import SOURCE
+from emotransfer.features.transcripts import SOURCE, transcript_table
 from emotransfer.io import RunFolderError, package_versions, write_json, write_text
 from emotransfer.run_inputs import describe, input_record
 
@@ -92,10 +92,8 @@ def claim_folder(
     write_json(folder / "versions.json", package_versions())
     write_json(folder / INPUTS, record)
     if SOURCE in table.columns:  # the text input's transcripts, given or made by ASR
-        columns = [c for c in ("file", "start", "end", "speaker") if c in table.columns]
-        text = (config.inputs["text"].column if "text" in config.inputs else None) or "text"
-        kept = table[[*columns, text, "language", "language_probability", SOURCE]]
-        write_text(folder / TRANSCRIPTS, kept.to_csv(index=False))
+        shown = transcript_table(table, config.column_of("text"))
+        write_text(folder / TRANSCRIPTS, shown.to_csv(index=False))
     else:
         (folder / TRANSCRIPTS).unlink(missing_ok=True)
     return record

@@ -14,6 +14,7 @@ from emotransfer.config import ExperimentConfig
 from emotransfer.data.splits import Fold, speaker_keys
 from emotransfer.evaluation.metrics import ccc_report
 from emotransfer.io import write_atomic
+from emotransfer.run_files import SPEAKER_STATS
 from emotransfer.training.frozen import FoldResult
 from emotransfer.training.regression import DEFAULT_ALPHAS, run_regression_fold
 
@@ -97,9 +98,6 @@ def fold_predictions(
                 part[f"prob_{name}"] = result.probabilities[:, i]
         parts.append(part)
     return pd.concat(parts, ignore_index=True)
-
-
-SPEAKER_STATS = "speaker_stats.safetensors"
 
 
 def save_speaker_statistics(

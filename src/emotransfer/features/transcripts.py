@@ -157,6 +157,14 @@ def transcribe_rows(
     return table
 
 
+def transcript_table(table: pd.DataFrame, column: str = "text") -> pd.DataFrame:
+    """What a run folder's ``transcripts.csv`` and ``emotransfer transcribe`` show of a table
+    :func:`transcribe_rows` made: the clip (file, segment, speaker), its text, language and
+    where the text came from."""
+    clip = [c for c in ("file", "start", "end", "speaker") if c in table.columns]
+    return table[[*clip, column, "language", "language_probability", SOURCE]]
+
+
 def _cached(entry: Path, key: str) -> Transcript | None:
     """The cached transcript at ``entry`` if it is one of ``key``, else ``None``."""
     if not entry.is_file():

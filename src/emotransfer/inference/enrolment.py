@@ -17,7 +17,9 @@ from typing import Any
 
 import numpy as np
 
+from emotransfer.inference.loading import checked_statistics
 from emotransfer.io import RunFolderError, load_arrays, write_atomic
+from emotransfer.models.normalize import speaker_statistics
 from emotransfer.run_files import FILES, file_digest
 
 
@@ -34,8 +36,7 @@ def enroll(predictor: Any, waves: list[np.ndarray]) -> tuple[np.ndarray, np.ndar
     if len(waves) < 2:
         raise ValueError("enrolment needs at least two clips of the speaker")
     pooled = scorer.pooled([np.asarray(w, dtype=np.float32) for w in waves])
-    scale = pooled.std(axis=0)
-    return pooled.mean(axis=0), np.where(scale > 1e-12, scale, 1.0)
+    return speaker_statistics(pooled, np.zeros(len(pooled)))  # one speaker: its own
 
 
 def run_identity(run: str | Path) -> str:
@@ -67,8 +68,4 @@ def load_enrolment(path: str | Path, run: str | Path) -> tuple[np.ndarray, np.nd
     mean, scale = arrays["mean"], arrays["scale"]
     if bytes(arrays["run"].astype(np.uint8)).decode(errors="replace") != run_identity(run):
         raise RunFolderError(f"{path}: enrolled with another run (or the run changed since)")
-    if mean.shape != scale.shape or mean.ndim != 2:
-        raise RunFolderError(f"{path}: mean and scale must share one (L + 1, D) shape")
-    if not (np.isfinite(mean).all() and np.isfinite(scale).all() and (scale > 0).all()):
-        raise RunFolderError(f"{path}: mean must be finite, scale finite and positive")
-    return mean, scale
+    return checked_statistics(path, mean, scale)

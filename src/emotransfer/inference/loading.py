@@ -22,7 +22,7 @@ from emotransfer.io import RunFolderError, load_arrays, load_tensors
 from emotransfer.model_spec import SPEC, FrozenSpec, TrainedSpec
 from emotransfer.models.emotion_model import EmotionModel
 from emotransfer.models.export import ExportedHead
-from emotransfer.run_files import CALIBRATION
+from emotransfer.run_files import CALIBRATION, SPEAKER_STATS
 from emotransfer.transfer.build import build_encoder, build_input_encoder, build_model
 
 
@@ -187,11 +187,22 @@ def frozen_scorer(
 def speaker_statistics(folder: Path, spec: FrozenSpec) -> tuple[np.ndarray, np.ndarray] | None:
     """The average training speaker's feature mean and scale of a per-speaker normalised run
     (``None`` for a run without them: an older one, or another normalisation), checked."""
-    path = folder / "speaker_stats.safetensors"
+    path = folder / SPEAKER_STATS
     if spec.normalization not in ("speaker", "corpus") or not path.is_file():
         return None
     arrays = load_arrays(path)
-    mean, scale = arrays.get("mean"), arrays.get("scale")
+    return checked_statistics(path, arrays.get("mean"), arrays.get("scale"))
+
+
+def checked_statistics(
+    path: str | Path, mean: np.ndarray | None, scale: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """A speaker's (or the average speaker's) saved ``mean`` and ``scale`` read from ``path``.
+
+    Raises:
+        RunFolderError: either missing, not one ``(L + 1, D)`` shape, or not finite (scale
+            positive).
+    """
     if mean is None or scale is None or mean.shape != scale.shape or mean.ndim != 2:
         raise RunFolderError(f"{path}: needs arrays mean and scale of one shape (L + 1, D)")
     if not (np.isfinite(mean).all() and np.isfinite(scale).all() and (scale > 0).all()):

@@ -30,9 +30,10 @@ def speaker_standardize(features: np.ndarray, speakers: np.ndarray) -> np.ndarra
 def speaker_statistics(
     features: np.ndarray, speakers: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
-    """The average speaker of ``(N, D)`` features: the mean over speakers of each one's mean
-    and of each one's standard deviation (what :func:`speaker_standardize` divides by). A clip
-    of a speaker nobody declared is standardised with these.
+    """The average speaker of ``(N, ...)`` features: the mean over speakers of each one's mean
+    and of each one's standard deviation (what :func:`speaker_standardize` divides by), each of
+    the features' trailing shape. A clip of a speaker nobody declared is standardised with
+    these; with one speaker, they are that speaker's own.
 
     Example:
         >>> mean, scale = speaker_statistics(np.array([[1.0], [3.0], [10.0], [14.0]]),

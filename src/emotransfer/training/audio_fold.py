@@ -149,10 +149,8 @@ def asr_settings(config: ExperimentConfig) -> dict[str, Any] | None:
 def input_encoders(config: ExperimentConfig) -> dict[str, dict[str, Any]]:
     """The spec's entry per input besides audio: its encoder (the input's ``upstream``, a
     registered encoder name), parameters and manifest column."""
-    from emotransfer.config_sections import COLUMNS
-
     return {modality: {"encoder": section.upstream, "params": dict(section.params),
-                       "column": section.column or COLUMNS[modality]}
+                       "column": config.column_of(modality)}
             for modality, section in config.other_inputs().items()}  # fmt: skip
 
 
