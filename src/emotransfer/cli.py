@@ -90,7 +90,22 @@ def _parser() -> argparse.ArgumentParser:
                          help="--long: one row per file, duration-weighted")  # fmt: skip
     predict.add_argument("--out", metavar="FILE.csv|FILE.json",
                          help="write the rows there (JSON: full precision)")  # fmt: skip
+    predict.add_argument(
+        "--backend",
+        choices=["torch", "onnx"],
+        default="torch",
+        help="onnx: the run's export in onnxruntime (emotransfer export)",
+    )
     predict.set_defaults(handler=cli_predict.predict)
+    export = commands.add_parser("export", help="a run's servable model as ONNX")
+    export.add_argument("run_dir", help="a trained run folder")
+    export.add_argument("--format", choices=["onnx"], default="onnx")
+    export.add_argument("--out", help="folder for model.onnx and onnx.json (default RUN/onnx)")
+    export.add_argument("--folds", action="store_true", help="the fold models, not the refit")
+    export.add_argument("--plugin", action="append", default=[], metavar="MODULE:CLASS")
+    export.add_argument("--trust-remote-code", action="store_true",
+                        help="let the upstream run a hub model's own code")  # fmt: skip
+    export.set_defaults(handler=cli_predict.export)
     analyze = commands.add_parser("analyze", help="analyses: fad, adaptation, compare")
     analyses = analyze.add_subparsers(dest="analysis", required=True)
     fad = analyses.add_parser("fad", help="Fréchet Audio Distance between sets, per emotion")

@@ -25,7 +25,8 @@ def predict(args: argparse.Namespace) -> int:
     if args.out is not None and Path(args.out).suffix.lower() not in (".csv", ".json"):
         raise ValueError(f"--out {args.out}: name a .csv or .json file")
     predictor = Predictor.from_run(args.run_dir, plugins=args.plugin, folds=args.folds,
-                                   trust_remote_code=args.trust_remote_code)  # fmt: skip
+                                   trust_remote_code=args.trust_remote_code,
+                                   backend=args.backend)  # fmt: skip
     if args.long or args.events or args.summary:
         table, problems = long_table(predictor, args)
     else:
@@ -34,6 +35,21 @@ def predict(args: argparse.Namespace) -> int:
     for problem in problems:
         print(f"emotransfer: {problem['file']}: {problem['problem']}", file=sys.stderr)
     return 1 if problems else 0
+
+
+def export(args: argparse.Namespace) -> int:
+    """``emotransfer export RUN --format onnx``: write the graph, say where and how close."""
+    from emotransfer.inference.onnx_export import export_onnx
+
+    registry.check_plugins(args.plugin)
+    description = export_onnx(args.run_dir, args.out, folds=args.folds, plugins=args.plugin,
+                              trust_remote_code=args.trust_remote_code)  # fmt: skip
+    target = Path(args.out) if args.out else Path(args.run_dir) / "onnx"
+    axes = {n: a for n, a in description["dynamic_axes"].items() if a}
+    print(f"{target / 'model.onnx'}: inputs {description['inputs']} (dynamic axes {axes}), "
+          f"outputs {description['outputs']}; largest probability difference to PyTorch "
+          f"{description['max_abs_difference']:.1e}")  # fmt: skip
+    return 0
 
 
 def clip_table(predictor: Any, args: argparse.Namespace) -> tuple[pd.DataFrame, list]:

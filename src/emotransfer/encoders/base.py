@@ -67,6 +67,14 @@ class Encoder(torch.nn.Module):
     def forward(self, batch: dict[str, torch.Tensor]) -> EncoderOutput:  # type: ignore[override]
         raise NotImplementedError
 
+    def export_inputs(self, item: Any) -> dict[str, torch.Tensor]:
+        """One item's batch for an exported graph (ONNX): what ``forward`` needs without
+        padding or frame counts, so that every frame is real and the time axis is the item's
+        own (``forward`` takes a batch without ``frames`` as such a clip).
+        An encoder that cannot be exported overrides this to raise ``ValueError`` saying why.
+        """
+        return {name: value for name, value in self.prepare([item]).items() if name != "frames"}
+
     def front_end_parameters(self) -> list[torch.nn.Parameter]:
         """The parameters below the first layer (convolutional front end, positions)."""
         return []
@@ -130,3 +138,12 @@ def frame_mask(frames: torch.Tensor, longest: int) -> torch.Tensor:
         [[1, 0, 0], [1, 1, 1]]
     """
     return torch.arange(longest, device=frames.device)[None, :] < frames[:, None]
+
+
+def whole_or_mask(frames: torch.Tensor | None, sequence: torch.Tensor) -> torch.Tensor:
+    """The ``(B, T)`` mask of ``sequence`` ``(B, T, ...)``: the first ``frames[b]`` frames of
+    each row, or every frame where no counts are given (one clip of an exported graph, whose
+    time axis is the clip's: see :meth:`Encoder.export_inputs`)."""
+    if frames is None:
+        return torch.ones(sequence.shape[:2], dtype=torch.bool, device=sequence.device)
+    return frame_mask(frames, sequence.shape[1])

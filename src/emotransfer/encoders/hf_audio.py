@@ -21,7 +21,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from emotransfer.encoders.base import Encoder, EncoderOutput, frame_mask, module_list
+from emotransfer.encoders.base import (
+    Encoder,
+    EncoderOutput,
+    frame_mask,
+    module_list,
+    whole_or_mask,
+)
 from emotransfer.features.hf import HFEncoder, WhisperInput
 from emotransfer.io import write_folder_atomic
 
@@ -86,7 +92,19 @@ class HFAudioEncoder(Encoder):
         return {"values": inputs["input_values"], "mask": inputs["attention_mask"],
                 "frames": lengths}  # fmt: skip
 
+    def export_inputs(self, item: np.ndarray) -> dict[str, torch.Tensor]:
+        """The clip's waveform, or Whisper's log-mel frames: cut to the clip (real length),
+        or the 30 s input and the count of the clip's ``real`` frames (padded)."""
+        batch = self.prepare([item])
+        if not self.whisper:
+            return {"values": batch["values"]}
+        if self.whisper_input != "real_length":  # 30 s always: the real frames are counted
+            return {"mels": batch["mels"], "real": batch["frames"]}
+        return {"mels": batch["mels"][:, :, : int(batch["frames"][0]) * self.runner.mels_per_frame]}
+
     def forward(self, batch: dict[str, torch.Tensor]) -> EncoderOutput:  # type: ignore[override]
+        if "frames" not in batch:  # one clip of an exported graph: its time axis decides
+            return self._whole(batch)
         frames = batch["frames"]
         if self.whisper and self.whisper_input == "real_length":
             states = self.runner.real_length_states(batch["mels"], [int(n) for n in frames])
@@ -98,6 +116,20 @@ class HFAudioEncoder(Encoder):
         longest = int(frames.max())
         stacked = torch.stack([s[:, :longest] for s in states], dim=1)
         return EncoderOutput(stacked, frame_mask(frames, longest))
+
+    def _whole(self, batch: dict[str, torch.Tensor]) -> EncoderOutput:
+        if self.whisper and "real" in batch:
+            states = self.module(batch["mels"], output_hidden_states=True).hidden_states
+            stacked = torch.stack(states, dim=1)
+            return EncoderOutput(stacked, frame_mask(batch["real"], stacked.shape[2]))
+        if self.whisper:
+            mels = batch["mels"]
+            frames = mels.shape[2] // self.runner.mels_per_frame
+            states = self.runner.real_length_states(mels, [frames])
+        else:
+            states = self.module(batch["values"], output_hidden_states=True).hidden_states
+        stacked = torch.stack(states, dim=1)
+        return EncoderOutput(stacked, whole_or_mask(None, stacked[:, 0]))
 
     def front_end_parameters(self) -> list[torch.nn.Parameter]:
         parameters = []

@@ -171,6 +171,10 @@ class Leaf(Encoder):
             compressed = torch.log(energy + self.floor)
         return EncoderOutput(compressed.transpose(1, 2)[:, None], frame_mask(frames, longest))
 
+    def export_inputs(self, item: np.ndarray) -> dict[str, torch.Tensor]:
+        raise ValueError("a LEAF front end cannot be exported: its sPCEN smooths frame by frame "
+                         "in a Python loop, so the graph would fix the clip length")  # fmt: skip
+
     def front_end_parameters(self) -> list[torch.nn.Parameter]:
         """Every LEAF parameter: the whole encoder is a front end (no layers)."""
         return list(self.parameters())

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from emotransfer.encoders.base import Encoder, EncoderOutput, frame_mask
+from emotransfer.encoders.base import Encoder, EncoderOutput, whole_or_mask
 from emotransfer.features.logmel import LogMel, mel_filters
 
 
@@ -62,9 +62,10 @@ class LogMelEncoder(Encoder):
         return {"values": values, "frames": torch.as_tensor(frames)}
 
     def forward(self, batch: dict[str, torch.Tensor]) -> EncoderOutput:  # type: ignore[override]
-        frames = batch["frames"]
-        longest = int(frames.max())
-        windows = batch["values"].unfold(1, self.window, self.hop)[:, :longest]
+        windows = batch["values"].unfold(1, self.window, self.hop)
+        frames = batch.get("frames")
+        if frames is not None:
+            windows = windows[:, : int(frames.max())]
         spectrum = torch.fft.rfft(windows * self.hann, n=self.n_fft).abs() ** 2
         mel = torch.log(spectrum @ self.filters + 1e-10)
-        return EncoderOutput(mel[:, None], frame_mask(frames, longest))
+        return EncoderOutput(mel[:, None], whole_or_mask(frames, mel))

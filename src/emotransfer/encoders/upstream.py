@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from emotransfer import registry
-from emotransfer.encoders.base import Encoder, EncoderOutput, frame_mask
+from emotransfer.encoders.base import Encoder, EncoderOutput, whole_or_mask
 
 PROBE_SECONDS = 1.0  # a clip this long, of low noise, tells the upstream's sizes
 
@@ -91,4 +91,4 @@ class UpstreamEncoder(Encoder):
 
     def forward(self, batch: dict[str, torch.Tensor]) -> EncoderOutput:  # type: ignore[override]
         states = batch["states"]
-        return EncoderOutput(states, frame_mask(batch["frames"], states.shape[2]))
+        return EncoderOutput(states, whole_or_mask(batch.get("frames"), states[:, 0]))

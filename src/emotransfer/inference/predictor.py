@@ -53,7 +53,7 @@ class Predictor:
     @classmethod
     def from_run(
         cls, run_dir: str | Path, *, plugins: Collection[str] = (),
-        trust_remote_code: bool = False, folds: bool = False,
+        trust_remote_code: bool = False, folds: bool = False, backend: str = "torch",
     ) -> Predictor:  # fmt: skip
         """Load the servable model of a run folder: its refit model (a frozen-feature run's
         head, a trained run's model, fitted on all its clips) where the run made one, else
@@ -65,6 +65,9 @@ class Predictor:
             trust_remote_code: let the encoder run a hub model's own code.
             folds: use the fold ensemble (the models the metrics come from) even where a
                 refit head exists.
+            backend: ``torch``, or ``onnx``: the run's ONNX export (``emotransfer export``) in
+                onnxruntime, each clip on its own (see
+                :mod:`emotransfer.inference.onnx_export`).
 
         Raises:
             FileNotFoundError: the folder has no ``model.json`` or no trained fold weights.
@@ -76,12 +79,19 @@ class Predictor:
             raise FileNotFoundError(f"{folder}: no {SPEC}; Predictor loads trained run folders")
         verify_model_files(folder)
         spec = read_model_spec(folder, plugins=plugins, trust_remote_code=trust_remote_code)
-        if isinstance(spec, FrozenSpec):
-            scorer: Any = frozen_scorer(folder, spec, plugins=plugins, folds=folds)
+        if backend not in ("torch", "onnx"):
+            raise ValueError(f"backend {backend!r}: use torch or onnx")
+        if backend == "onnx":
+            from emotransfer.inference.onnx_export import onnx_scorer
+
+            scorer: Any = onnx_scorer(folder, spec, plugins=plugins,
+                                      trust_remote_code=trust_remote_code)  # fmt: skip
+        elif isinstance(spec, FrozenSpec):
+            scorer = frozen_scorer(folder, spec, plugins=plugins, folds=folds)
         else:
             scorer = trained_scorer(folder, spec, plugins=plugins, folds=folds)
         audio = spec.audio
-        asr = None if isinstance(spec, FrozenSpec) else spec.asr
+        asr = None if isinstance(spec, FrozenSpec) or backend == "onnx" else spec.asr
         transcriber = None if asr is None else Transcriber(**asr)
         return cls(scorer=scorer, classes=spec.classes, sample_rate=audio["sample_rate"],
                    min_duration=audio["min_duration"], max_duration=audio["max_duration"],

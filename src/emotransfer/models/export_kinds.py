@@ -9,7 +9,8 @@ Every kind gives ``logits``: class scores whose softmax is its probability. An e
 ``temperature`` (one positive number, fitted on inner folds by
 :func:`emotransfer.models.calibration.fit_temperature`): its probabilities are then
 ``softmax(logits / temperature)``. Without one (files written before calibration) a kind gives
-what it gave then: the softmax of its logits, or for an SVM one vote.
+what it gave then: the softmax of its logits, or for an SVM one vote. ``torch_logits`` is the
+same computation on float32 tensors, which an exported graph (ONNX) traces.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import numpy as np
+import torch
 
 from emotransfer.models.heads import LogisticRegressionHead, RidgeHead, SVMHead
 
@@ -79,6 +81,21 @@ class HeadArrays:
         """The probabilities of an export without a temperature: the softmax of the logits."""
         return softmax(self.logits(features))
 
+    def torch_logits(self, features: torch.Tensor) -> torch.Tensor:
+        """:meth:`logits` on float32 tensors."""
+        raise NotImplementedError
+
+    def torch_probabilities(self, features: torch.Tensor) -> torch.Tensor:
+        """:meth:`probabilities` on float32 tensors."""
+        if "temperature" not in self.arrays:
+            return torch.softmax(self.torch_logits(features), dim=1)
+        temperature = float(self.arrays["temperature"].reshape(-1)[0])
+        return torch.softmax(self.torch_logits(features) / temperature, dim=1)
+
+    def tensor(self, name: str) -> torch.Tensor:
+        """The array ``name`` as a float32 tensor."""
+        return torch.as_tensor(np.asarray(self.arrays[name], dtype=np.float32))
+
     def best_output(self, features: np.ndarray) -> np.ndarray:
         """Index of the winning output per example."""
         return self.scores(features).argmax(axis=1)
@@ -106,6 +123,9 @@ class RidgeArrays(HeadArrays):
 
     def logits(self, features: np.ndarray) -> np.ndarray:
         return self.scores(features)
+
+    def torch_logits(self, features: torch.Tensor) -> torch.Tensor:
+        return features @ self.tensor("weights") + self.tensor("offset")
 
 
 class LogRegArrays(HeadArrays):
@@ -135,6 +155,9 @@ class LogRegArrays(HeadArrays):
 
     def logits(self, features: np.ndarray) -> np.ndarray:
         return features @ self.arrays["weights"] + self.arrays["offset"]
+
+    def torch_logits(self, features: torch.Tensor) -> torch.Tensor:
+        return features @ self.tensor("weights") + self.tensor("offset")
 
 
 class SVMArrays(HeadArrays):
@@ -180,35 +203,53 @@ class SVMArrays(HeadArrays):
     def best_output(self, features: np.ndarray) -> np.ndarray:
         return self._pairwise(features)[0].argmax(axis=1)
 
-    def _pairwise(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Votes ``(N, C)`` of the one-vs-one decisions, and each class's summed margins."""
+    def torch_logits(self, features: torch.Tensor) -> torch.Tensor:
+        votes, confidence = self._pairwise(features, torch)
+        return votes + confidence / (3 * (confidence.abs() + 1))
+
+    def torch_probabilities(self, features: torch.Tensor) -> torch.Tensor:
+        if "temperature" in self.arrays:
+            return super().torch_probabilities(features)
+        votes = self._pairwise(features, torch)[0]
+        return torch.nn.functional.one_hot(votes.argmax(dim=1), votes.shape[1]).float()
+
+    def _pairwise(self, features: Any, xp: Any = np) -> tuple[Any, Any]:
+        """Votes ``(N, C)`` of the one-vs-one decisions, and each class's summed margins; in
+        numpy (float64), or with ``xp=torch`` on float32 tensors."""
         # libsvm's one-vs-one decision: pair (i, j) uses class i's support vectors with
         # coefficients row j-1 and class j's with row i; positive -> vote for i.
         a = self.arrays
-        support = a["support"]
-        kernel = (features.astype(np.float32) @ support.astype(np.float32).T).astype(np.float64)
+        numpy = xp is np
+        support, coef, intercept = (a[n] if numpy else self.tensor(n)
+                                    for n in ("support", "dual_coef", "intercept"))  # fmt: skip
+        if numpy:
+            kernel = (features.astype(np.float32) @ support.astype(np.float32).T).astype(float)
+        else:
+            kernel = features @ support.T
         if int(a["rbf"][0]):
             distance = (features**2).sum(1)[:, None] + (support**2).sum(1)[None] - 2 * kernel
-            kernel = np.exp(-float(a["gamma"][0]) * np.maximum(distance, 0.0))
+            kernel = xp.exp(-float(a["gamma"][0]) * xp.clip(distance, 0.0, None))
         counts = a["n_support"]
         starts = np.concatenate([[0], np.cumsum(counts)])
-        classes = len(counts)
-        votes = np.zeros((len(features), classes), dtype=np.int64)
-        margins = np.zeros((len(features), classes))
+        votes, margins = [0.0] * len(counts), [0.0] * len(counts)
         pair = 0
-        for i in range(classes):
-            for j in range(i + 1, classes):
+        for i in range(len(counts)):
+            for j in range(i + 1, len(counts)):
                 rows_i = slice(starts[i], starts[i + 1])
                 rows_j = slice(starts[j], starts[j + 1])
-                decision = (kernel[:, rows_i] @ a["dual_coef"][j - 1, rows_i]
-                            + kernel[:, rows_j] @ a["dual_coef"][i, rows_j]
-                            + a["intercept"][pair])  # fmt: skip
-                votes[:, i] += decision > 0
-                votes[:, j] += decision <= 0
-                margins[:, i] += decision
-                margins[:, j] -= decision
+                decision = (kernel[:, rows_i] @ coef[j - 1, rows_i]
+                            + kernel[:, rows_j] @ coef[i, rows_j] + intercept[pair])  # fmt: skip
+                win = decision > 0
+                votes[i] = votes[i] + (win * 1.0)
+                votes[j] = votes[j] + (~win * 1.0)
+                margins[i] = margins[i] + decision
+                margins[j] = margins[j] - decision
                 pair += 1
-        return votes.astype(np.float64), margins
+        rows = len(features)
+        columns = [[xp.zeros(rows) + v for v in values] for values in (votes, margins)]
+        if numpy:
+            return np.stack(columns[0], axis=1), np.stack(columns[1], axis=1)
+        return torch.stack(columns[0], dim=1), torch.stack(columns[1], dim=1)
 
 
 class LayerSumArrays(HeadArrays):
@@ -241,6 +282,10 @@ class LayerSumArrays(HeadArrays):
         mixed = np.einsum("nld,l->nd", features, self.arrays["mix"])
         return mixed @ self.arrays["weights"] + self.arrays["offset"]
 
+    def torch_logits(self, features: torch.Tensor) -> torch.Tensor:
+        mixed = torch.einsum("nld,l->nd", features, self.tensor("mix"))
+        return mixed @ self.tensor("weights") + self.tensor("offset")
+
 
 class MLPArrays(HeadArrays):
     """The MLP head: Linear -> ReLU -> (dropout) -> Linear, then a softmax."""
@@ -265,6 +310,10 @@ class MLPArrays(HeadArrays):
         a = self.arrays
         hidden = np.maximum(features @ a["w1"] + a["b1"], 0.0)
         return hidden @ a["w2"] + a["b2"]
+
+    def torch_logits(self, features: torch.Tensor) -> torch.Tensor:
+        hidden = torch.relu(features @ self.tensor("w1") + self.tensor("b1"))
+        return hidden @ self.tensor("w2") + self.tensor("b2")
 
 
 class ReluStackArrays(HeadArrays):
@@ -301,6 +350,14 @@ class ReluStackArrays(HeadArrays):
             features = features @ self.arrays[f"w{number}"] + self.arrays[f"b{number}"]
             if number < depth - 1:
                 features = np.maximum(features, 0.0)
+        return features
+
+    def torch_logits(self, features: torch.Tensor) -> torch.Tensor:
+        depth = self._depth()
+        for number in range(depth):
+            features = features @ self.tensor(f"w{number}") + self.tensor(f"b{number}")
+            if number < depth - 1:
+                features = torch.relu(features)
         return features
 
     def _depth(self) -> int:

@@ -30,18 +30,25 @@ def merged_state_dict(model: torch.nn.Module) -> dict[str, torch.Tensor]:
         >>> torch.allclose(adapted(x), x @ merged["0.weight"].T + merged["0.bias"])
         True
     """
-    adapted = [module for module in model.modules() if _is_adapter_layer(module)]
-    if not adapted:
+    if not any(_is_adapter_layer(module) for module in model.modules()):
         return {name: value.detach().clone() for name, value in model.state_dict().items()}
-    copy = deepcopy(model)
-    for module in copy.modules():
-        if _is_adapter_layer(module) and not getattr(module, "disable_adapters", False):
-            module.merge()  # type: ignore[operator]
+    copy = merged_copy(model)
     return {
         name.replace(".base_layer.", "."): value.detach()
         for name, value in copy.state_dict().items()
         if not any(part.startswith("lora_") for part in name.split("."))
     }
+
+
+def merged_copy(model: torch.nn.Module) -> torch.nn.Module:
+    """A copy of ``model`` whose peft adapters are merged into the weights they adapt (peft's
+    ``merge``): the same outputs, without the adapters' extra products (what an exported
+    graph computes)."""
+    copy = deepcopy(model)
+    for module in copy.modules():
+        if _is_adapter_layer(module) and not getattr(module, "disable_adapters", False):
+            module.merge()  # type: ignore[operator]
+    return copy
 
 
 def _is_adapter_layer(module: torch.nn.Module) -> bool:
