@@ -206,11 +206,21 @@ def test_speaker_normalised_finetuning_run_and_its_predictor(
     assert json.loads((result.run_dir / "model.json").read_text())["speaker_norm"] is True
     predictor = Predictor.from_run(result.run_dir)
     clips = synthetic_table.loc[synthetic_table["speaker"] == "s01", "file"].tolist()[:4]
-    outputs = predictor.predict_files(clips)
-    assert len(outputs) == 4 and abs(sum(outputs[0].values()) - 1) < 1e-5
+    declared = predictor.predict_files(clips, speakers=["s01"] * 4)  # the speaker's own mean
+    assert len(declared) == 4 and abs(sum(declared[0].values()) - 1) < 1e-5
+    # Undeclared: each clip by the average training speaker the model kept, on its own.
+    assert predictor.clip_independent
+    alone = [predictor.predict_file(clip) for clip in clips]
+    together = predictor.predict_files(clips)
+    assert all(abs(a[k] - b[k]) < 1e-6 for a, b in zip(alone, together) for k in a)
+    assert declared != together
+    assert main(["predict", str(result.run_dir), *clips]) == 0
+    # A model without a kept average (a run from before) takes a call's clips as one speaker.
+    for model in predictor.scorer.models:
+        model.average_speaker.fill_(float("nan"))
+    assert not predictor.clip_independent
     with pytest.raises(ValueError, match="several clips of the same speaker"):
         predictor.predict_file(clips[0])
-    assert main(["predict", str(result.run_dir), *clips]) == 0
 
 
 def tone_music_corpus(root, count=16):

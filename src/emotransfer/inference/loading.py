@@ -53,7 +53,8 @@ def trained_scorer(
               for path in weights]  # fmt: skip
     # The fold models not served are checked too (names and shapes, from their headers): a
     # folder with a broken part is refused, as for a frozen run's heads.
-    parameters = {name: tuple(p.shape) for name, p in models[0].named_parameters()}
+    parameters = {name: tuple(p.shape) for name, p in
+                  [*models[0].named_buffers(), *models[0].named_parameters()]}  # fmt: skip
     for path in others:
         for name, shape in weight_shapes(path, spec).items():
             if parameters.get(name) != shape:
@@ -133,7 +134,8 @@ def fold_model(
                                shared=shared)  # fmt: skip
     except ValueError as error:  # e.g. a layer the encoder does not have: model.json's
         raise RunFolderError(f"{spec_path}: {error}") from error
-    parameters = dict(model.named_parameters())
+    # the trained weights, and the average training speaker a speaker-normalised model kept
+    parameters = {**dict(model.named_buffers()), **dict(model.named_parameters())}
     saved = load_tensors(path)
     names = spec.weight_names(saved)
     state = {names[name]: value for name, value in saved.items()}

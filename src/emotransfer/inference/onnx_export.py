@@ -64,20 +64,13 @@ def export_onnx(
     example = encoder.export_inputs(_clip(TRACE_SECONDS, rate, 0))
     names = sorted(example)
     graph = graph_of(predictor.scorer, spec, encoder, names).eval()
-    longer = encoder.export_inputs(_clip(TRACE_SECONDS * 1.7, rate, 1))
-    dynamic = tuple({axis: torch.export.Dim.AUTO for axis, size in enumerate(example[n].shape)
-                     if longer[n].shape[axis] != size} for n in names)  # fmt: skip
     outputs = [PROBABILITIES] + (["dimensions"] if getattr(graph, "dimensions", False) else [])
     target = Path(out) if out is not None else folder / ONNX_FOLDER
     target.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target) as staging:
         staged = Path(staging) / MODEL
-        with torch.no_grad():
-            torch.onnx.export(graph, tuple(example[n] for n in names), str(staged), dynamo=True,
-                              input_names=names, output_names=outputs, opset_version=opset,
-                              dynamic_shapes=(dynamic,), external_data=False,
-                              verbose=False)  # fmt: skip
-        session = _session(staged)
+        dynamic = export_graph(graph, encoder, staged, outputs=outputs, rate=rate, opset=opset)
+        session = onnx_session(staged)
         difference = max(_difference(graph, session, encoder, names, _clip(s, rate, 2 + i))
                          for i, s in enumerate(CHECK_SECONDS))  # fmt: skip
         if difference > TOLERANCE:
@@ -87,7 +80,7 @@ def export_onnx(
     description = {
         "format": 1, "run": str(folder), "classes": list(predictor.classes),
         "inputs": {n: list(example[n].shape) for n in names},
-        "dynamic_axes": {n: sorted(d) for n, d in zip(names, dynamic)}, "outputs": outputs,
+        "dynamic_axes": dynamic, "outputs": outputs,
         "sample_rate": rate, "folds": folds, "opset": opset,
         "max_abs_difference": difference, "model_sha256": file_digest(target / MODEL),
         "run_files": json.loads((folder / "files.json").read_text())
@@ -96,6 +89,27 @@ def export_onnx(
     }  # fmt: skip
     write_json(target / DESCRIPTION, description)
     return description
+
+
+def export_graph(
+    graph: torch.nn.Module, encoder: Any, path: Path, *, outputs: list[str], rate: int,
+    opset: int = 18,
+) -> dict[str, list[int]]:  # fmt: skip
+    """Trace ``graph`` (taking ``encoder.export_inputs`` of a clip, inputs in name order) into
+    the ONNX file ``path``; an input axis whose size changes with the clip's length is
+    dynamic. Returns the dynamic axes per input."""
+    example = encoder.export_inputs(_clip(TRACE_SECONDS, rate, 0))
+    longer = encoder.export_inputs(_clip(TRACE_SECONDS * 1.7, rate, 1))
+    names = sorted(example)
+    dynamic = {n: [axis for axis, size in enumerate(example[n].shape)
+                   if longer[n].shape[axis] != size] for n in names}  # fmt: skip
+    shapes = tuple({axis: torch.export.Dim.AUTO for axis in dynamic[n]} for n in names)
+    with torch.no_grad():
+        torch.onnx.export(graph.eval(), tuple(example[n] for n in names), str(path), dynamo=True,
+                          input_names=names, output_names=outputs, opset_version=opset,
+                          dynamic_shapes=(shapes,), external_data=False,
+                          verbose=False)  # fmt: skip
+    return dynamic
 
 
 def export_encoder(spec: Any, *, plugins: Collection[str] = (),
@@ -175,14 +189,17 @@ def onnx_scorer(
         raise RunFolderError(f"{target}: exported from other model files than the run's now: "
                              "export it again")  # fmt: skip
     encoder = export_encoder(spec, plugins=plugins, trust_remote_code=trust_remote_code)
-    return OnnxScorer(session=_session(target / MODEL), encoder=encoder, classes=classes)
+    return OnnxScorer(session=onnx_session(target / MODEL), encoder=encoder, classes=classes)
 
 
-def _session(path: Path) -> Any:
+def onnx_session(path: str | Path, threads: int | None = None) -> Any:
+    """An onnxruntime CPU session of ``path`` (``threads``: intra-op threads; default all)."""
     import onnxruntime
 
     options = onnxruntime.SessionOptions()
     options.log_severity_level = 3
+    if threads is not None:
+        options.intra_op_num_threads = threads
     return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 

@@ -69,6 +69,18 @@ class FrozenGraph(torch.nn.Module):
                       for mean, scale, head in heads]  # fmt: skip
 
     def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+        pooled = self.pooled(*inputs)
+        if self.statistics is not None:
+            pooled = (pooled - self.statistics[0]) / self.statistics[1]
+        features = (pooled if self.layer is None else pooled[self.layer])[None]
+        total = 0.0
+        for mean, scale, head, placement in self.heads:
+            total = total + head.torch_probabilities((features - mean) / scale) @ placement
+        return total / len(self.heads)
+
+    def pooled(self, *inputs: torch.Tensor) -> torch.Tensor:
+        """``(L + 1, D')``: every hidden state pooled over the clip's frames, before any
+        standardisation (what the feature cache holds for a clip)."""
         output = self.encoder(dict(zip(self.names, inputs)))
         states, real = output.states[0], output.mask[0, None, :, None].to(output.states.dtype)
         count = real.sum(dim=1)  # the clip's frames (a padded Whisper input has more)
@@ -78,13 +90,7 @@ class FrozenGraph(torch.nn.Module):
         else:
             std = ((((states - mean[:, None]) * real) ** 2).sum(dim=1) / count).sqrt()
             pooled = std if self.pooling == Pooling.STD else torch.cat([mean, std], dim=-1)
-        if self.statistics is not None:
-            pooled = (pooled - self.statistics[0]) / self.statistics[1]
-        features = (pooled if self.layer is None else pooled[self.layer])[None]
-        total = 0.0
-        for mean, scale, head, placement in self.heads:
-            total = total + head.torch_probabilities((features - mean) / scale) @ placement
-        return total / len(self.heads)
+        return pooled
 
 
 def _placement(head: ExportedHead, num_classes: int) -> torch.Tensor:
@@ -162,9 +168,9 @@ def graph_of(scorer: Any, spec: Any, encoder: Encoder, names: list[str]) -> torc
     if scorer.inputs:
         raise RunFolderError(f"this run's model takes {['audio', *scorer.inputs]}: ONNX export "
                              "serves audio-only models")  # fmt: skip
-    if scorer.speaker_norm:
-        raise RunFolderError("this run's model normalises per speaker inside itself (the mean "
-                             "of a call's clips), so one clip has no graph: train with "
-                             "finetune.normalization other than speaker to export")  # fmt: skip
+    if scorer.speaker_norm and not scorer.speaker_stats:
+        raise RunFolderError("this run's model normalises per speaker inside itself and kept no "
+                             "average training speaker (a run before it did), so one clip has "
+                             "no graph: rerun it to export")  # fmt: skip
     models = [merged_copy(model) for model in scorer.models]  # LoRA in the weights
     return TrainedGraph(models=models, names=names, temperature=scorer.temperature)

@@ -42,7 +42,13 @@ class ModelScorer:
     def speaker_norm(self) -> bool:
         return any(getattr(model, "speaker_norm", False) for model in self.models)
 
-    speaker_stats = None  # trained models keep no average speaker: a call is one speaker
+    @property
+    def speaker_stats(self) -> bool | None:
+        """``True`` where every speaker-normalised model kept its average training speaker (a
+        clip of no declared speaker is normalised by it, on its own), else ``None`` (a run
+        from before: the clips of a call are one speaker)."""
+        kept = [getattr(m, "keeps_average_speaker", False) for m in self.models]
+        return True if kept and all(kept) else None
 
     def scores(
         self, waves: list[np.ndarray], inputs: dict[str, list] | None = None,
@@ -60,10 +66,10 @@ class ModelScorer:
         items: Any = waves
         if self.inputs:
             items = {"audio": waves, **_items_of(self.inputs, inputs or {}, len(waves))}
-        if self.speaker_norm:
+        if self.speaker_norm and (speakers is not None or not self.speaker_stats):
             groups = np.zeros(len(waves)) if speakers is None else np.asarray(speakers)
             speakers = np.unique(groups, return_inverse=True)[1].astype(np.int64)
-        else:
+        else:  # no normalisation, or each clip by the kept average speaker
             speakers = None
         totals = sum(predict_proba(model, items, 8, speakers, temperature=self.temperature)
                      for model in self.models)  # fmt: skip

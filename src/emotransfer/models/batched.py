@@ -75,6 +75,23 @@ def predict_logits(
     return model.decide(pooled, ids).logits.float().cpu().numpy()
 
 
+@torch.no_grad()
+def keep_average_speaker(
+    model: EmotionModel, items: Items, batch_size: int, speakers: np.ndarray
+) -> torch.Tensor:  # fmt: skip
+    """Store in a speaker-normalised model the average training speaker: the mean over the
+    ``speakers`` of their clips' mean fused vector (:meth:`~EmotionModel.fuse` of ``items``).
+    Returns it ``(F,)``."""
+    pooled = {name: value.float() for name, value in pool_all(model, items, batch_size).items()}
+    fused = model.fuse(pooled)
+    ids = torch.as_tensor(np.unique(np.asarray(speakers).astype(str), return_inverse=True)[1])
+    means = torch.zeros(int(ids.max()) + 1, fused.shape[1], dtype=fused.dtype,
+                        device=fused.device).index_add_(0, ids.to(fused.device), fused)  # fmt: skip
+    means = means / torch.bincount(ids).to(fused)[:, None]
+    model.average_speaker.copy_(means.mean(dim=0))
+    return model.average_speaker
+
+
 def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
     """``softmax(logits / temperature)`` over the last axis, computed as the model does (torch,
     in the logits' precision)."""

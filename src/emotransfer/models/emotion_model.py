@@ -19,7 +19,10 @@ pooling or a frame-level fusion, the layer mix acts on the frames that the body 
 
 Speaker normalisation (``speaker_norm=True``): the fused vector of each clip has the mean
 fused vector of its speaker's clips subtracted (speakers given as ``batch["speaker"]``, integer
-ids ``(B,)``), the trained counterpart of per-speaker feature normalisation.
+ids ``(B,)``), the trained counterpart of per-speaker feature normalisation. After training,
+:func:`~emotransfer.models.batched.keep_average_speaker` stores the average training speaker's
+mean (buffer ``average_speaker``, saved with the weights): a clip of no declared speaker then
+has it subtracted, on its own.
 """
 
 from __future__ import annotations
@@ -132,6 +135,8 @@ class EmotionModel(torch.nn.Module):
             for name in encoders
         )
         size = self.fusion.output_size
+        if speaker_norm:  # NaN until kept after training (older runs never keep one)
+            self.register_buffer("average_speaker", torch.full((size,), float("nan")))
         # Hidden states of pretrained encoders have large, uneven scales: normalise the pooled
         # vector before the classifier so the head learns at the same rate for any encoder.
         self.head = torch.nn.Sequential(
@@ -194,21 +199,34 @@ class EmotionModel(torch.nn.Module):
         return {name: self.poolings[name](sequence[:, None], mask)[:, 0]
                 for name, (sequence, mask) in frames.items()}  # fmt: skip
 
+    @property
+    def keeps_average_speaker(self) -> bool:
+        """Whether a speaker-normalised model kept its average training speaker."""
+        average = getattr(self, "average_speaker", None)
+        return average is not None and bool(torch.isfinite(average).all())
+
+    def fuse(self, pooled: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """``(B, F)``: :meth:`pool`'s output through the layer mix (per-layer pooling) and the
+        fusion, before speaker normalisation."""
+        if FUSED in pooled:
+            return pooled[FUSED]
+        if self.pools_per_layer:
+            return self.fusion({name: self.mixes[name](pooled[name]) for name in self.encoders})
+        return self.fusion({name: pooled[name] for name in self.encoders})
+
     def decide(
         self, pooled: Mapping[str, torch.Tensor], speakers: torch.Tensor | None = None
     ) -> ModelOutput:
-        """The rest of ``forward`` on :meth:`pool`'s output: layer mix (per-layer pooling),
-        fusion, speaker normalisation and heads."""
-        if FUSED in pooled:
-            fused = pooled[FUSED]
-        elif self.pools_per_layer:
-            fused = self.fusion({name: self.mixes[name](pooled[name]) for name in self.encoders})
-        else:
-            fused = self.fusion({name: pooled[name] for name in self.encoders})
+        """The rest of ``forward`` on :meth:`pool`'s output: :meth:`fuse`, speaker
+        normalisation (by ``speakers``; without them by the kept average speaker) and heads."""
+        fused = self.fuse(pooled)
         if self.speaker_norm:
-            if speakers is None:
+            if speakers is not None:
+                fused = fused - speaker_means(fused, speakers)
+            elif torch.compiler.is_exporting() or self.keeps_average_speaker:  # (checked first)
+                fused = fused - self.average_speaker
+            else:
                 raise ValueError("this model normalises per speaker: pass the clips' speakers")
-            fused = fused - speaker_means(fused, speakers)
         dimensions = None if self.dimension_head is None else self.dimension_head(fused)
         return ModelOutput(self.head(fused), fused, dimensions)
 

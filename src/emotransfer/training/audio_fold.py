@@ -25,7 +25,7 @@ from emotransfer.data.frames import FramesError, load_frames
 from emotransfer.data.splits import Fold, inner_splits
 from emotransfer.io import write_atomic, write_json, write_text
 from emotransfer.model_spec import TrainedSpec
-from emotransfer.models.batched import softmax, take
+from emotransfer.models.batched import keep_average_speaker, softmax, take
 from emotransfer.models.emotion_model import EmotionModel
 from emotransfer.run_files import CALIBRATION
 from emotransfer.seeding import torch_seed
@@ -191,6 +191,7 @@ def finetune_fold(
     trainer.fit(take(waves, train), labels[train], groups=groups[train],
                 valid_items=take(waves, valid), valid_labels=labels[valid],
                 valid_groups=groups[valid])  # fmt: skip
+    _keep_average_speaker(trainer, take(waves, train), groups[train])
     test_items = take(waves, fold.test)
     if config.data.test_corruption:
         corruption = build_corruption(config.data.test_corruption, plugins=config.plugins)
@@ -274,13 +275,24 @@ def refit_model(
     trainer = _trainer(config, model, groups_, folder / "checkpoint", progress)
     trainer.epochs = epochs
     trainer.fit(waves, labels, groups=groups)
+    _keep_average_speaker(trainer, waves, groups)
     _save_trained(trainer, folder)
 
 
+def _keep_average_speaker(trainer: Trainer, items: Any, groups: np.ndarray) -> None:
+    """A speaker-normalised model keeps its average training speaker (for clips of no
+    declared speaker at inference), from the clips it trained on."""
+    model = trainer.model
+    if getattr(model, "speaker_norm", False) and hasattr(model, "average_speaker"):
+        keep_average_speaker(model, items, trainer.batch_size, groups)
+
+
 def _save_trained(trainer: Trainer, folder: Path) -> None:
-    """The weights the strategy trained (``trainable.safetensors``, atomically) and the
-    training history (``history.json``) of a fitted trainer."""
+    """The weights the strategy trained (``trainable.safetensors``, atomically; with a kept
+    average speaker) and the training history (``history.json``) of a fitted trainer."""
     trained = trainer._trainable_state()
+    if getattr(trainer.model, "keeps_average_speaker", False):
+        trained["average_speaker"] = trainer.model.average_speaker.detach().cpu().clone()
     write_atomic(
         folder / "trainable.safetensors", lambda temporary: save_file(trained, str(temporary))
     )
