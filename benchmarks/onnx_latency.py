@@ -63,12 +63,12 @@ def timed(call, repeats: int) -> dict[str, float]:
 class Pooled(torch.nn.Module):
     """The graph's encoder and pooling alone: ``(L + 1, D')`` per clip."""
 
-    def __init__(self, graph: torch.nn.Module) -> None:
+    def __init__(self, frozen: torch.nn.Module) -> None:
         super().__init__()
-        self.graph = graph
+        self.frozen = frozen
 
     def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
-        return self.graph.pooled(*inputs)
+        return self.frozen.pooled(*inputs)
 
 
 def held_out(run: Path, pooled: dict[str, np.ndarray], table: pd.DataFrame) -> pd.DataFrame:

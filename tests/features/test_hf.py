@@ -197,6 +197,18 @@ def test_whisper_real_length_equals_padded_only_for_30_seconds(models):
     assert not np.allclose(real.extract(short)[1:], padded.extract(short)[1:], atol=1e-3)
 
 
+def test_whisper_real_length_log_mels_are_the_30_second_ones_cut(models):
+    runner = HFEncoder(model=str(models[0] / "whisper"), whisper_input="real_length").load()
+    waves = [voice(2.3, seed=1), voice(0.37, seed=2), voice(29.99, seed=3)]
+    full = runner.features(waves, sampling_rate=16000, return_tensors="pt").input_features
+    short = runner.log_mels(waves)
+    assert short.shape[2] <= full.shape[2] and runner.log_mels(waves[:2]).shape[2] < 300
+    for wave, a, b in zip(waves, full, short, strict=True):
+        frames = 2 * math.ceil(len(wave) / runner.hop)
+        assert torch.equal(a[:, :frames], b[:, :frames])  # bit for bit: the cache stays valid
+    assert torch.equal(runner.log_mels(waves[:2])[1, :, :2], short[1, :, :2])
+
+
 @pytest.mark.parametrize("whisper_input", ["padded", "real_length"])
 def test_whisper_batch_equals_single(models, whisper_input):
     encoder = HFEncoder(model=str(models[0] / "whisper"), whisper_input=whisper_input)

@@ -80,9 +80,8 @@ class HFAudioEncoder(Encoder):
     def prepare(self, items: list[np.ndarray]) -> dict[str, torch.Tensor]:
         runner = self.runner
         if self.whisper:
-            mels = runner.features(items, sampling_rate=runner.sample_rate, return_tensors="pt")
             frames = [math.ceil(len(w) / runner.hop) for w in items]
-            return {"mels": mels.input_features, "frames": torch.tensor(frames)}
+            return {"mels": runner.log_mels(items), "frames": torch.tensor(frames)}
         waves = [np.pad(w, (0, max(0, runner.min_samples - len(w)))) for w in items]
         inputs = runner.features(waves, sampling_rate=runner.sample_rate, padding=True,
                                  return_attention_mask=True, return_tensors="pt")  # fmt: skip

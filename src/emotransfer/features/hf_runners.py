@@ -63,11 +63,22 @@ class WhisperRunner:
         self.num_layers = len(encoder.layers)
         self.hidden_size = int(encoder.config.d_model)
 
+    def log_mels(self, waves: list[np.ndarray]) -> torch.Tensor:
+        """``(B, M, 2 T)`` log-mel input: Whisper's 30 s, or for real-length input only as long
+        as the longest clip plus the STFT's reach. Each clip's own frames are the same either
+        way (the log-mel of zeros past its end, the same maximum), computed in a tenth of the
+        time for a 3 s clip."""
+        if not self.real_length:
+            return self.features(waves, sampling_rate=self.sample_rate,
+                                 return_tensors="pt").input_features  # fmt: skip
+        longest = max(len(wave) for wave in waves) + 4 * int(self.features.n_fft)
+        length = min(-(-longest // self.hop) * self.hop, int(self.features.n_samples))
+        return self.features(waves, sampling_rate=self.sample_rate, return_tensors="pt",
+                             padding="max_length", max_length=length).input_features  # fmt: skip
+
     @torch.inference_mode()
     def encode(self, waves: list[np.ndarray]) -> list[np.ndarray]:
-        mels = self.features(
-            waves, sampling_rate=self.sample_rate, return_tensors="pt"
-        ).input_features.to(self.encoder.dtype)
+        mels = self.log_mels(waves).to(self.encoder.dtype)
         frames = [math.ceil(len(wave) / self.hop) for wave in waves]
         if self.real_length:
             states = self.real_length_states(mels, frames)
