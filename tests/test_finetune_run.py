@@ -215,6 +215,19 @@ def test_speaker_normalised_finetuning_run_and_its_predictor(
     assert all(abs(a[k] - b[k]) < 1e-6 for a, b in zip(alone, together) for k in a)
     assert declared != together
     assert main(["predict", str(result.run_dir), *clips]) == 0
+    # An enrolled speaker: a later single clip reads as it would among the enrolment clips.
+    from emotransfer.inference.enrolment import enroll, load_enrolment
+
+    enrolment = tmp_path / "s01.safetensors"
+    assert main(["enroll", str(result.run_dir), *clips[:3], "--out", str(enrolment)]) == 0
+    enrolled = load_enrolment(enrolment, result.run_dir)
+    assert enrolled[0].shape == (1, 32)  # one served model (the refit), 32 fused values
+    single = predictor.predict_files([clips[0]], enrolled=enrolled)[0]
+    among = predictor.predict_files(clips[:3], speakers=["s01"] * 3)[0]
+    assert all(abs(single[k] - among[k]) < 1e-5 for k in single)
+    np.testing.assert_allclose(enroll(predictor, [predictor.load(c) for c in clips[:3]])[0],
+                               enrolled[0], atol=1e-6)  # fmt: skip
+    assert main(["predict", str(result.run_dir), clips[0], "--enrolled", str(enrolment)]) == 0
     # A model without a kept average (a run from before) takes a call's clips as one speaker.
     for model in predictor.scorer.models:
         model.average_speaker.fill_(float("nan"))

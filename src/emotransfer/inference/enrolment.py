@@ -1,5 +1,6 @@
 """Enrolled speakers: a speaker's own feature statistics, saved once and used for every later
-clip of that speaker (a per-speaker normalised frozen-feature run).
+clip of that speaker (a per-speaker normalised run: frozen features, or a trained model, whose
+baseline is the speaker's mean fused vector per served model).
 
 A speaker-normalised run reads a clip as its deviation from the speaker's baseline. With
 several clips of the speaker at hand, :func:`enroll` computes that baseline (the mean and
@@ -24,18 +25,24 @@ from emotransfer.run_files import FILES, file_digest
 
 
 def enroll(predictor: Any, waves: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """The mean and scale ``(L + 1, D)`` of the speaker whose clips are ``waves``.
+    """The baseline of the speaker whose clips are ``waves``: for a frozen-feature run the
+    mean and scale ``(L + 1, D)`` of the pooled features; for a trained run, per served model,
+    the mean fused vector ``(M, F)`` (its scale ones: a trained model subtracts the mean).
 
     Raises:
         ValueError: fewer than two clips, or a run whose clips need no speaker statistics.
     """
     scorer = predictor.scorer
-    if not getattr(scorer, "speaker_norm", False) or not hasattr(scorer, "pooled"):
-        raise ValueError("enrol speakers for a frozen-feature run normalised per speaker; this "
-                         "run does not use a speaker's statistics")  # fmt: skip
+    if not getattr(scorer, "speaker_norm", False):
+        raise ValueError("enrol speakers for a run normalised per speaker; this run does not "
+                         "use a speaker's statistics")  # fmt: skip
     if len(waves) < 2:
         raise ValueError("enrolment needs at least two clips of the speaker")
-    pooled = scorer.pooled([np.asarray(w, dtype=np.float32) for w in waves])
+    waves = [np.asarray(w, dtype=np.float32) for w in waves]
+    if hasattr(scorer, "speaker_means"):  # trained models
+        means = scorer.speaker_means(waves).astype(np.float64)
+        return means, np.ones_like(means)
+    pooled = scorer.pooled(waves)
     return speaker_statistics(pooled, np.zeros(len(pooled)))  # one speaker: its own
 
 

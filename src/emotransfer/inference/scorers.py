@@ -16,7 +16,7 @@ import numpy as np
 
 from emotransfer.io import RunFolderError
 from emotransfer.model_spec import FrozenSpec
-from emotransfer.models.batched import predict_proba
+from emotransfer.models.batched import predict_proba, speaker_mean
 from emotransfer.models.export import ExportedHead
 
 
@@ -55,25 +55,51 @@ class ModelScorer:
         speakers: np.ndarray | None = None, enrolled: Any = None,
     ) -> np.ndarray:  # fmt: skip
         """``(N, C)`` for the clips ``waves`` and, per other input, their items; a
-        speaker-normalised model normalises per ``speakers`` (default: all one speaker).
+        speaker-normalised model normalises per ``speakers``, by an ``enrolled`` speaker's
+        mean fused vectors (``(mean (M, F), scale)``, one row per served model: see
+        :meth:`speaker_means`), else by its kept average speaker (an older model: the call's
+        clips as one speaker).
 
         Raises:
-            ValueError: ``enrolled`` statistics (a trained model normalises inside itself).
+            ValueError: enrolled means of another shape than the models' fused vectors.
         """
+        references: list[Any] = [None] * len(self.models)
         if enrolled is not None:
-            raise ValueError("enrolled speaker statistics serve frozen-feature runs; a trained "
-                             "run takes the speaker's clips together (speakers=)")  # fmt: skip
+            means = np.asarray(enrolled[0])
+            sizes = [m.fusion.output_size for m in self.models]
+            if means.shape != (len(self.models), sizes[0]) or len(set(sizes)) != 1:
+                raise ValueError(f"enrolled means of shape {means.shape}, the run serves "
+                                 f"{len(self.models)} models of {sizes[0]} fused values: "
+                                 "enrolled with another run?")  # fmt: skip
+            references = list(means)
         items: Any = waves
         if self.inputs:
             items = {"audio": waves, **_items_of(self.inputs, inputs or {}, len(waves))}
-        if self.speaker_norm and (speakers is not None or not self.speaker_stats):
+        if (
+            self.speaker_norm
+            and enrolled is None
+            and (speakers is not None or not self.speaker_stats)
+        ):
             groups = np.zeros(len(waves)) if speakers is None else np.asarray(speakers)
             speakers = np.unique(groups, return_inverse=True)[1].astype(np.int64)
         else:  # no normalisation, or each clip by the kept average speaker
             speakers = None
-        totals = sum(predict_proba(model, items, 8, speakers, temperature=self.temperature)
-                     for model in self.models)  # fmt: skip
+        totals = sum(predict_proba(model, items, 8, speakers, temperature=self.temperature,
+                                   reference=reference)
+                     for model, reference in zip(self.models, references))  # fmt: skip
         return np.asarray(totals) / len(self.models)
+
+    def speaker_means(self, waves: list[np.ndarray]) -> np.ndarray:
+        """``(M, F)``: per served model, the mean fused vector of one speaker's clips (what
+        enrolment saves for a trained run).
+
+        Raises:
+            ValueError: a model of several inputs (enrolment takes audio alone).
+        """
+        if self.inputs:
+            raise ValueError(f"this run's model takes audio and {list(self.inputs)}: enrolment "
+                             "takes a speaker's audio alone")  # fmt: skip
+        return np.stack([speaker_mean(model, waves, 8) for model in self.models])
 
 
 def _items_of(wanted: tuple[str, ...], inputs: dict[str, list], rows: int) -> dict[str, list]:

@@ -64,15 +64,26 @@ def pool_all(
 
 @torch.no_grad()
 def predict_logits(
-    model: EmotionModel, items: Items, batch_size: int, speakers: np.ndarray | None = None
-) -> np.ndarray:
+    model: EmotionModel, items: Items, batch_size: int, speakers: np.ndarray | None = None,
+    reference: np.ndarray | None = None,
+) -> np.ndarray:  # fmt: skip
     """Class logits ``(N, C)`` (float32); with ``speakers`` (integer ids) a speaker-normalised
     model pools every item first, then normalises each by its speaker's mean over all the
-    given items."""
+    given items; with ``reference`` (an enrolled speaker's mean fused vector ``(F,)``) each
+    item by it."""
     pooled = {name: value.float() for name, value in pool_all(model, items, batch_size).items()}
     device = next(iter(pooled.values())).device
     ids = None if speakers is None else torch.as_tensor(speakers, device=device)
-    return model.decide(pooled, ids).logits.float().cpu().numpy()
+    shift = None if reference is None else torch.as_tensor(reference, device=device).float()
+    return model.decide(pooled, ids, shift).logits.float().cpu().numpy()
+
+
+@torch.no_grad()
+def speaker_mean(model: EmotionModel, items: Items, batch_size: int) -> np.ndarray:
+    """``(F,)``: the mean fused vector (:meth:`~EmotionModel.fuse`) of one speaker's items,
+    what a speaker-normalised model subtracts from each of them."""
+    pooled = {name: value.float() for name, value in pool_all(model, items, batch_size).items()}
+    return model.fuse(pooled).mean(dim=0).cpu().numpy()
 
 
 @torch.no_grad()
@@ -103,8 +114,8 @@ def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
 
 def predict_proba(
     model: EmotionModel, items: Items, batch_size: int, speakers: np.ndarray | None = None,
-    *, temperature: float = 1.0,
+    *, temperature: float = 1.0, reference: np.ndarray | None = None,
 ) -> np.ndarray:  # fmt: skip
     """Class probabilities ``(N, C)``: the softmax of :func:`predict_logits` divided by
     ``temperature`` (a calibration fitted on held-out logits)."""
-    return softmax(predict_logits(model, items, batch_size, speakers), temperature)
+    return softmax(predict_logits(model, items, batch_size, speakers, reference), temperature)

@@ -215,13 +215,17 @@ class EmotionModel(torch.nn.Module):
         return self.fusion({name: pooled[name] for name in self.encoders})
 
     def decide(
-        self, pooled: Mapping[str, torch.Tensor], speakers: torch.Tensor | None = None
-    ) -> ModelOutput:
+        self, pooled: Mapping[str, torch.Tensor], speakers: torch.Tensor | None = None,
+        reference: torch.Tensor | None = None,
+    ) -> ModelOutput:  # fmt: skip
         """The rest of ``forward`` on :meth:`pool`'s output: :meth:`fuse`, speaker
-        normalisation (by ``speakers``; without them by the kept average speaker) and heads."""
+        normalisation (by ``speakers``; by ``reference``, an enrolled speaker's mean fused
+        vector ``(F,)``; else by the kept average speaker) and heads."""
         fused = self.fuse(pooled)
         if self.speaker_norm:
-            if speakers is not None:
+            if reference is not None:
+                fused = fused - reference
+            elif speakers is not None:
                 fused = fused - speaker_means(fused, speakers)
             elif torch.compiler.is_exporting() or self.keeps_average_speaker:  # (checked first)
                 fused = fused - self.average_speaker
