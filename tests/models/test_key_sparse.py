@@ -90,10 +90,10 @@ def test_the_registered_body_trains_through_run_and_predicts(tmp_path, synthetic
         "model.params={body: kst, body_params: {width: 16, heads: 2, layers: 1, top_k: 8}, "
         "pooling: stats}",
         "finetune={strategy: full, batch_size: 8, learning_rate: 0.003, epochs: 10, "
-        "validation_folds: 0, normalization: global}",
+        "validation_folds: 0, normalization: global}", "split.only_folds=[speaker=s01]",
     )  # fmt: skip
     result = run(config, progress=False)
-    assert result.metrics["summary"]["uar"]["value"] >= 0.7  # chance 0.5; 0.78 measured
+    assert result.metrics["summary"]["uar"]["value"] >= 0.7  # 8 held-out clips; chance 0.5
     predictor = Predictor.from_run(result.run_dir)
     assert type(predictor.scorer.models[0].bodies["audio"]).__name__ == "KeySparseTransformer"
     guess = predictor.predict_file(synthetic_table["file"].iloc[0])
