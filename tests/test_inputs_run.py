@@ -239,3 +239,19 @@ def test_a_run_transcribes_the_text_it_lacks_and_serves_with_the_same_asr(tmp_pa
     said = predictor.predict_file(clip)  # the text is made as in training
     assert said == predictor.predict_file(clip, text="x")
     assert said != predictor.predict_file(clip, text="furious")  # a given text is used
+
+
+def test_late_fusion_trains_through_run_and_weighs_the_informative_input(tmp_path, filmed):
+    result = run(video_config(tmp_path, filmed, "model.fusion=late",
+                              "finetune.validation_folds=2", "split.only_folds=[speaker=s1]",
+                              "finetune.normalization=global"), progress=False)  # fmt: skip
+    assert result.metrics["summary"]["uar"]["value"] > 0.9  # the faces are the only cue
+    fold = json.loads(next((result.run_dir / "folds").glob("*.json")).read_text())
+    weights = fold["best_params"]["fusion_weights"]  # refitted on the validation speakers
+    assert set(weights) == {"audio", "video"} and weights["video"] > 0.8
+    predictor = Predictor.from_run(result.run_dir)
+    clip = str(filmed / "audio" / "s1_0.wav")
+    angry = np.zeros((6, 6), dtype=np.float32)
+    angry[:, 0] = 2.0
+    guesses = predictor.predict_files([clip, clip], {"video": [angry, -angry]})
+    assert [max(g, key=g.get) for g in guesses] == ["anger", "sadness"]

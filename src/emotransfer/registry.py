@@ -65,6 +65,7 @@ TABLES: dict[str, dict[str, str]] = {
     "fusion": {
         "identity": "emotransfer.models.fusion:IdentityFusion",
         "concat": "emotransfer.models.fusion:ConcatFusion",
+        "late": "emotransfer.models.late_fusion:LateFusion",
         "attention": "emotransfer.models.attention_fusion:CrossAttentionFusion",
         "hopping": "emotransfer.models.modality_hopping:ModalityHopping",
         "key_sparse": "emotransfer.models.key_sparse_fusion:KeySparseCrossFusion",

@@ -128,7 +128,13 @@ class EmotionModel(torch.nn.Module):
         self.frame_fusion = getattr(fusion_class, "takes", "pooled") == "frames"
         sizes = {name: (self.bodies[name] if self.frame_fusion else self.poolings[name]).output_size
                  for name in encoders}  # fmt: skip
-        self.fusion = registry.build("fusion", fusion, plugins=plugins, sizes=sizes,
+        # A deciding fusion (late fusion) gives class log-probabilities: no classifier after it.
+        self.decides = bool(getattr(fusion_class, "decides", False))
+        if self.decides and speaker_norm:
+            raise ValueError(f"fusion {fusion!r} decides per modality; its decisions are not "
+                             "normalised per speaker: use normalization global")  # fmt: skip
+        classes = {"num_classes": num_classes} if self.decides else {}
+        self.fusion = registry.build("fusion", fusion, plugins=plugins, sizes=sizes, **classes,
                                      **dict(fusion_params or {}))  # fmt: skip
         self.pools_per_layer = not self.frame_fusion and all(
             isinstance(self.bodies[name], IdentityBody) and self.poolings[name].statistics
@@ -141,7 +147,7 @@ class EmotionModel(torch.nn.Module):
         # vector before the classifier so the head learns at the same rate for any encoder.
         self.head = torch.nn.Sequential(
             torch.nn.LayerNorm(size), torch.nn.Dropout(dropout), torch.nn.Linear(size, num_classes)
-        )
+        ) if not self.decides else torch.nn.Sequential(torch.nn.Identity())  # fmt: skip
         self.dimension_head = None
         if dimensions:
             self.dimension_head = torch.nn.Sequential(
@@ -210,9 +216,13 @@ class EmotionModel(torch.nn.Module):
         fusion, before speaker normalisation."""
         if FUSED in pooled:
             return pooled[FUSED]
+        return self.fusion(self.fusion_inputs(pooled))
+
+    def fusion_inputs(self, pooled: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """``{m: (B, P_m)}``: what a pooled-vector fusion takes, from :meth:`pool`'s output."""
         if self.pools_per_layer:
-            return self.fusion({name: self.mixes[name](pooled[name]) for name in self.encoders})
-        return self.fusion({name: pooled[name] for name in self.encoders})
+            return {name: self.mixes[name](pooled[name]) for name in self.encoders}
+        return {name: pooled[name] for name in self.encoders}
 
     def decide(
         self, pooled: Mapping[str, torch.Tensor], speakers: torch.Tensor | None = None,

@@ -25,7 +25,7 @@ from emotransfer.data.frames import FramesError, load_frames
 from emotransfer.data.splits import Fold, inner_splits
 from emotransfer.io import write_atomic, write_json, write_text
 from emotransfer.model_spec import TrainedSpec
-from emotransfer.models.batched import keep_average_speaker, softmax, take
+from emotransfer.models.batched import count, keep_average_speaker, pool_all, softmax, take
 from emotransfer.models.emotion_model import EmotionModel
 from emotransfer.run_files import CALIBRATION
 from emotransfer.seeding import torch_seed
@@ -192,6 +192,7 @@ def finetune_fold(
                 valid_items=take(waves, valid), valid_labels=labels[valid],
                 valid_groups=groups[valid])  # fmt: skip
     _keep_average_speaker(trainer, take(waves, train), groups[train])
+    weights = _fit_fusion_weights(trainer, take(waves, valid), labels[valid])
     test_items = take(waves, fold.test)
     if config.data.test_corruption:
         corruption = build_corruption(config.data.test_corruption, plugins=config.plugins)
@@ -205,7 +206,8 @@ def finetune_fold(
     _save_trained(trainer, folder)
     if tune.export_encoder:
         export_encoder(model, folder / "encoder")
-    chosen = {"epochs": len(trainer.history_), "best_epoch": best_epoch(trainer.history_)}
+    chosen = {"epochs": len(trainer.history_), "best_epoch": best_epoch(trainer.history_),
+              **({"fusion_weights": weights} if weights else {})}  # fmt: skip
     return FoldResult(fold.name, fold.test, probabilities.argmax(axis=1), probabilities,
                       chosen, [], logits=logits)  # fmt: skip
 
@@ -285,6 +287,19 @@ def _keep_average_speaker(trainer: Trainer, items: Any, groups: np.ndarray) -> N
     model = trainer.model
     if getattr(model, "speaker_norm", False) and hasattr(model, "average_speaker"):
         keep_average_speaker(model, items, trainer.batch_size, groups)
+
+
+def _fit_fusion_weights(trainer: Trainer, items: Any, labels: np.ndarray) -> dict[str, float]:
+    """A late fusion's modality weights, refitted on the fold's validation speakers (clips the
+    modality classifiers never trained on); ``{}`` for another fusion or without validation."""
+    model = trainer.model
+    fusion = getattr(model, "fusion", None)
+    if not hasattr(fusion, "fit_weights") or count(items) == 0:
+        return {}
+    pooled = pool_all(model, items, trainer.batch_size)
+    inputs = model.fusion_inputs({name: value.float() for name, value in pooled.items()})
+    weights = fusion.fit_weights(inputs, torch.as_tensor(labels))
+    return dict(zip(fusion.sizes, weights.tolist()))
 
 
 def _save_trained(trainer: Trainer, folder: Path) -> None:
