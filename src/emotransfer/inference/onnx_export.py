@@ -52,18 +52,19 @@ def export_onnx(
             graph whose onnxruntime probabilities differ from PyTorch's by more than
             ``TOLERANCE``.
     """
+    from emotransfer.inference.loading import frozen_scorer, trained_scorer
     from emotransfer.inference.onnx_graph import PROBABILITIES, graph_of
-    from emotransfer.inference.predictor import Predictor
 
     folder = Path(run_dir)
-    predictor = Predictor.from_run(folder, plugins=plugins, folds=folds,
-                                   trust_remote_code=trust_remote_code)  # fmt: skip
+    verify_model_files(folder)
     spec = read_model_spec(folder, plugins=plugins, trust_remote_code=trust_remote_code)
+    served = frozen_scorer if isinstance(spec, FrozenSpec) else trained_scorer
+    scorer = served(folder, spec, plugins=plugins, folds=folds)  # what the Predictor serves
     encoder = export_encoder(spec, plugins=plugins, trust_remote_code=trust_remote_code)
-    rate = predictor.sample_rate
+    rate = spec.audio["sample_rate"]
     example = encoder.export_inputs(_clip(TRACE_SECONDS, rate, 0))
     names = sorted(example)
-    graph = graph_of(predictor.scorer, spec, encoder, names).eval()
+    graph = graph_of(scorer, spec, encoder, names).eval()
     outputs = [PROBABILITIES] + (["dimensions"] if getattr(graph, "dimensions", False) else [])
     target = Path(out) if out is not None else folder / ONNX_FOLDER
     target.mkdir(parents=True, exist_ok=True)
@@ -78,7 +79,7 @@ def export_onnx(
                              f"{difference:.2e} (> {TOLERANCE}): not exported")  # fmt: skip
         write_atomic(target / MODEL, lambda path: Path(path).write_bytes(staged.read_bytes()))
     description = {
-        "format": 1, "run": str(folder), "classes": list(predictor.classes),
+        "format": 1, "run": str(folder), "classes": list(spec.classes),
         "inputs": {n: list(example[n].shape) for n in names},
         "dynamic_axes": dynamic, "outputs": outputs,
         "sample_rate": rate, "folds": folds, "opset": opset,
