@@ -17,7 +17,6 @@ Usage::
 from __future__ import annotations
 
 import json
-import logging
 import tempfile
 from collections.abc import Collection
 from pathlib import Path
@@ -36,7 +35,6 @@ DESCRIPTION = "onnx.json"
 TOLERANCE = 1e-4  # largest probability difference to PyTorch accepted at export
 TRACE_SECONDS = 1.0
 CHECK_SECONDS = (0.6, 2.3)  # parity clips, of other lengths than the traced one
-logger = logging.getLogger(__name__)
 
 
 def export_onnx(
@@ -53,7 +51,7 @@ def export_onnx(
             ``TOLERANCE``.
     """
     from emotransfer.inference.loading import frozen_scorer, trained_scorer
-    from emotransfer.inference.onnx_graph import PROBABILITIES, graph_of
+    from emotransfer.inference.onnx_graph import DIMENSIONS, PROBABILITIES, graph_of
 
     folder = Path(run_dir)
     verify_model_files(folder)
@@ -65,7 +63,7 @@ def export_onnx(
     example = encoder.export_inputs(_clip(TRACE_SECONDS, rate, 0))
     names = sorted(example)
     graph = graph_of(scorer, spec, encoder, names).eval()
-    outputs = [PROBABILITIES] + (["dimensions"] if getattr(graph, "dimensions", False) else [])
+    outputs = [PROBABILITIES] + ([DIMENSIONS] if getattr(graph, "dimensions", False) else [])
     target = Path(out) if out is not None else folder / ONNX_FOLDER
     target.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target) as staging:
