@@ -52,7 +52,9 @@ def test_frozen_whisper_probe_exports_with_a_time_axis(tmp_path, synthetic_root,
     result = run(config(tmp_path, synthetic_root, "features.upstream=hf",
                         f"features.params={{model: {tiny_whisper}, whisper_input: "
                         f"{'real_length' if real else 'padded'}}}", f"head.name={head}",
-                        "features.layer=null" if real else "features.layer=2"),
+                        "features.layer=null" if real else "features.layer=2",
+                        "head.grid={C: [1.0]}" if not real else "head.grid={weight_decay: [0.1]}",
+                        "head.calibration=none" if real else "head.calibration=temperature"),
                  progress=False)  # fmt: skip
     description = export_onnx(result.run_dir)
     assert description["max_abs_difference"] <= 1e-4

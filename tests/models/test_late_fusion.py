@@ -23,7 +23,7 @@ def trained(names, pooled, labels, seed=0):
     torch.manual_seed(seed)
     fusion = LateFusion(sizes={n: 3 for n in names}, num_classes=4, dropout=0.0)
     optimizer = torch.optim.Adam(fusion.parameters(), lr=0.05)
-    for _ in range(150):
+    for _ in range(80):
         optimizer.zero_grad()
         loss = torch.nn.functional.nll_loss(fusion({n: pooled[n] for n in names}), labels)
         loss.backward()
