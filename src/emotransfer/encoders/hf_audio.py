@@ -117,18 +117,17 @@ class HFAudioEncoder(Encoder):
         return EncoderOutput(stacked, frame_mask(frames, longest))
 
     def _whole(self, batch: dict[str, torch.Tensor]) -> EncoderOutput:
-        if self.whisper and "real" in batch:
+        """One clip: every frame real, or (padded Whisper) its ``real`` count of them."""
+        if not self.whisper:
+            states = self.module(batch["values"], output_hidden_states=True).hidden_states
+        elif "real" in batch:
             states = self.module(batch["mels"], output_hidden_states=True).hidden_states
-            stacked = torch.stack(states, dim=1)
-            return EncoderOutput(stacked, frame_mask(batch["real"], stacked.shape[2]))
-        if self.whisper:
+        else:
             mels = batch["mels"]
             frames = mels.shape[2] // self.runner.mels_per_frame
             states = self.runner.real_length_states(mels, [frames])
-        else:
-            states = self.module(batch["values"], output_hidden_states=True).hidden_states
         stacked = torch.stack(states, dim=1)
-        return EncoderOutput(stacked, whole_or_mask(None, stacked[:, 0]))
+        return EncoderOutput(stacked, whole_or_mask(batch.get("real"), stacked[:, 0]))
 
     def front_end_parameters(self) -> list[torch.nn.Parameter]:
         parameters = []

@@ -68,7 +68,8 @@ def export_onnx(
     target.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target) as staging:
         staged = Path(staging) / MODEL
-        dynamic = export_graph(graph, encoder, staged, outputs=outputs, rate=rate, opset=opset)
+        dynamic = export_graph(graph, encoder, staged, outputs=outputs, rate=rate, opset=opset,
+                               example=example)  # fmt: skip
         session = onnx_session(staged)
         difference = max(_difference(graph, session, encoder, names, _clip(s, rate, 2 + i))
                          for i, s in enumerate(CHECK_SECONDS))  # fmt: skip
@@ -92,12 +93,14 @@ def export_onnx(
 
 def export_graph(
     graph: torch.nn.Module, encoder: Any, path: Path, *, outputs: list[str], rate: int,
-    opset: int = 18,
+    opset: int = 18, example: dict[str, torch.Tensor] | None = None,
 ) -> dict[str, list[int]]:  # fmt: skip
     """Trace ``graph`` (taking ``encoder.export_inputs`` of a clip, inputs in name order) into
     the ONNX file ``path``; an input axis whose size changes with the clip's length is
-    dynamic. Returns the dynamic axes per input."""
-    example = encoder.export_inputs(_clip(TRACE_SECONDS, rate, 0))
+    dynamic. ``example``: the traced clip's inputs, if the caller made them. Returns the
+    dynamic axes per input."""
+    if example is None:
+        example = encoder.export_inputs(_clip(TRACE_SECONDS, rate, 0))
     longer = encoder.export_inputs(_clip(TRACE_SECONDS * 1.7, rate, 1))
     names = sorted(example)
     dynamic = {n: [axis for axis, size in enumerate(example[n].shape)
@@ -132,7 +135,6 @@ class OnnxScorer:
     """
 
     speaker_norm = False  # the graph standardises a clip on its own (the average speaker)
-    speaker_stats = None
     inputs: tuple[str, ...] = ()
 
     def __init__(self, *, session: Any, encoder: Any, classes: list[str]) -> None:

@@ -168,7 +168,7 @@ def graph_of(scorer: Any, spec: Any, encoder: Encoder, names: list[str]) -> torc
     if scorer.inputs:
         raise RunFolderError(f"this run's model takes {['audio', *scorer.inputs]}: ONNX export "
                              "serves audio-only models")  # fmt: skip
-    if scorer.speaker_norm and not scorer.speaker_stats:
+    if scorer.speaker_norm and not scorer.keeps_average_speaker:
         raise RunFolderError("this run's model normalises per speaker inside itself and kept no "
                              "average training speaker (a run before it did), so one clip has "
                              "no graph: rerun it to export")  # fmt: skip

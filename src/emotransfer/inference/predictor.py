@@ -112,8 +112,8 @@ class Predictor:
     def clip_independent(self) -> bool:
         """Whether a clip of no declared speaker gets the same probabilities whatever else is
         in the call: a run without per-speaker normalisation, or one that saved its average
-        training speaker (frozen-feature runs)."""
-        return not self.scorer.speaker_norm or self.scorer.speaker_stats is not None
+        training speaker."""
+        return not self.scorer.speaker_norm or self.scorer.keeps_average_speaker
 
     def predict_signals(
         self, waves: list[np.ndarray], inputs: dict[str, list] | None = None, *,

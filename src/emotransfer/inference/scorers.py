@@ -43,12 +43,11 @@ class ModelScorer:
         return any(getattr(model, "speaker_norm", False) for model in self.models)
 
     @property
-    def speaker_stats(self) -> bool | None:
-        """``True`` where every speaker-normalised model kept its average training speaker (a
-        clip of no declared speaker is normalised by it, on its own), else ``None`` (a run
-        from before: the clips of a call are one speaker)."""
-        kept = [getattr(m, "keeps_average_speaker", False) for m in self.models]
-        return True if kept and all(kept) else None
+    def keeps_average_speaker(self) -> bool:
+        """Whether every speaker-normalised model kept its average training speaker (a clip
+        of no declared speaker is normalised by it, on its own); a run from before did not
+        (the clips of a call are one speaker)."""
+        return all(getattr(m, "keeps_average_speaker", False) for m in self.models)
 
     def scores(
         self, waves: list[np.ndarray], inputs: dict[str, list] | None = None,
@@ -78,7 +77,7 @@ class ModelScorer:
         if (
             self.speaker_norm
             and enrolled is None
-            and (speakers is not None or not self.speaker_stats)
+            and (speakers is not None or not self.keeps_average_speaker)
         ):
             groups = np.zeros(len(waves)) if speakers is None else np.asarray(speakers)
             speakers = np.unique(groups, return_inverse=True)[1].astype(np.int64)
@@ -150,6 +149,11 @@ class FeatureScorer:
     @property
     def speaker_norm(self) -> bool:
         return self.spec.normalization in ("speaker", "corpus")
+
+    @property
+    def keeps_average_speaker(self) -> bool:
+        """Whether the run saved its average training speaker (:attr:`speaker_stats`)."""
+        return self.speaker_stats is not None
 
     def pooled(self, waves: list[np.ndarray]) -> np.ndarray:
         """``(N, L + 1, D)``: every hidden state's pooled statistics, before normalisation."""

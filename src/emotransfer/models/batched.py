@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from emotransfer.models.emotion_model import EmotionModel, to_device
+from emotransfer.models.emotion_model import EmotionModel, speaker_means, to_device
 
 Items = Sequence[Any] | Mapping[str, Sequence[Any]]
 
@@ -62,6 +62,11 @@ def pool_all(
     return {name: torch.stack([row[name] for row in rows]) for name in rows[0]} if rows else {}
 
 
+def pooled_float(model: EmotionModel, items: Items, batch_size: int) -> dict[str, torch.Tensor]:
+    """:func:`pool_all` in float32 (what the model's decisions are computed on)."""
+    return {name: value.float() for name, value in pool_all(model, items, batch_size).items()}
+
+
 @torch.no_grad()
 def predict_logits(
     model: EmotionModel, items: Items, batch_size: int, speakers: np.ndarray | None = None,
@@ -71,7 +76,7 @@ def predict_logits(
     model pools every item first, then normalises each by its speaker's mean over all the
     given items; with ``reference`` (an enrolled speaker's mean fused vector ``(F,)``) each
     item by it."""
-    pooled = {name: value.float() for name, value in pool_all(model, items, batch_size).items()}
+    pooled = pooled_float(model, items, batch_size)
     device = next(iter(pooled.values())).device
     ids = None if speakers is None else torch.as_tensor(speakers, device=device)
     shift = None if reference is None else torch.as_tensor(reference, device=device).float()
@@ -82,8 +87,7 @@ def predict_logits(
 def speaker_mean(model: EmotionModel, items: Items, batch_size: int) -> np.ndarray:
     """``(F,)``: the mean fused vector (:meth:`~EmotionModel.fuse`) of one speaker's items,
     what a speaker-normalised model subtracts from each of them."""
-    pooled = {name: value.float() for name, value in pool_all(model, items, batch_size).items()}
-    return model.fuse(pooled).mean(dim=0).cpu().numpy()
+    return model.fuse(pooled_float(model, items, batch_size)).mean(dim=0).cpu().numpy()
 
 
 @torch.no_grad()
@@ -93,13 +97,11 @@ def keep_average_speaker(
     """Store in a speaker-normalised model the average training speaker: the mean over the
     ``speakers`` of their clips' mean fused vector (:meth:`~EmotionModel.fuse` of ``items``).
     Returns it ``(F,)``."""
-    pooled = {name: value.float() for name, value in pool_all(model, items, batch_size).items()}
-    fused = model.fuse(pooled)
-    ids = torch.as_tensor(np.unique(np.asarray(speakers).astype(str), return_inverse=True)[1])
-    means = torch.zeros(int(ids.max()) + 1, fused.shape[1], dtype=fused.dtype,
-                        device=fused.device).index_add_(0, ids.to(fused.device), fused)  # fmt: skip
-    means = means / torch.bincount(ids).to(fused)[:, None]
-    model.average_speaker.copy_(means.mean(dim=0))
+    fused = model.fuse(pooled_float(model, items, batch_size))
+    _, first, ids = np.unique(np.asarray(speakers).astype(str), return_index=True,
+                              return_inverse=True)  # fmt: skip
+    rows = speaker_means(fused, torch.as_tensor(ids, device=fused.device))
+    model.average_speaker.copy_(rows[torch.as_tensor(first)].mean(dim=0))  # one row a speaker
     return model.average_speaker
 
 

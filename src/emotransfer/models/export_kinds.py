@@ -75,7 +75,11 @@ class HeadArrays:
         ``temperature`` what files written before calibration gave."""
         if "temperature" not in self.arrays:
             return self.uncalibrated(features)
-        return softmax(self.logits(features) / float(self.arrays["temperature"].reshape(-1)[0]))
+        return softmax(self.logits(features) / self.temperature())
+
+    def temperature(self) -> float:
+        """The exported ``temperature`` (there must be one)."""
+        return float(self.arrays["temperature"].reshape(-1)[0])
 
     def uncalibrated(self, features: np.ndarray) -> np.ndarray:
         """The probabilities of an export without a temperature: the softmax of the logits."""
@@ -89,8 +93,7 @@ class HeadArrays:
         """:meth:`probabilities` on float32 tensors."""
         if "temperature" not in self.arrays:
             return torch.softmax(self.torch_logits(features), dim=1)
-        temperature = float(self.arrays["temperature"].reshape(-1)[0])
-        return torch.softmax(self.torch_logits(features) / temperature, dim=1)
+        return torch.softmax(self.torch_logits(features) / self.temperature(), dim=1)
 
     def tensor(self, name: str) -> torch.Tensor:
         """The array ``name`` as a float32 tensor."""

@@ -25,7 +25,7 @@ from emotransfer.data.frames import FramesError, load_frames
 from emotransfer.data.splits import Fold, inner_splits
 from emotransfer.io import write_atomic, write_json, write_text
 from emotransfer.model_spec import TrainedSpec
-from emotransfer.models.batched import count, keep_average_speaker, pool_all, softmax, take
+from emotransfer.models.batched import count, keep_average_speaker, pooled_float, softmax, take
 from emotransfer.models.emotion_model import EmotionModel
 from emotransfer.run_files import CALIBRATION
 from emotransfer.seeding import torch_seed
@@ -285,7 +285,7 @@ def _keep_average_speaker(trainer: Trainer, items: Any, groups: np.ndarray) -> N
     """A speaker-normalised model keeps its average training speaker (for clips of no
     declared speaker at inference), from the clips it trained on."""
     model = trainer.model
-    if getattr(model, "speaker_norm", False) and hasattr(model, "average_speaker"):
+    if hasattr(model, "average_speaker"):  # only a speaker-normalised model has one
         keep_average_speaker(model, items, trainer.batch_size, groups)
 
 
@@ -296,8 +296,7 @@ def _fit_fusion_weights(trainer: Trainer, items: Any, labels: np.ndarray) -> dic
     fusion = getattr(model, "fusion", None)
     if not hasattr(fusion, "fit_weights") or count(items) == 0:
         return {}
-    pooled = pool_all(model, items, trainer.batch_size)
-    inputs = model.fusion_inputs({name: value.float() for name, value in pooled.items()})
+    inputs = model.fusion_inputs(pooled_float(model, items, trainer.batch_size))
     weights = fusion.fit_weights(inputs, torch.as_tensor(labels))
     return dict(zip(fusion.sizes, weights.tolist()))
 
