@@ -77,6 +77,12 @@ SYSTEMS["whisper_frames_kst_stats"] = [
     *FRAMES, "model.params={body: kst, body_params: {width: 64, heads: 4, layers: 1, top_k: 16}, "
     "pooling: stats}",
 ]  # fmt: skip
+# Two views of the audio in one model: the whisper frames and the clip's log-mel, each
+# attended by the other's summary (Peng et al.'s attention block between audio views).
+SYSTEMS["whisper_frames_logmel_attention"] = [
+    *FRAMES, "inputs.audio_mel={upstream: logmel}", "model.fusion=attention",
+    "model.params={fusion_params: {attention_size: 64}}",
+]  # fmt: skip
 UNTRAINED = ("egemaps_svm", "whisper_weighted_sum")
 
 

@@ -34,7 +34,6 @@ from pydantic import (
 from emotransfer.config_sections import (
     CLASS_PATH,
     COLUMNS,
-    MODALITIES,
     RUN_NAME,
     DataConfig,
     EvaluationConfig,
@@ -46,6 +45,7 @@ from emotransfer.config_sections import (
     Section,
     SplitConfig,
 )
+from emotransfer.define import MODALITIES, is_audio_view
 from emotransfer.safe_yaml import YAMLLimitError, load_yaml
 
 
@@ -99,9 +99,11 @@ class ExperimentConfig(Section):
 
     @model_validator(mode="after")
     def _inputs(self) -> ExperimentConfig:
-        unknown = sorted(set(self.inputs) - set(MODALITIES))
+        unknown = sorted(n for n in self.inputs if n not in MODALITIES and not is_audio_view(n))
         if unknown:
-            raise ValueError(f"inputs {unknown}: known modalities are {list(MODALITIES)}")
+            raise ValueError(f"inputs {unknown}: known modalities are {list(MODALITIES)}, and "
+                             "audio_<name> (a second view of the audio: lower-case letters, "
+                             "digits and _)")  # fmt: skip
         if "audio" in self.inputs:
             if "features" in self.model_fields_set and self.features != self.inputs["audio"]:
                 raise ValueError("give the audio input once: `inputs.audio` or `features`")
@@ -129,13 +131,17 @@ class ExperimentConfig(Section):
             >>> ExperimentConfig().column_of("text")
             'text'
         """
+        if is_audio_view(modality):
+            return "file"
         section = self.inputs.get(modality)
         return (section.column if section is not None else None) or COLUMNS[modality]
 
     def other_inputs(self) -> dict[str, FeatureConfig]:
-        """The inputs besides audio, by modality (text ...), in modality order."""
-        return {name: self.inputs[name] for name in MODALITIES
-                if name in self.inputs and name != "audio"}  # fmt: skip
+        """The inputs besides audio, by modality (text ...) in modality order, then the audio
+        views by name."""
+        names = [name for name in MODALITIES if name in self.inputs and name != "audio"]
+        names += sorted(name for name in self.inputs if is_audio_view(name))
+        return {name: self.inputs[name] for name in names}
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json")

@@ -247,9 +247,8 @@ def _registered(kind: str, value: str) -> str:
     return value
 
 
-# The inputs a model may take, and the manifest column that holds each one's items by default
-# (audio is decoded from ``file``; video: the path of each clip's frame-feature file).
-MODALITIES = ("audio", "text", "video")
+# The manifest column that holds each input's items by default (audio and its views are
+# decoded from ``file``; video: the path of each clip's frame-feature file).
 COLUMNS = {"text": "text", "video": "video"}
 
 

@@ -9,6 +9,8 @@ Example:
 
 from __future__ import annotations
 
+import re
+
 
 class _Vocabulary:
     """A constant class whose upper-case attributes form a closed set of strings."""
@@ -72,3 +74,25 @@ class Normalization(_Vocabulary):
     SPEAKER = "speaker"
     CORPUS = "corpus"
     AUTO = "auto"  # speaker where every speaker shows several classes, else corpus or global
+
+
+# The inputs a model may take. An input named ``audio_<name>`` is a second view of the clip's
+# audio (log-mel frames beside a pretrained encoder's, say): its encoder reads the same
+# waveform as ``audio``'s.
+MODALITIES = ("audio", "text", "video")
+AUDIO_VIEW = re.compile(r"audio_[a-z0-9][a-z0-9_]*")
+
+
+def is_audio_view(name: str) -> bool:
+    """Whether the input ``name`` is a view of the clip's audio (``audio_<name>``).
+
+    Example:
+        >>> is_audio_view("audio_logmel"), is_audio_view("audio"), is_audio_view("text")
+        (True, False, False)
+    """
+    return bool(AUDIO_VIEW.fullmatch(name))
+
+
+def audio_like(name: str) -> bool:
+    """Whether the items of the input ``name`` are the clip's audio (``audio`` or a view)."""
+    return name == "audio" or is_audio_view(name)

@@ -29,6 +29,9 @@ from typing import Any
 TABLES: dict[str, dict[str, str]] = {
     "corpus": {
         "csv": "emotransfer.data.corpora.csv:CsvCorpus",
+        "folder": "emotransfer.data.corpora.folder:FolderCorpus",
+        "audformat": "emotransfer.data.corpora.audformat_db:AudformatCorpus",
+        "hf_dataset": "emotransfer.data.corpora.hf_dataset:HFDatasetCorpus",
         "emodb": "emotransfer.data.corpora.emodb:EmoDB",
         "ravdess": "emotransfer.data.corpora.ravdess:RAVDESS",
         "crema_d": "emotransfer.data.corpora.crema_d:CremaD",

@@ -186,3 +186,34 @@ def test_head_warm_up_leaves_the_encoder_unchanged_and_resumes_exactly(tiny_whis
     assert [r["epoch"] for r in resumed_trainer.history_] == [0, 1, 2, 3]
     for (name, a), (_, b) in zip(uninterrupted.state_dict().items(), resumed.state_dict().items()):
         assert torch.equal(a, b), name
+
+
+def test_training_crops_cut_the_same_time_from_every_view_of_the_audio():
+    """Cached states of two audio views at 100 and 25 frames per second: each clip's crop is
+    one stretch of time in both (each frame holds its own time in seconds)."""
+    from emotransfer.encoders.cached import CachedStates
+    from emotransfer.models.emotion_model import EmotionModel
+
+    encoders = {
+        "audio": CachedStates(num_layers=0, hidden_size=1, frame_rate=100.0),
+        "audio_coarse": CachedStates(num_layers=0, hidden_size=1, frame_rate=25.0),
+    }
+    model = EmotionModel(encoders=encoders, num_classes=2, fusion="concat")
+    trainer = Trainer(model=model, param_groups=[], max_seconds=0.4)
+
+    def clock(seconds, rate):
+        return (np.arange(int(seconds * rate)) / rate).reshape(-1, 1, 1)
+
+    items = {
+        "audio": [clock(s, 100) for s in (2.0, 0.3, 1.1)],
+        "audio_coarse": [clock(s, 25) for s in (2.0, 0.3, 1.1)],
+    }
+    cropped = trainer.crop_items(items, np.random.default_rng(0))
+    for fine, coarse in zip(cropped["audio"], cropped["audio_coarse"]):
+        # the same start and duration, to the nearest coarse frame (40 ms)
+        assert abs(fine[0, 0, 0] - coarse[0, 0, 0]) <= 0.02 + 1e-9
+        assert abs(len(fine) / 100 - len(coarse) / 25) < 0.04
+    assert [len(clip) for clip in cropped["audio"]] == [40, 30, 40]  # 0.3 s stays whole
+    plain = Trainer(model=model, param_groups=[], max_seconds=0.4)
+    alone = plain.crop_items(items["audio"], np.random.default_rng(0))
+    assert all(np.array_equal(a, b) for a, b in zip(alone, cropped["audio"]))  # same draws

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from emotransfer.define import is_audio_view
 from emotransfer.encoders.upstream import UpstreamEncoder
 from emotransfer.inference.scorers import FeatureScorer, ModelScorer
 from emotransfer.io import RunFolderError, load_arrays, load_tensors
@@ -63,7 +64,8 @@ def trained_scorer(
     for model in models:  # served in inference form (re-parameterised bodies)
         if isinstance(model, EmotionModel):
             model.merge()
-    return ModelScorer(models=models, classes=spec.classes, inputs=list(spec.inputs),
+    given = [name for name in spec.inputs if not is_audio_view(name)]  # views read the audio
+    return ModelScorer(models=models, classes=spec.classes, inputs=given,
                        temperature=run_temperature(folder / CALIBRATION))  # fmt: skip
 
 

@@ -165,9 +165,10 @@ def graph_of(scorer: Any, spec: Any, encoder: Encoder, names: list[str]) -> torc
                            statistics=statistics, heads=scorer.heads,
                            num_classes=len(spec.classes),
                            utterance=float(encoder.frame_rate) == 0.0)  # fmt: skip
-    if scorer.inputs:
-        raise RunFolderError(f"this run's model takes {['audio', *scorer.inputs]}: ONNX export "
-                             "serves audio-only models")  # fmt: skip
+    modalities = list(getattr(scorer.models[0], "encoders", None) or ["audio"])
+    if modalities != ["audio"]:
+        raise RunFolderError(f"this run's model takes {modalities}: ONNX export serves models "
+                             "of one audio encoder")  # fmt: skip
     if scorer.speaker_norm and not scorer.keeps_average_speaker:
         raise RunFolderError("this run's model normalises per speaker inside itself and kept no "
                              "average training speaker (a run before it did), so one clip has "

@@ -34,6 +34,7 @@ from typing import Any
 import torch
 
 from emotransfer import registry
+from emotransfer.define import is_audio_view
 from emotransfer.encoders.base import Encoder
 from emotransfer.models.bodies import Body, IdentityBody
 from emotransfer.models.layers import WeightedLayerSum
@@ -173,11 +174,17 @@ class EmotionModel(torch.nn.Module):
         return None if audio is None else audio.item_rate
 
     def prepare(self, items: Mapping[str, list[Any]] | list[Any]) -> dict[str, Any]:
-        """CPU side: items per modality (a plain list is the one modality's) -> a batch."""
+        """CPU side: items per modality (a plain list is the audio's, or the one modality's)
+        -> a batch. An audio view (``audio_<name>``) without items of its own reads the
+        audio's."""
         if not isinstance(items, Mapping):
-            if len(self.encoders) != 1:
+            others = [name for name in self.encoders if not is_audio_view(name)]
+            if len(others) != 1:
                 raise ValueError(f"this model takes {list(self.encoders)}: give a dict of items")
-            items = {next(iter(self.encoders)): items}
+            items = {others[0]: items}
+        if "audio" in items:
+            items = {**{name: items["audio"] for name in self.encoders if is_audio_view(name)},
+                     **items}  # fmt: skip
         missing = sorted(set(self.encoders) - set(items))
         if missing:
             raise ValueError(f"no items for the model's {missing} input(s)")

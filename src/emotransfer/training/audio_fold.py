@@ -19,10 +19,12 @@ import pandas as pd
 import torch
 from safetensors.torch import load_file, save_file
 
+from emotransfer import registry
 from emotransfer.data.audio import AudioError, load_audio
 from emotransfer.data.corrupt import build_corruption
 from emotransfer.data.frames import FramesError, load_frames
 from emotransfer.data.splits import Fold, inner_splits
+from emotransfer.define import is_audio_view
 from emotransfer.io import write_atomic, write_json, write_text
 from emotransfer.model_spec import TrainedSpec
 from emotransfer.models.batched import count, keep_average_speaker, pooled_float, softmax, take
@@ -67,6 +69,8 @@ def decode_inputs(table: pd.DataFrame, inputs: dict[str, dict[str, Any]]) -> dic
     """
     items: dict[str, list] = {}
     for modality, entry in inputs.items():
+        if is_audio_view(modality):  # the model reads the audio's items
+            continue
         column = entry["column"]
         if column not in table.columns:
             raise ValueError(f"inputs.{modality}: the manifest has no column {column!r} (give "
@@ -148,10 +152,17 @@ def asr_settings(config: ExperimentConfig) -> dict[str, Any] | None:
 
 def input_encoders(config: ExperimentConfig) -> dict[str, dict[str, Any]]:
     """The spec's entry per input besides audio: its encoder (the input's ``upstream``, a
-    registered encoder name), parameters and manifest column."""
-    return {modality: {"encoder": section.upstream, "params": dict(section.params),
-                       "column": config.column_of(modality)}
-            for modality, section in config.other_inputs().items()}  # fmt: skip
+    registered encoder name; an audio view's upstream maps to its encoder as the audio
+    input's does; a registered encoder name, ``leaf`` say, is taken as it is), parameters and
+    manifest column."""
+    entries = {}
+    for modality, section in config.other_inputs().items():
+        encoder, params = section.upstream, dict(section.params)
+        if is_audio_view(modality) and encoder in registry.names("upstream"):
+            encoder, params = encoder_of(section)  # the trainable encoder, as for audio
+        entries[modality] = {"encoder": encoder, "params": params,
+                             "column": config.column_of(modality)}  # fmt: skip
+    return entries
 
 
 def audio_limits(config: ExperimentConfig) -> dict[str, Any]:
@@ -239,20 +250,28 @@ def calibrate_folds(
 def cached_inputs(
     config: ExperimentConfig, spec: TrainedSpec, waves: Any
 ) -> tuple[Any, dict[str, Any] | None]:  # fmt: skip
-    """With ``finetune.cache_states``: the frozen audio encoder's states of every clip,
-    computed once, in place of the waves, and the encoder that stands in for the real one
-    while training (:mod:`emotransfer.encoders.cached`); else the waves as they are."""
+    """With ``finetune.cache_states``: the frozen audio encoder's states of every clip (and
+    each audio view's encoder's), computed once, in place of the waves, and the encoders
+    that stand in for the real ones while training (:mod:`emotransfer.encoders.cached`);
+    else the waves as they are."""
     if not config.finetune.cache_states:
         return waves, None
     from emotransfer.encoders.cached import CachedStates, cache_states
-    from emotransfer.transfer.build import build_encoder
+    from emotransfer.transfer.build import build_encoder, build_input_encoder
 
-    encoder = build_encoder(spec, plugins=config.plugins)
     audio = waves["audio"] if isinstance(waves, dict) else waves
-    states = cache_states(encoder, audio, batch_size=config.finetune.batch_size)
-    stand_in = CachedStates(num_layers=encoder.num_layers, hidden_size=encoder.hidden_size,
-                            frame_rate=encoder.frame_rate)  # fmt: skip
-    return ({**waves, "audio": states} if isinstance(waves, dict) else states), {"audio": stand_in}
+    encoders = {"audio": build_encoder(spec, plugins=config.plugins)}
+    for view in filter(is_audio_view, spec.inputs):
+        encoders[view] = build_input_encoder(spec, view, plugins=config.plugins)
+    items, stand_ins = {}, {}
+    for name, encoder in encoders.items():
+        items[name] = cache_states(encoder, audio, batch_size=config.finetune.batch_size)
+        stand_ins[name] = CachedStates(num_layers=encoder.num_layers,
+                                       hidden_size=encoder.hidden_size,
+                                       frame_rate=encoder.frame_rate)  # fmt: skip
+    if not isinstance(waves, dict):
+        return items["audio"], stand_ins
+    return {**waves, **items}, stand_ins
 
 
 def best_epoch(history: list[dict[str, Any]]) -> int:

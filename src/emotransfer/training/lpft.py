@@ -80,9 +80,4 @@ class LPFTTrainer(Trainer):
 
     def transform_crops(self, items: Items, rng: np.random.Generator) -> Items:
         """The training crops of every clip (no augmentation: the probe sees the clips)."""
-        every = take(items, range(count(items)))
-        audio = every.get("audio") if isinstance(every, dict) else every
-        if audio is None:
-            return every
-        clips = [self.crop(wave, rng) for wave in audio]
-        return {**every, "audio": clips} if isinstance(every, dict) else clips
+        return self.crop_items(take(items, range(count(items))), rng)

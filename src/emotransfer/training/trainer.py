@@ -27,6 +27,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from emotransfer.define import is_audio_view
 from emotransfer.evaluation.metrics import uar
 from emotransfer.models.batched import Items, count, lengths, predict_logits, predict_proba, take
 from emotransfer.models.emotion_model import ModelOutput, to_device
@@ -99,13 +100,36 @@ class Trainer:
     def transform(self, items: Items, rng: np.random.Generator) -> Items:
         """Training-time change of a batch's items: a random crop of ``max_seconds`` and the
         augmentation, on the audio, drawn from the epoch's ``rng``."""
+        items = self.crop_items(items, rng)
+        audio = items.get("audio") if isinstance(items, dict) else items
+        if audio is None or self.augment is None:
+            return items
+        if isinstance(items, dict) and any(is_audio_view(name) for name in items):
+            raise ValueError("augment changes waveforms: an audio view's items of their own "
+                             "(cached states) cannot follow it")  # fmt: skip
+        clips = [self.augment(clip, self.sample_rate, rng) for clip in audio]
+        return {**items, "audio": clips} if isinstance(items, dict) else clips
+
+    def crop_items(self, items: Items, rng: np.random.Generator) -> Items:
+        """A random ``max_seconds`` window of each longer clip: of the audio, and the same
+        window of each audio view given items of its own (cached states at their own rate)."""
         audio = items.get("audio") if isinstance(items, dict) else items
         if audio is None:
             return items
-        clips = [self.crop(wave, rng) for wave in audio]
-        if self.augment is not None:
-            clips = [self.augment(clip, self.sample_rate, rng) for clip in clips]
-        return {**items, "audio": clips} if isinstance(items, dict) else clips
+        if not isinstance(items, dict):
+            return [self.crop(wave, rng) for wave in audio]
+        names = ["audio", *(name for name in items if is_audio_view(name))]
+        rates = {name: self._item_rate(name) for name in names}
+        cropped: dict[str, list] = {name: [] for name in names}
+        for row, wave in enumerate(audio):
+            start = self.crop_start(len(wave), rates["audio"], rng)
+            for name in names:
+                item = items[name][row]
+                if start is not None:
+                    first = round(start / rates["audio"] * rates[name])
+                    item = item[first : first + int(self.max_seconds * rates[name])]
+                cropped[name].append(item)
+        return {**items, **cropped}
 
     def compute_forward(self, batch: dict[str, Any]) -> ModelOutput:
         return self.model(batch)
@@ -241,14 +265,29 @@ class Trainer:
 
     def crop(self, wave: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """A random ``max_seconds`` piece of a longer clip (the clip itself otherwise)."""
+        rate = self._item_rate("audio")
+        start = self.crop_start(len(wave), rate, rng)
+        return wave if start is None else wave[start : start + int(self.max_seconds * rate)]
+
+    def crop_start(self, length: int, rate: float, rng: np.random.Generator) -> int | None:
+        """The first item of a random ``max_seconds`` window of an item of ``length`` units at
+        ``rate`` per second; ``None``: keep it whole (shorter, or no cropping)."""
         if self.max_seconds is None:
-            return wave
-        # items per second: samples of a waveform, frames of cached states
-        limit = int(self.max_seconds * (getattr(self.model, "item_rate", None) or self.sample_rate))
-        if len(wave) <= limit:
-            return wave
-        start = int(rng.integers(0, len(wave) - limit + 1))
-        return wave[start : start + limit]
+            return None
+        limit = int(self.max_seconds * rate)
+        if length <= limit:
+            return None
+        return int(rng.integers(0, length - limit + 1))
+
+    def _item_rate(self, name: str) -> float:
+        """Items per second of input ``name``: samples of a waveform, frames of cached
+        states."""
+        encoders = getattr(self.model, "encoders", None)
+        if name != "audio" and encoders is not None and name in encoders:
+            rate = getattr(encoders[name], "item_rate", None)
+        else:
+            rate = getattr(self.model, "item_rate", None)
+        return rate or self.sample_rate
 
     def _track(self, state: dict[str, Any], record: dict[str, float]) -> None:
         state["history"].append(record)

@@ -15,6 +15,7 @@ from typing import Any
 import torch
 
 from emotransfer import registry
+from emotransfer.define import is_audio_view
 from emotransfer.model_spec import TrainedSpec
 
 
@@ -28,33 +29,43 @@ def build_encoder(spec: TrainedSpec, *, plugins: Collection[str] = ()) -> Any:
     """
     encoder = _construct(spec.encoder, spec.encoder_params, spec, plugins, "encoder",
                          sample_rate=spec.sample_rate)  # fmt: skip
-    rate = getattr(encoder, "sample_rate", None)
-    if rate is not None and rate != spec.sample_rate:
-        raise ValueError(
-            f"the audio is decoded at {spec.sample_rate} Hz (data.audio.sample_rate), but encoder "
-            f"{spec.encoder!r} computes on {rate} Hz audio: make them equal (data.audio."
-            f"sample_rate={rate}, or the encoder's sample_rate parameter)"
-        )
+    _check_rate(encoder, spec, spec.encoder, "data.audio.sample_rate")
     return encoder
 
 
 def build_input_encoder(
     spec: TrainedSpec, modality: str, *, plugins: Collection[str] = ()
 ) -> Any:  # fmt: skip
-    """The encoder of the spec's ``modality`` input (text ...), with the caller's
-    ``trust_remote_code`` and ``plugins``.
+    """The encoder of the spec's ``modality`` input (text ...; an audio view's at the spec's
+    sample rate), with the caller's ``trust_remote_code`` and ``plugins``.
 
     Raises:
-        ValueError: the encoder takes items of another modality.
+        ValueError: the encoder takes items of another modality (an audio view's must take
+            audio), or an audio view's encoder computes on another rate.
     """
     entry = spec.inputs[modality]
+    view = is_audio_view(modality)
+    defaults = {"sample_rate": spec.sample_rate} if view else {}
     encoder = _construct(entry["encoder"], entry["params"], spec, plugins,
-                         f"the {modality} encoder")  # fmt: skip
+                         f"the {modality} encoder", **defaults)  # fmt: skip
     takes = getattr(encoder, "modality", None)
-    if takes != modality:
+    wanted = "audio" if view else modality
+    if takes != wanted:
         raise ValueError(f"inputs.{modality}: encoder {entry['encoder']!r} takes {takes} "
-                         f"items, not {modality}")  # fmt: skip
+                         f"items, not {wanted}")  # fmt: skip
+    if view:
+        _check_rate(encoder, spec, entry["encoder"], "data.audio.sample_rate")
     return encoder
+
+
+def _check_rate(encoder: Any, spec: TrainedSpec, name: str, setting: str) -> None:
+    rate = getattr(encoder, "sample_rate", None)
+    if rate is not None and rate != spec.sample_rate:
+        raise ValueError(
+            f"the audio is decoded at {spec.sample_rate} Hz ({setting}), but encoder "
+            f"{name!r} computes on {rate} Hz audio: make them equal ({setting}={rate}, or the "
+            "encoder's sample_rate parameter)"
+        )
 
 
 def _construct(

@@ -111,3 +111,39 @@ def test_metadata_with_quoted_commas_and_a_byte_order_mark(make_wavs):
     )
     table = CsvCorpus(root=root).load()
     assert table["text"].tolist() == ["no, never"] and table["emotion"].tolist() == ["anger"]
+
+
+def test_a_dataframe_becomes_a_csv_corpus_that_a_config_runs(tmp_path):
+    """The public way to run a pandas DataFrame: write_corpus, then its data.corpora entry."""
+    import numpy as np
+    import pandas as pd
+    from tests.data.corpora.conftest import write_wav
+
+    from emotransfer.config import load_config
+    from emotransfer.data.corpora.csv import write_corpus
+    from emotransfer.experiment import run
+
+    rows = []
+    for speaker in ("s1", "s2", "s3"):
+        for number, (emotion, pitch) in enumerate([("anger", 2000.0), ("sadness", 300.0)] * 2):
+            path = write_wav(tmp_path / "clips" / f"{speaker}_{number}.wav", frequency=pitch)
+            rows.append({"file": str(path), "emotion": emotion, "speaker": speaker,
+                         "score": np.float64(number)})  # fmt: skip
+    outside = write_wav(tmp_path / "elsewhere" / "x.wav")
+    entry = write_corpus(pd.DataFrame(rows), tmp_path / "clips")
+    written = pd.read_csv(tmp_path / "clips" / "metadata.csv")
+    assert written["file"][0] == "s1_0.wav" and "score" in written.columns  # relative, kept
+    config = load_config(None, overrides=[
+        "name=df", f"output_dir={tmp_path / 'runs'}", f"cache_dir={tmp_path / 'cache'}",
+        f"data.corpora=[{{name: {entry['name']}, root: {entry['root']}}}]",
+        "features.upstream=logmel", "head.name=logreg", "evaluation.bootstrap=20",
+    ])  # fmt: skip
+    assert run(config, progress=False).metrics["summary"]["uar"]["value"] == 1.0
+    mixed = write_corpus(pd.DataFrame([{"file": str(outside), "emotion": "anger"}]),
+                         tmp_path / "clips", file="other.csv")  # fmt: skip
+    assert pd.read_csv(tmp_path / "clips" / "other.csv")["file"][0] == str(outside)
+    assert mixed["params"] == {"file": "other.csv"}
+    with pytest.raises(FileNotFoundError, match="1 file\\(s\\) do not exist"):
+        write_corpus(pd.DataFrame([{"file": "gone.wav", "emotion": "anger"}]), tmp_path)
+    with pytest.raises(ValueError, match="no 'emotion' column"):
+        write_corpus(pd.DataFrame([{"file": str(outside)}]), tmp_path)

@@ -12,6 +12,7 @@ from emotransfer.data.corpora._common import existing_root
 from emotransfer.data.labels import harmonise
 from emotransfer.data.manifest import TEXT_COLUMNS, normalize_manifest
 from emotransfer.define import Domain, Emotion
+from emotransfer.io import write_text
 
 REQUIRED = ["file", "emotion"]
 QUADRANTS = {Emotion.Q1, Emotion.Q2, Emotion.Q3, Emotion.Q4}
@@ -176,3 +177,44 @@ class CsvCorpus:
             table["domain"] = table["domain"].replace("", domain).map(Domain.validate)
         table = normalize_manifest(table, corpus=root.name, domain=domain)
         return table
+
+
+def write_corpus(
+    table: pd.DataFrame, root: str | Path, *, file: str = "metadata.csv"
+) -> dict[str, object]:  # fmt: skip
+    """A pandas DataFrame as a ``csv`` corpus: ``root/file`` written (atomically) with each
+    clip's path relative to ``root`` where it lies below it (absolute otherwise), and the
+    ``data.corpora`` entry that reads it back, so a DataFrame runs like any corpus and the
+    run's config names data on disk.
+
+    Raises:
+        ValueError: no ``file`` or ``emotion`` column, or a row without a file (names it).
+        FileNotFoundError: files that do not exist (lists them).
+
+    Example:
+        >>> import tempfile, soundfile, numpy as np
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> soundfile.write(folder / "a.wav", np.zeros(800), 16000)
+        >>> entry = write_corpus(pd.DataFrame({"file": [str(folder / "a.wav")],
+        ...                                    "emotion": ["anger"]}), folder)
+        >>> entry["name"], CsvCorpus(root=entry["root"]).load()["emotion"].tolist()
+        ('csv', ['anger'])
+    """
+    for column in REQUIRED:
+        if column not in table.columns:
+            raise ValueError(f"write_corpus: the table has no {column!r} column; columns: "
+                             f"{list(table.columns)}")  # fmt: skip
+    root = Path(root).expanduser().resolve()
+    files = []
+    for position, name in enumerate(table["file"]):
+        if not isinstance(name, str | Path) or not str(name).strip():
+            raise ValueError(f"write_corpus: row {position} has no file ({name!r})")
+        path = Path(name).expanduser().resolve()
+        files.append(str(path.relative_to(root)) if path.is_relative_to(root) else str(path))
+    missing = [str(Path(name)) for name in table["file"] if not Path(name).is_file()]
+    if missing:
+        raise FileNotFoundError(f"write_corpus: {len(missing)} file(s) do not exist, e.g. "
+                                f"{missing[:3]}")  # fmt: skip
+    root.mkdir(parents=True, exist_ok=True)
+    write_text(root / file, table.assign(file=files).to_csv(index=False))
+    return {"name": "csv", "root": str(root), "params": {"file": file}}
