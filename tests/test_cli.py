@@ -55,3 +55,22 @@ def test_corrupt_writes_a_loadable_corpus_copy(tmp_path, synthetic_root, capsys)
 
     table = CsvCorpus(root=out).load()
     assert len(table) == 64 and set(table["condition"]) == {"corrupted"}
+
+
+def test_help_and_the_corpus_list_load_no_heavy_library():
+    """`emotransfer --help` and `emotransfer corpora` start fast: neither imports torch,
+    pandas, scipy or transformers (the corpus list reads the adapters' docstrings from
+    source)."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys\nfrom emotransfer.cli import main\n"
+        "try:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+        "heavy = ('torch', 'pandas', 'scipy', 'transformers', 'numpy')\n"
+        "print('LOADED', sorted(m for m in heavy if m in sys.modules))\n"
+    )
+    for argv in (["--help"], ["corpora"]):
+        done = subprocess.run([sys.executable, "-c", probe, *argv], capture_output=True,
+                              text=True, check=True)  # fmt: skip
+        assert done.stdout.strip().splitlines()[-1] == "LOADED []", argv

@@ -3,7 +3,7 @@ corpora | demo`` (and more: ``emotransfer --help``).
 
 Example:
     >>> main(["corpora"])  # doctest: +ELLIPSIS
-    crema_d ...
+    audformat ...
     0
 """
 
@@ -47,7 +47,9 @@ def _parser() -> argparse.ArgumentParser:
     probe = commands.add_parser("probe", help="probe every layer of the upstream")
     probe.add_argument("config", help="experiment YAML")
     _config_options(probe)
-    probe.add_argument("--probe", default="ridge", help="probe head (ridge, logreg, svm)")
+    probe.add_argument("--probe", default=None,
+                       help="probe head (ridge, logreg, svm; default: the config's head.name "
+                       "when it sets one, else ridge)")  # fmt: skip
     probe.add_argument("--no-weighted-sum", action="store_true")
     probe.set_defaults(handler=_probe)
     finetune = commands.add_parser("finetune", help="run an experiment that trains the encoder")
@@ -236,6 +238,9 @@ def _probe(args: argparse.Namespace) -> int:
     from emotransfer.analysis.probing import run_probe, serve_chosen_layer, serve_weighted_sum
 
     config = _config(args)
+    if args.probe is None:  # the config's head, when it names one
+        args.probe = config.head.name if "name" in config.head.model_fields_set else "ridge"
+    print(f"probe head: {args.probe} (each layer's head, tuned on inner folds)")
     folder, result = run_probe(
         config, probe=args.probe, weighted_sum=not args.no_weighted_sum, progress=not args.quiet
     )
@@ -374,9 +379,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _corpora(args: argparse.Namespace) -> int:
     for name in registry.names("corpus"):
-        cls = registry.resolve("corpus", name)
-        first = (cls.__doc__ or "").strip().splitlines()
-        print(f"{name:<12} {first[0] if first else ''}")
+        print(f"{name:<12} {registry.summary('corpus', name)}")
     return 0
 
 

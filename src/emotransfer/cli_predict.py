@@ -11,11 +11,12 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from emotransfer import registry
+
+if TYPE_CHECKING:  # pandas loads on use: `emotransfer --help` stays fast
+    import pandas as pd
 
 
 def predict(args: argparse.Namespace) -> int:
@@ -58,6 +59,8 @@ def clip_table(predictor: Any, args: argparse.Namespace) -> tuple[pd.DataFrame, 
     a speaker-normalised run takes each speaker's own mean; without it each file is
     standardised with the training speakers' average (a run that kept none: every file is one
     speaker), said on standard error."""
+    import pandas as pd
+
     inputs = {name: getattr(args, name) for name in ("text", "video") if getattr(args, name)}
     for name, items in inputs.items():
         if len(items) != len(args.files):
@@ -103,6 +106,8 @@ def clip_table(predictor: Any, args: argparse.Namespace) -> tuple[pd.DataFrame, 
 
 def long_table(predictor: Any, args: argparse.Namespace) -> tuple[pd.DataFrame, list]:
     """Per recording, one row per window, (``--events``) per event, or (``--summary``) one."""
+    import pandas as pd
+
     from emotransfer.data.audio import AudioError
     from emotransfer.inference.timeline import events, summary
 
@@ -131,6 +136,8 @@ def long_table(predictor: Any, args: argparse.Namespace) -> tuple[pd.DataFrame, 
 def write(table: pd.DataFrame, out: str | None) -> None:
     """``table`` as CSV on standard output (probabilities to 4 decimals, times to 2), or in
     ``out``: ``.json`` (a list of records, full precision) or ``.csv``."""
+    import pandas as pd
+
     if out is None:
         shown = table.copy()
         for column in shown.columns:

@@ -384,9 +384,10 @@ def _train(config: ExperimentConfig, folder: Path, fit_fold: Any, labels: np.nda
             f"fold {number}/{len(folds)} {fold.name} (held out: "
             f"{', '.join(fold.held_out)}): UAR {summary['uar']:.3f} {result.best_params}"
         )
-        log.info(message)
-        if progress:
+        if progress:  # once: above the bar, not also through logging
             tqdm.write(message)
+        else:
+            log.info(message)
         results.append(result)
     return results
 

@@ -22,8 +22,11 @@ Example:
 
 from __future__ import annotations
 
+import ast
 import importlib
+import importlib.util
 from collections.abc import Collection
+from pathlib import Path
 from typing import Any
 
 TABLES: dict[str, dict[str, str]] = {
@@ -141,6 +144,26 @@ class PluginError(KeyError):
 def names(kind: str) -> list[str]:
     """Known names of one component kind."""
     return sorted(_table(kind))
+
+
+def summary(kind: str, name: str) -> str:
+    """The first line of the registered class's docstring, read from its source without
+    importing it (listing the components stays fast; ``""`` if none).
+
+    Example:
+        >>> summary("corpus", "emodb").startswith("EmoDB")
+        True
+    """
+    module, _, attribute = _table(kind)[name].partition(":")
+    spec = importlib.util.find_spec(module)
+    if spec is None or spec.origin is None:
+        return ""
+    tree = ast.parse(Path(spec.origin).read_text(encoding="utf-8"))
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef) and node.name == attribute:
+            lines = (ast.get_docstring(node) or "").strip().splitlines()
+            return lines[0] if lines else ""
+    return ""
 
 
 def resolve(kind: str, name: str, *, plugins: Collection[str] = ()) -> type:

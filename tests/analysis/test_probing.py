@@ -65,7 +65,7 @@ def test_the_probe_leaves_its_chosen_layer_as_a_predictable_run(
     from emotransfer.cli import main
     from emotransfer.inference import Predictor
 
-    code = main(["probe", "/dev/null", "--quiet", "--probe", "logreg", "--no-weighted-sum",
+    code = main(["probe", "/dev/null", "--quiet", "-o", "head.name=logreg", "--no-weighted-sum",
                  "-o", f"output_dir={tmp_path}", "-o", f"cache_dir={tmp_path / 'cache'}",
                  "-o", "name=p", "-o", "features.upstream=logmel", "-o", "features.workers=1",
                  "-o", "evaluation.bootstrap=20", "-o", "features.normalization=global",
@@ -73,7 +73,9 @@ def test_the_probe_leaves_its_chosen_layer_as_a_predictable_run(
                  "params: {num_speakers: 4, utterances_per_emotion: 4}}]"])  # fmt: skip
     out = capsys.readouterr().out
     assert code == 0 and "the chosen layer as a predictable run:" in out
+    assert "probe head: logreg" in out  # the config's head, said once
     served = tmp_path / "p" / "probe" / "chosen_layer"
+    assert "name: logreg" in (served / "config.yaml").read_text()
     probed = json.loads((tmp_path / "p" / "probe" / "probe.json").read_text())
     metrics = json.loads((served / "metrics.json").read_text())
     assert metrics["summary"]["uar"]["value"] == pytest.approx(probed["layers"][0]["uar"])

@@ -24,8 +24,10 @@ INDEX = ("file", "start", "end")
 
 
 class AudformatCorpus:
-    """A database in audformat: ``<root>/db.yaml`` plus one ``db.<table>.csv`` or
-    ``.parquet`` per table; media (``.wav``, ``.flac`` ...) relative to ``root``.
+    """An audformat database (audb, nkululeko): db.yaml, CSV or PARQUET tables, .wav media.
+
+    ``<root>/db.yaml`` plus one ``db.<table>.csv`` or ``.parquet`` per table; media
+    (``.wav``, ``.flac`` ...) relative to ``root``.
 
     Args:
         root: the database folder.

@@ -22,8 +22,10 @@ EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif")
 
 
 class FolderCorpus:
-    """One folder per class under ``root``; any audio file below it (``.wav``, ``.flac``,
-    ``.ogg``, ``.mp3``, ``.aiff``) is a clip of that class.
+    """One folder per class: <root>/<class>/[<speaker>/]<clip>.wav (.flac, .ogg, .mp3 too).
+
+    Any audio file below a class folder (``.wav``, ``.flac``, ``.ogg``, ``.mp3``, ``.aiff``)
+    is a clip of that class.
 
     Args:
         root: the folder of class folders.

@@ -22,8 +22,9 @@ from emotransfer.io import write_atomic
 
 
 class HFDatasetCorpus:
-    """A ``datasets`` Dataset (or one split of a DatasetDict) saved with ``save_to_disk``;
-    its audio column's clips (``.wav``, ``.flac`` ... as stored) become the manifest's files.
+    """A Hugging Face datasets Dataset or DatasetDict saved with save_to_disk (audio column).
+
+    Its audio column's clips (``.wav``, ``.flac`` ... as stored) become the manifest's files.
 
     Args:
         root: the folder ``save_to_disk`` wrote.
