@@ -146,3 +146,25 @@ def test_minimal_run_folder_does_not_crash(tmp_path):
 def test_missing_run_folder_raises(tmp_path):
     with pytest.raises(FileNotFoundError):
         write_report(tmp_path / "absent")
+
+
+def test_a_trained_run_shows_its_training_curves_and_ignores_bad_histories(tmp_path):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "metrics.json").write_text(json.dumps({"experiment": "trained"}))
+    epochs = [{"epoch": e, "loss": 1.0 / e, "valid_uar": 0.5 + 0.1 * e, "seconds": 2.0}
+              for e in (1, 2, 3)]  # fmt: skip
+    bad = [{"epoch": 1, "loss": "print('x')"}]
+    for fold, records in [("speaker=03", epochs), ("speaker=08", epochs[:2]), ("bad", bad),
+                          ("empty", [])]:  # fmt: skip
+        (run_dir / "models" / fold).mkdir(parents=True)
+        (run_dir / "models" / fold / "history.json").write_text(json.dumps(records))
+    (run_dir / "models" / "broken").mkdir()
+    (run_dir / "models" / "broken" / "history.json").write_text("{not json")
+    page = write_report(run_dir).read_text(encoding="utf-8")
+    assert "Training curves (loss and validation UAR per epoch, per fold)" in page
+    assert (run_dir / "training_curves.png").read_bytes()[:8] == PNG_MAGIC
+    from emotransfer.reporting.html import _histories
+
+    assert sorted(_histories(run_dir)) == ["speaker=03", "speaker=08"]
+    assert _histories(run_dir)["speaker=08"][1] == {"epoch": 2.0, "loss": 0.5, "valid_uar": 0.7}
