@@ -25,6 +25,7 @@ from tqdm.auto import tqdm
 from emotransfer import registry
 from emotransfer.config import ExperimentConfig
 from emotransfer.data.confounds import confound_audit
+from emotransfer.data.items import decode_inputs, decode_waves
 from emotransfer.data.splits import Fold, audit_folds, speaker_keys
 from emotransfer.evaluation.metrics import classification_report
 from emotransfer.features.extract import Extraction
@@ -54,8 +55,6 @@ from emotransfer.training.audio_fold import (
     audio_limits,
     cached_inputs,
     calibrate_folds,
-    decode_inputs,
-    decode_waves,
     finetune_fold,
     input_encoders,
     model_spec,

@@ -189,6 +189,18 @@ def harmonise(label: str) -> str:
     return SYNONYMS.get(key, key)
 
 
+def label_text(value: object) -> str:
+    """A label cell as text, stripped; ``""`` for a missing one (``None``, NaN, blank).
+
+    Example:
+        >>> label_text(" angry "), label_text(float("nan")), label_text(None), label_text(3)
+        ('angry', '', '', '3')
+    """
+    if value is None or (isinstance(value, float) and value != value):
+        return ""
+    return str(value).strip()
+
+
 def map_code(corpus: str, code: str, *, source: str = "") -> str:
     """Map one corpus-specific code to a harmonised label; unknown codes raise ``ValueError``."""
     mapping = CORPUS_MAPS[corpus]

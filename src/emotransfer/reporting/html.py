@@ -29,12 +29,12 @@ import pandas as pd
 
 from emotransfer.io import write_text
 from emotransfer.reporting.confounds import confound_section, speaker_label_figure
+from emotransfer.reporting.curves import fold_histories, training_curves_figure
 from emotransfer.reporting.plots import (
     confusion_matrix_figure,
     fold_figure,
     per_class_recall_figure,
     save_figure,
-    training_curves_figure,
 )
 
 REPORT_NAME = "report.html"
@@ -294,40 +294,6 @@ def _confusion_from_predictions(run_dir: Path, classes: Sequence[str]) -> list[l
     return table.reindex(index=classes, columns=classes, fill_value=0).values.tolist()
 
 
-def _histories(run_dir: Path) -> dict[str, list[dict[str, float]]]:
-    """Each trained fold's epochs (``models/<fold>/history.json``), the refit's as
-    ``refit``; a file that is not a list of records with numbers is left out (the folder is
-    untrusted: nothing in it is more than numbers to plot)."""
-    found = {}
-    paths = [
-        *sorted((run_dir / "models").glob("*/history.json")),
-        run_dir / "refit" / "history.json",
-    ]
-    for path in paths:
-        try:
-            records = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        if not isinstance(records, list) or not records:
-            continue
-        kept = []
-        for record in records:
-            if not isinstance(record, dict):
-                break
-            numbers = {key: float(value) for key, value in record.items()
-                       if key in ("epoch", "loss", "valid_uar") and _is_number(value)}  # fmt: skip
-            if "loss" not in numbers:
-                break
-            kept.append(numbers)
-        else:
-            found["refit" if path.parent.name == "refit" else path.parent.name] = kept
-    return found
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
 def write_figures(run_dir: str | Path) -> list[Path]:
     """Save the run's figures as PNGs into ``run_dir``; a figure without data is skipped.
 
@@ -364,7 +330,7 @@ def write_figures(run_dir: str | Path) -> list[Path]:
         )
     if folds:
         written.append(save_figure(fold_figure(folds), run_dir / "folds.png"))
-    histories = _histories(run_dir)
+    histories = fold_histories(run_dir)
     if histories:
         curves = training_curves_figure(histories)
         written.append(save_figure(curves, run_dir / "training_curves.png"))

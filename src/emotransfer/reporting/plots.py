@@ -167,50 +167,6 @@ def fold_figure(folds: Sequence[Mapping[str, object]]) -> Figure:
     return figure
 
 
-def training_curves_figure(histories: Mapping[str, Sequence[Mapping[str, object]]]) -> Figure:
-    """Per fold, the training loss by epoch and, where validation ran, the validation UAR.
-
-    Args:
-        histories: fold name -> its epochs' records (``epoch``, ``loss``, optional
-            ``valid_uar``), as a trained fold's ``history.json`` holds them.
-
-    Returns:
-        the figure: one axes for the loss, a second for the validation UAR when any fold
-        has one.
-
-    Example:
-        >>> figure = training_curves_figure({"speaker=03": [{"epoch": 1, "loss": 1.2},
-        ...                                                 {"epoch": 2, "loss": 0.7}]})
-        >>> len(figure.axes), figure.axes[0].lines[0].get_ydata().tolist()
-        (1, [1.2, 0.7])
-    """
-    validated = any(record.get("valid_uar") is not None
-                    for records in histories.values() for record in records)  # fmt: skip
-    figure = Figure(figsize=(9.0 if validated else 5.0, 3.5), layout="constrained")
-    FigureCanvasAgg(figure)
-    loss_axes = figure.add_subplot(1, 2 if validated else 1, 1)
-    uar_axes = figure.add_subplot(1, 2, 2) if validated else None
-    for name, records in histories.items():
-        epochs = [float(r.get("epoch", i + 1)) for i, r in enumerate(records)]  # type: ignore[arg-type]
-        losses = [float(r.get("loss", MISSING)) for r in records]  # type: ignore[arg-type]
-        (line,) = loss_axes.plot(epochs, losses, marker=".", linewidth=1, label=name)
-        if uar_axes is not None:
-            scores = [MISSING if r.get("valid_uar") is None else float(r["valid_uar"])  # type: ignore[arg-type]
-                      for r in records]  # fmt: skip
-            uar_axes.plot(epochs, scores, marker=".", linewidth=1, color=line.get_color())
-    loss_axes.set_xlabel("epoch")
-    loss_axes.set_ylabel("training loss")
-    loss_axes.set_title("Training loss per fold")
-    if len(histories) <= 12:
-        loss_axes.legend(fontsize=7)
-    if uar_axes is not None:
-        uar_axes.set_xlabel("epoch")
-        uar_axes.set_ylabel("validation UAR")
-        uar_axes.set_ylim(0.0, 1.0)
-        uar_axes.set_title("Validation UAR per fold")
-    return figure
-
-
 def save_figure(figure: Figure, path: str | Path) -> Path:
     """Write ``figure`` as a PNG atomically, then close it to free its memory.
 

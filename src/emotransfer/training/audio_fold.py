@@ -15,14 +15,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 import torch
 from safetensors.torch import load_file, save_file
 
 from emotransfer import registry
-from emotransfer.data.audio import AudioError, load_audio
 from emotransfer.data.corrupt import build_corruption
-from emotransfer.data.frames import FramesError, load_frames
 from emotransfer.data.splits import Fold, inner_splits
 from emotransfer.define import is_audio_view
 from emotransfer.io import write_atomic, write_json, write_text
@@ -40,55 +37,6 @@ from emotransfer.transfer.merge import merged_state_dict
 
 if TYPE_CHECKING:
     from emotransfer.config import ExperimentConfig
-
-
-def decode_waves(
-    table: pd.DataFrame, audio: Any
-) -> tuple[list[np.ndarray | None], list[dict[str, str]]]:
-    """Decode every row once; bad files are returned as problems, not raised."""
-    waves: list[np.ndarray | None] = []
-    problems = []
-    for path, start, end in zip(table["file"], table["start"], table["end"]):
-        try:
-            waves.append(load_audio(path, start=start, end=end, sample_rate=audio.sample_rate,
-                                    min_duration=audio.min_duration,
-                                    max_duration=audio.max_duration))  # fmt: skip
-        except AudioError as error:
-            waves.append(None)
-            problems.append({"file": str(path), "problem": error.problem})
-    return waves, problems
-
-
-def decode_inputs(table: pd.DataFrame, inputs: dict[str, dict[str, Any]]) -> dict[str, list]:
-    """The items of every input besides audio, from its manifest column (text: the string;
-    video: the ``(T, D)`` frames of the file it names, read once).
-
-    Raises:
-        ValueError: the column is missing, or a row holds no text or an unusable frame file
-            (names the file).
-    """
-    items: dict[str, list] = {}
-    for modality, entry in inputs.items():
-        if is_audio_view(modality):  # the model reads the audio's items
-            continue
-        column = entry["column"]
-        if column not in table.columns:
-            raise ValueError(f"inputs.{modality}: the manifest has no column {column!r} (give "
-                             f"inputs.{modality}.column, or add {column!r} to metadata.csv); "
-                             f"columns: {sorted(table.columns)}")  # fmt: skip
-        values = table[column].tolist()
-        for path, value in zip(table["file"], values):
-            if not isinstance(value, str) or (modality == "video" and not value.strip()):
-                wanted = "a file" if modality == "video" else "text"
-                raise ValueError(f"inputs.{modality}: {path}: column {column!r} holds "
-                                 f"{value!r}, not {wanted}")  # fmt: skip
-        if modality == "video":
-            try:
-                values = [load_frames(value) for value in values]
-            except FramesError as error:
-                raise ValueError(f"inputs.{modality}: {error}") from error
-        items[modality] = values
-    return items
 
 
 # Frozen upstream -> the trainable encoder that computes the same thing; any other upstream

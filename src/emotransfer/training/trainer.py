@@ -113,23 +113,23 @@ class Trainer:
     def crop_items(self, items: Items, rng: np.random.Generator) -> Items:
         """A random ``max_seconds`` window of each longer clip: of the audio, and the same
         window of each audio view given items of its own (cached states at their own rate)."""
-        audio = items.get("audio") if isinstance(items, dict) else items
+        single = not isinstance(items, dict)
+        named = {"audio": items} if single else items
+        audio = named.get("audio")
         if audio is None:
             return items
-        if not isinstance(items, dict):
-            return [self.crop(wave, rng) for wave in audio]
-        names = ["audio", *(name for name in items if is_audio_view(name))]
+        names = ["audio", *(name for name in named if is_audio_view(name))]
         rates = {name: self._item_rate(name) for name in names}
         cropped: dict[str, list] = {name: [] for name in names}
         for row, wave in enumerate(audio):
             start = self.crop_start(len(wave), rates["audio"], rng)
             for name in names:
-                item = items[name][row]
+                item = named[name][row]
                 if start is not None:
                     first = round(start / rates["audio"] * rates[name])
                     item = item[first : first + int(self.max_seconds * rates[name])]
                 cropped[name].append(item)
-        return {**items, **cropped}
+        return cropped["audio"] if single else {**items, **cropped}
 
     def compute_forward(self, batch: dict[str, Any]) -> ModelOutput:
         return self.model(batch)
@@ -262,12 +262,6 @@ class Trainer:
         if groups is None or len(groups) != rows:
             raise ValueError("a speaker-normalised model needs the speaker of every clip")
         return np.unique(np.asarray(groups).astype(str), return_inverse=True)[1]
-
-    def crop(self, wave: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """A random ``max_seconds`` piece of a longer clip (the clip itself otherwise)."""
-        rate = self._item_rate("audio")
-        start = self.crop_start(len(wave), rate, rng)
-        return wave if start is None else wave[start : start + int(self.max_seconds * rate)]
 
     def crop_start(self, length: int, rate: float, rng: np.random.Generator) -> int | None:
         """The first item of a random ``max_seconds`` window of an item of ``length`` units at

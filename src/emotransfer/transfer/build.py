@@ -29,7 +29,7 @@ def build_encoder(spec: TrainedSpec, *, plugins: Collection[str] = ()) -> Any:
     """
     encoder = _construct(spec.encoder, spec.encoder_params, spec, plugins, "encoder",
                          sample_rate=spec.sample_rate)  # fmt: skip
-    _check_rate(encoder, spec, spec.encoder, "data.audio.sample_rate")
+    _check_rate(encoder, spec, spec.encoder)
     return encoder
 
 
@@ -54,17 +54,17 @@ def build_input_encoder(
         raise ValueError(f"inputs.{modality}: encoder {entry['encoder']!r} takes {takes} "
                          f"items, not {wanted}")  # fmt: skip
     if view:
-        _check_rate(encoder, spec, entry["encoder"], "data.audio.sample_rate")
+        _check_rate(encoder, spec, entry["encoder"])
     return encoder
 
 
-def _check_rate(encoder: Any, spec: TrainedSpec, name: str, setting: str) -> None:
+def _check_rate(encoder: Any, spec: TrainedSpec, name: str) -> None:
     rate = getattr(encoder, "sample_rate", None)
     if rate is not None and rate != spec.sample_rate:
         raise ValueError(
-            f"the audio is decoded at {spec.sample_rate} Hz ({setting}), but encoder "
-            f"{name!r} computes on {rate} Hz audio: make them equal ({setting}={rate}, or the "
-            "encoder's sample_rate parameter)"
+            f"the audio is decoded at {spec.sample_rate} Hz (data.audio.sample_rate), but "
+            f"encoder {name!r} computes on {rate} Hz audio: make them equal "
+            f"(data.audio.sample_rate={rate}, or the encoder's sample_rate parameter)"
         )
 
 

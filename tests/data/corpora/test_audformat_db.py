@@ -41,9 +41,10 @@ def test_a_filewise_table_with_speakers_from_another_table(tmp_path, storage_for
 
 def test_a_segmented_table_gives_one_clip_per_segment(tmp_path):
     root = database(tmp_path / "db")
-    table = AudformatCorpus(root=root, table="seg", harmonised=False).load()
+    table = AudformatCorpus(root=root, table="seg").load()
     assert table[["start", "end"]].values.tolist() == [[0.0, 0.2], [0.1, 0.4]]
-    assert table["emotion"].tolist() == ["sad", "angry"]
+    assert table["label"].tolist() == ["sad", "angry"]  # as written
+    assert table["emotion"].tolist() == ["sadness", "anger"]
     assert table["speaker"].tolist() == ["a", "a"]  # each segment's file's speaker
     no_speaker = AudformatCorpus(root=root, speaker=None).load()
     assert no_speaker["speaker"].nunique() == 4

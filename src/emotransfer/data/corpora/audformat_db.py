@@ -4,8 +4,9 @@ The header ``db.yaml`` is read with emotransfer's safe YAML reader and its table
 CSV or PARQUET files (never the pickled copies audformat may keep beside them: a corpus is
 data, and nothing read from it runs code). A filewise table gives one clip per file, a
 segmented table one clip per (file, start, end) segment. The label comes from a column of
-one table; the speaker from a column of the same table or of any other table of the same
-files; media paths are relative to the database root.
+one table (kept as written in ``label``, harmonised in ``emotion``); the speaker from a
+column of the same table or of any other table of the same files; media paths are relative
+to the database root.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 import pandas as pd
 
 from emotransfer.data.corpora._common import build_manifest, existing_root
-from emotransfer.data.labels import harmonise
+from emotransfer.data.labels import harmonise, label_text
 from emotransfer.define import Domain
 from emotransfer.safe_yaml import load_yaml
 
@@ -38,8 +39,6 @@ class AudformatCorpus:
             group.
         language: ISO 639-1 code; ``None``: the database's first language, else ``"und"``.
         domain: ``speech`` or ``music``.
-        harmonised: read labels as emotions (``angry`` -> ``anger``); ``False`` keeps them
-            (another target, with ``data.labels.column``).
 
     Raises:
         FileNotFoundError: no ``db.yaml``, or a table stored only as a pickle (the message
@@ -61,7 +60,6 @@ class AudformatCorpus:
         speaker: str | None = "speaker",
         language: str | None = None,
         domain: str = Domain.SPEECH,
-        harmonised: bool = True,
     ) -> None:
         self.root = root
         self.table = table
@@ -69,7 +67,6 @@ class AudformatCorpus:
         self.speaker = speaker
         self.language = language
         self.domain = domain
-        self.harmonised = harmonised
 
     def load(self) -> pd.DataFrame:
         """Return the manifest of every row of the label table."""
@@ -86,8 +83,9 @@ class AudformatCorpus:
         rows = pd.DataFrame({
             "file": [str(root / name) for name in labels["file"]],
             "start": labels.get("start"), "end": labels.get("end"),
-            "emotion": [_label(v, self.harmonised) for v in labels[self.column]],
+            "label": [label_text(value) for value in labels[self.column]],
         })  # fmt: skip
+        rows["emotion"] = rows["label"].map(harmonise)
         rows["speaker"] = self._speakers(root, labels, tables)
         languages = header.get("languages") or []
         language = self.language or (str(languages[0]) if languages else "und")
@@ -112,7 +110,7 @@ class AudformatCorpus:
                     break
             if found is None:
                 return own
-        return [own[i] if _blank(value) else str(value) for i, value in enumerate(found)]
+        return [label_text(value) or own[i] for i, value in enumerate(found)]
 
 
 def header_of(root: Path) -> dict[str, Any]:
@@ -156,13 +154,3 @@ def read_table(root: Path, table: str) -> pd.DataFrame:
         if bound in data.columns:
             data[bound] = pd.to_timedelta(data[bound]).dt.total_seconds()
     return data
-
-
-def _label(value: Any, harmonised: bool) -> str:
-    if _blank(value):
-        return ""
-    return harmonise(str(value)) if harmonised else str(value).strip()
-
-
-def _blank(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and value != value) or not str(value).strip()

@@ -205,13 +205,14 @@ def write_corpus(
             raise ValueError(f"write_corpus: the table has no {column!r} column; columns: "
                              f"{list(table.columns)}")  # fmt: skip
     root = Path(root).expanduser().resolve()
-    files = []
+    files, missing = [], []
     for position, name in enumerate(table["file"]):
         if not isinstance(name, str | Path) or not str(name).strip():
             raise ValueError(f"write_corpus: row {position} has no file ({name!r})")
         path = Path(name).expanduser().resolve()
+        if not path.is_file():
+            missing.append(str(name))
         files.append(str(path.relative_to(root)) if path.is_relative_to(root) else str(path))
-    missing = [str(Path(name)) for name in table["file"] if not Path(name).is_file()]
     if missing:
         raise FileNotFoundError(f"write_corpus: {len(missing)} file(s) do not exist, e.g. "
                                 f"{missing[:3]}")  # fmt: skip

@@ -1,9 +1,11 @@
 """A corpus laid out as one folder per class: ``<root>/<class>/[...]/<clip>.wav``.
 
 The common layout of small private collections and of many downloads (``angry/``,
-``happy/`` ...): the first folder below the root is the label (harmonised: ``angry`` is
-``anger``), the speaker comes from a folder level or from the file name, and nothing else
-is needed. A file directly under the root has no class and is refused, naming it.
+``happy/`` ...): the first folder below the root is the label (column ``label`` as written,
+``emotion`` harmonised: ``angry`` is ``anger``; ``data.labels.column: label`` predicts the
+names as they are, for a target other than emotions), the speaker comes from a folder level
+or from the file name, and nothing else is needed. A file directly under the root has no
+class and is refused, naming it.
 """
 
 from __future__ import annotations
@@ -37,8 +39,6 @@ class FolderCorpus:
             normalisation becomes per clip).
         language: the corpus language (ISO 639-1; ``"und"``: unknown).
         domain: ``speech`` or ``music``.
-        harmonised: read class folder names as emotions (``angry`` -> ``anger``); ``False``
-            keeps them as they are (another target, with ``data.labels.column``).
 
     Raises:
         FileNotFoundError: ``root`` does not exist or holds no audio file in a class folder.
@@ -57,13 +57,11 @@ class FolderCorpus:
         speaker: str | None = None,
         language: str = "und",
         domain: str = Domain.SPEECH,
-        harmonised: bool = True,
     ) -> None:
         self.root = root
         self.speaker = speaker
         self.language = language
         self.domain = domain
-        self.harmonised = harmonised
 
     def load(self) -> pd.DataFrame:
         """Return the manifest of every audio file in a class folder."""
@@ -92,7 +90,6 @@ class FolderCorpus:
         if len(parts) < 2:
             raise ValueError(f"folder: {str(path)!r} lies directly under the root: put each "
                              "clip in the folder of its class")  # fmt: skip
-        label = harmonise(parts[0]) if self.harmonised else parts[0]
         if self.speaker == "folder":
             if len(parts) < 3:
                 raise ValueError(f"folder: {str(path)!r} has no speaker folder "
@@ -106,7 +103,12 @@ class FolderCorpus:
             speaker = match["speaker"]
         else:  # unknown: the clip is its own group
             speaker = "file:" + str(Path(*parts).with_suffix(""))
-        return {"file": str(path), "emotion": label, "speaker": speaker}
+        return {
+            "file": str(path),
+            "label": parts[0],
+            "emotion": harmonise(parts[0]),
+            "speaker": speaker,
+        }
 
 
 def _hidden(relative: Path) -> bool:

@@ -4,7 +4,8 @@ The audio column is read without decoding (no torchcodec needed): a clip stored 
 that exists is used where it lies; a clip stored as bytes is written once to ``audio_dir``
 under the digest of its bytes (atomically; the same bytes always give the same file), so the
 rest of emotransfer reads files as for any corpus. A ``ClassLabel`` label column gives its
-names; a string column is read as it is. Needs ``pip install emotransfer[datasets]``.
+names; a string column is read as it is (column ``label`` as written, ``emotion``
+harmonised). Needs ``pip install emotransfer[datasets]``.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 import pandas as pd
 
 from emotransfer.data.corpora._common import build_manifest, existing_root
-from emotransfer.data.labels import harmonise
+from emotransfer.data.labels import harmonise, label_text
 from emotransfer.define import Domain
 from emotransfer.io import write_atomic
 
@@ -38,7 +39,6 @@ class HFDatasetCorpus:
             the dataset).
         language: ISO 639-1 code (``"und"``: unknown).
         domain: ``speech`` or ``music``.
-        harmonised: read labels as emotions (``angry`` -> ``anger``); ``False`` keeps them.
 
     Raises:
         ImportError: ``datasets`` is not installed (says how to install it).
@@ -63,7 +63,6 @@ class HFDatasetCorpus:
         audio_dir: str | Path | None = None,
         language: str = "und",
         domain: str = Domain.SPEECH,
-        harmonised: bool = True,
     ) -> None:
         self.root = root
         self.split = split
@@ -74,7 +73,6 @@ class HFDatasetCorpus:
         self.audio_dir = audio_dir
         self.language = language
         self.domain = domain
-        self.harmonised = harmonised
 
     def load(self) -> pd.DataFrame:
         """Return the manifest of every row (of the chosen split)."""
@@ -123,10 +121,10 @@ class HFDatasetCorpus:
         rows = []
         for position, record in enumerate(dataset):
             label = record[self.label]
-            label = names[label] if names is not None and label is not None else label
-            label = "" if label is None else str(label)
-            row = {"file": self._file(record[self.audio], target, position),
-                   "emotion": harmonise(label) if self.harmonised else label.strip()}  # fmt: skip
+            label = label_text(names[label] if names is not None and label is not None
+                               else label)  # fmt: skip
+            row = {"file": self._file(record[self.audio], target, position), "label": label,
+                   "emotion": harmonise(label)}  # fmt: skip
             speaker = record[self.speaker] if self.speaker else None
             row["speaker"] = (str(speaker) if speaker not in (None, "")
                               else f"file:{partition}{position}")  # fmt: skip
