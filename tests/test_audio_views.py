@@ -83,8 +83,11 @@ def test_cached_states_of_both_views_train_the_same_kind_of_model(tmp_path, tone
     """``finetune.cache_states``: each view's states are computed once, and the training
     crops cut the same stretch of time from both (100 and 25 frames per second)."""
     result = run(views_config(tmp_path, tones, "finetune.strategy=frozen",
-                              "finetune.cache_states=true"), progress=False)  # fmt: skip
+                              "finetune.cache_states=true", "finetune.log_with=tensorboard"),
+                 progress=False)  # fmt: skip
     assert result.metrics["summary"]["uar"]["value"] > 0.9
+    for model in ("models/speaker=s1", "refit"):  # each trained model's TensorBoard events
+        assert list((result.run_dir / model / "tracking").glob("events.out.tfevents.*")), model
     guess = Predictor.from_run(result.run_dir).predict_file(str(tones / "audio" / "s2_1.wav"))
     assert max(guess, key=guess.get) == "sadness"
 

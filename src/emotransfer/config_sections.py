@@ -319,6 +319,12 @@ class FinetuneConfig(Section):
     export_encoder: bool = Field(
         False, description="save each fold's adapted encoder (LoRA merged) as a model folder"
     )
+    log_with: Literal["none", "tensorboard", "mlflow"] = Field(
+        "none",
+        description="log each trained model's epochs (loss, validation UAR) through "
+        "Accelerate's tracker: TensorBoard event files in models/<fold>/tracking/, or MLflow "
+        "runs where MLFLOW_TRACKING_URI says (pip install 'emotransfer[track]')",
+    )
     cache_states: bool = Field(
         False,
         description="strategy frozen: compute the audio encoder's states once (float16, in "

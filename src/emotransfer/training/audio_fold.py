@@ -339,13 +339,19 @@ def _trainer(config: ExperimentConfig, model: EmotionModel, groups: list, checkp
     lpft = {"head_epochs": tune.head_epochs} if tune.head_epochs else {}
     augment = build_corruption(tune.augment, plugins=config.plugins) if tune.augment else None
     kind = LPFTTrainer if lpft else Trainer
+    settings = {
+        "strategy": tune.strategy, "epochs": tune.epochs, "batch_size": tune.batch_size,
+        "learning_rate": tune.learning_rate, "weight_decay": tune.weight_decay,
+        "model": config.model.name, "fusion": config.model.fusion, "seed": config.seed,
+    }  # fmt: skip
     return kind(**lpft, model=model, param_groups=groups, epochs=tune.epochs,
                    batch_size=tune.batch_size, learning_rate=tune.learning_rate,
                    weight_decay=tune.weight_decay, accumulation=tune.accumulation,
                    mixed_precision=tune.mixed_precision, patience=tune.patience,
                    max_seconds=tune.max_seconds, seed=config.seed, checkpoint_dir=checkpoint,
-                   augment=augment,
-                   progress=progress)  # fmt: skip
+                   augment=augment, progress=progress, log_with=tune.log_with,
+                   log_folder=checkpoint.parent, log_experiment=config.name,
+                   log_settings=settings)  # fmt: skip
 
 
 def _validation_split(

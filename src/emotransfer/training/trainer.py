@@ -35,6 +35,7 @@ from emotransfer.models.losses import balanced_class_weights
 from emotransfer.seeding import torch_seed
 from emotransfer.training.checkpoint import fresh_state, load_checkpoint, save_checkpoint
 from emotransfer.training.samplers import LengthBatches, SpeakerBatches
+from emotransfer.training.tracking import check_tracker, log_epoch, start_tracking
 
 
 class Trainer:
@@ -57,6 +58,12 @@ class Trainer:
         augment: ``f(wave, sample_rate, rng) -> wave`` applied to training clips (e.g. a
             corruption from :mod:`emotransfer.data.corrupt`), drawn from the epoch's rng.
         progress: show progress bars.
+        log_with: ``tensorboard`` or ``mlflow`` logs every epoch's record through
+            Accelerate's tracker (:mod:`emotransfer.training.tracking`); ``None``: no tracker.
+        log_folder: the trained model's folder (TensorBoard writes into its ``tracking/``;
+            an MLflow run is named after it).
+        log_experiment: the MLflow experiment (the run's name).
+        log_settings: hyper-parameters recorded with the tracker's run (scalars kept).
     """
 
     def __init__(
@@ -76,6 +83,10 @@ class Trainer:
         checkpoint_dir: str | Path | None = None,
         augment: Any = None,
         progress: bool = False,
+        log_with: str | None = None,
+        log_folder: str | Path | None = None,
+        log_experiment: str = "emotransfer",
+        log_settings: dict[str, Any] | None = None,
     ) -> None:
         self.model = model
         self.param_groups = param_groups
@@ -91,6 +102,10 @@ class Trainer:
         self.checkpoint_dir = checkpoint_dir
         self.augment = augment
         self.progress = progress
+        self.log_with = log_with
+        self.log_folder = log_folder
+        self.log_experiment = log_experiment
+        self.log_settings = log_settings
 
     # ---- hooks -------------------------------------------------------------------------
     def on_fit_start(self, state: dict[str, Any], items: Items, labels: np.ndarray) -> None:
@@ -170,10 +185,15 @@ class Trainer:
         self.groups_ = self._speaker_ids(groups, count(items))
         from accelerate import Accelerator
 
+        tracked = self.log_with not in (None, "none")
+        if tracked:
+            check_tracker(str(self.log_with))
         self.accelerator_ = Accelerator(
             mixed_precision=self.mixed_precision,
             gradient_accumulation_steps=self.accumulation,
             cpu=not torch.cuda.is_available(),
+            log_with=self.log_with if tracked else None,
+            project_dir=self.log_folder if tracked else None,
         )
         # The model's outputs, not the labels seen: a training split may lack a class.
         classes = int(getattr(self.model, "num_classes", int(labels.max()) + 1))
@@ -187,17 +207,25 @@ class Trainer:
         self.class_weights_ = self.class_weights_.to(self.accelerator_.device)
         state = self._resume(self.optimizer_)
         self.valid_ = (valid_items, valid_labels, valid_groups, classes)
-        self.on_fit_start(state, items, labels)
-        for epoch in range(state["epoch"] + 1, self.epochs + 1):
-            if state["bad_epochs"] > self.patience:
-                break
-            began = time.perf_counter()
-            with torch_seed(self.seed * 100003 + epoch):
-                loss = self._train_epoch(model, items, labels, epoch)
-            record = {"epoch": epoch, "loss": loss, "seconds": time.perf_counter() - began}
-            self.close_epoch(state, record, epoch=epoch)
-            if state["bad_epochs"] >= self.patience:
-                break
+        if tracked:
+            start_tracking(self.accelerator_, str(self.log_with), Path(self.log_folder or "."),
+                           experiment=self.log_experiment,
+                           settings=self.log_settings or {})  # fmt: skip
+        try:
+            self.on_fit_start(state, items, labels)
+            for epoch in range(state["epoch"] + 1, self.epochs + 1):
+                if state["bad_epochs"] > self.patience:
+                    break
+                began = time.perf_counter()
+                with torch_seed(self.seed * 100003 + epoch):
+                    loss = self._train_epoch(model, items, labels, epoch)
+                record = {"epoch": epoch, "loss": loss, "seconds": time.perf_counter() - began}
+                self.close_epoch(state, record, epoch=epoch)
+                if state["bad_epochs"] >= self.patience:
+                    break
+        finally:
+            if tracked:
+                self.accelerator_.end_training()
         if state["best"] is not None:
             self._load_trainable(state["best"])
         self.history_ = state["history"]
@@ -211,6 +239,8 @@ class Trainer:
             guess = self.predict_proba(valid_items, groups=valid_groups).argmax(axis=1)
             record["valid_uar"] = uar(valid_labels, guess, classes)
         self._track(state, record)
+        if self.log_with not in (None, "none"):
+            log_epoch(self.accelerator_, record)
         self.on_epoch_end(record["epoch"], record)
         state.update(updates)
         if self.checkpoint_dir is not None:
