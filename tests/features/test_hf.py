@@ -360,3 +360,18 @@ def test_pickle_checkpoint_that_names_code_is_refused(tmp_path, tiny_whisper):
     with pytest.raises(ValueError, match="pickle that names code to run, refused.*GLOBAL"):
         HFEncoder(model=str(folder)).num_layers  # noqa: B018 (loads the model)
     assert not marker.exists()
+
+
+def test_the_device_is_chosen_checked_and_left_out_of_the_cache_key(models):
+    """``device``: ``auto`` is the CPU here (no GPU) and gives the same states as ``cpu``; a
+    CUDA device on a machine without one, or no device at all, is refused by name."""
+    folder = str(models[0] / "whisper")
+    wave = voice(0.6, seed=3)
+    auto, cpu = HFEncoder(model=folder), HFEncoder(model=folder, device="cpu")
+    np.testing.assert_array_equal(auto.extract(wave), cpu.extract(wave))
+    assert auto.identity() == HFEncoder(model=folder, device="cuda:3").identity()
+    with pytest.raises(ValueError, match="'nowhere': not a torch device"):
+        HFEncoder(model=folder, device="nowhere").load()
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="'cuda': this machine has no CUDA device"):
+            HFEncoder(model=folder, device="cuda").load()

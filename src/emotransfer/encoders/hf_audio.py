@@ -66,9 +66,10 @@ class HFAudioEncoder(Encoder):
         self.revision = revision
         self.trust_remote_code = trust_remote_code
         self.random_init = random_init
+        # Built on the CPU: the Trainer's accelerator (or the caller) places the model.
         self.runner = HFEncoder(model=model, sample_rate=sample_rate, whisper_input=whisper_input,
                                 revision=revision, trust_remote_code=trust_remote_code,
-                                random_init=random_init).load()  # fmt: skip
+                                random_init=random_init, device="cpu").load()  # fmt: skip
         self.whisper = hasattr(self.runner, "encoder")
         self.module = self.runner.encoder if self.whisper else self.runner.model
         self.module.float()
@@ -154,7 +155,7 @@ class HFAudioEncoder(Encoder):
         the ``encoder.`` prefix of a full Whisper checkpoint."""
         fresh = HFEncoder(model=self.model, whisper_input=self.whisper_input,
                           revision=self.revision, trust_remote_code=self.trust_remote_code,
-                          random_init=self.random_init).load()  # fmt: skip
+                          random_init=self.random_init, device="cpu").load()  # fmt: skip
         plain = fresh.encoder if hasattr(fresh, "encoder") else fresh.model
         plain.float().load_state_dict(state if state is not None else self.module.state_dict(),
                                       strict=True)  # fmt: skip

@@ -39,6 +39,7 @@ from emotransfer.features.hf_runners import (
     WhisperRunner,
     checked_wave,
     chunk_wave,
+    resolve_device,
     waveform_features,
     whisper_features,
 )
@@ -90,6 +91,10 @@ class HFEncoder:
         trust_remote_code: allow model code from the hub (MERT and other custom models).
         random_init: the same architecture with random weights (seeded): the "no
             pre-training" control of transfer studies.
+        device: where the encoder computes: ``"auto"`` (a CUDA GPU where present, else the
+            CPU), ``"cpu"``, ``"cuda"``, ``"cuda:1"`` ... Not part of the cache key: features
+            computed on a GPU serve CPU runs and back (bfloat16 results differ in the last
+            bits between devices).
 
     Usage::
 
@@ -111,6 +116,7 @@ class HFEncoder:
         revision: str | None = None,
         trust_remote_code: bool = False,
         random_init: bool = False,
+        device: str = "auto",
     ) -> None:
         self.model = model
         self.sample_rate = sample_rate
@@ -122,6 +128,7 @@ class HFEncoder:
         self.revision = revision
         self.trust_remote_code = trust_remote_code
         self.random_init = random_init
+        self.device = device
         self._runner: WhisperRunner | WaveformRunner | None = None
         self._weights_digest: str | None = None
 
@@ -264,11 +271,12 @@ def _build_runner(encoder: HFEncoder, folder: Path | None) -> WhisperRunner | Wa
         options["use_safetensors"] = True
     options["random_init"] = encoder.random_init
     dtype = DTYPES[encoder.dtype]
+    device = resolve_device(encoder.device)
     if config.model_type == "whisper":
         features = whisper_features(source, config, options)
         model = _from_pretrained(transformers.WhisperForAudioClassification, source, options)
         runner: WhisperRunner | WaveformRunner = WhisperRunner(
-            model.encoder.to(dtype), features, encoder.whisper_input == "real_length"
+            model.encoder.to(device, dtype), features, encoder.whisper_input == "real_length"
         )
     else:
         model = _from_pretrained(transformers.AutoModel, source, options)
@@ -279,7 +287,7 @@ def _build_runner(encoder: HFEncoder, folder: Path | None) -> WhisperRunner | Wa
                 f"{source!r} is a {config.model_type!r} model, not a waveform audio encoder: "
                 "HFEncoder takes Whisper or wav2vec2-style models (raw waveform input_values)"
             )
-        runner = WaveformRunner(model.to(dtype), waveform_features(source, config, options))
+        runner = WaveformRunner(model.to(device, dtype), waveform_features(source, config, options))
     if runner.sample_rate != encoder.sample_rate:
         raise ValueError(
             f"{source!r} expects {runner.sample_rate} Hz audio, "

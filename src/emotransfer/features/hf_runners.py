@@ -78,14 +78,14 @@ class WhisperRunner:
 
     @torch.inference_mode()
     def encode(self, waves: list[np.ndarray]) -> list[np.ndarray]:
-        mels = self.log_mels(waves).to(self.encoder.dtype)
+        mels = self.log_mels(waves).to(module_device(self.encoder), self.encoder.dtype)
         frames = [math.ceil(len(wave) / self.hop) for wave in waves]
         if self.real_length:
             states = self.real_length_states(mels, frames)
         else:
             states = self.encoder(mels, output_hidden_states=True).hidden_states
         stacked = torch.stack(states, dim=1)  # (B, L + 1, T, D)
-        return [stacked[b, :, :n].float().numpy() for b, n in enumerate(frames)]
+        return [stacked[b, :, :n].float().cpu().numpy() for b, n in enumerate(frames)]
 
     def real_length_states(self, mels: torch.Tensor, frames: list[int]) -> tuple[torch.Tensor, ...]:
         """WhisperEncoder.forward without its fixed 30 s input: same modules, fewer frames."""
@@ -98,7 +98,7 @@ class WhisperRunner:
         hidden = torch.nn.functional.gelu(encoder.conv1(mels))
         hidden = torch.nn.functional.gelu(encoder.conv2(hidden)).permute(0, 2, 1)
         hidden = hidden + encoder.embed_positions.weight[:longest]
-        mask = _key_padding_mask(frames, hidden.dtype)
+        mask = _key_padding_mask(frames, hidden.dtype, hidden.device)
         states = [hidden]
         for layer in encoder.layers:
             output = layer(hidden, mask)
@@ -109,12 +109,15 @@ class WhisperRunner:
         return tuple(states)
 
 
-def _key_padding_mask(frames: list[int], dtype: torch.dtype) -> torch.Tensor | None:
+def _key_padding_mask(
+    frames: list[int], dtype: torch.dtype, device: torch.device
+) -> torch.Tensor | None:  # fmt: skip
     longest = max(frames)
     if min(frames) == longest:
         return None
-    padding = torch.arange(longest)[None, :] >= torch.tensor(frames)[:, None]  # (B, T)
-    mask = torch.zeros(len(frames), 1, longest, longest, dtype=dtype)
+    lengths = torch.tensor(frames, device=device)
+    padding = torch.arange(longest, device=device)[None, :] >= lengths[:, None]  # (B, T)
+    mask = torch.zeros(len(frames), 1, longest, longest, dtype=dtype, device=device)
     return mask.masked_fill(padding[:, None, None, :], torch.finfo(dtype).min)
 
 
@@ -163,12 +166,37 @@ class WaveformRunner:
             return_attention_mask=True,
             return_tensors="pt",
         )
-        mask = inputs["attention_mask"] if self.masked else None
-        values = inputs["input_values"].to(self.model.dtype)
+        device = module_device(self.model)
+        mask = inputs["attention_mask"].to(device) if self.masked else None
+        values = inputs["input_values"].to(device, self.model.dtype)
         states = self.model(values, attention_mask=mask, output_hidden_states=True).hidden_states
         stacked = torch.stack(states, dim=1)  # (B, L + 1, T, D)
         lengths = self.model._get_feat_extract_output_lengths(torch.tensor([len(w) for w in waves]))
-        return [stacked[b, :, : int(n)].float().numpy() for b, n in enumerate(lengths)]
+        return [stacked[b, :, : int(n)].float().cpu().numpy() for b, n in enumerate(lengths)]
+
+
+def module_device(module: torch.nn.Module) -> torch.device:
+    """Where ``module``'s weights are (inputs go there)."""
+    return next(module.parameters()).device
+
+
+def resolve_device(device: str) -> torch.device:
+    """``"auto"``: CUDA where a GPU is present, else the CPU; any other torch device name as
+    it is, refused when it names CUDA on a machine without one.
+
+    Example:
+        >>> resolve_device("cpu")
+        device(type='cpu')
+    """
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        chosen = torch.device(device)
+    except RuntimeError as error:
+        raise ValueError(f"device {device!r}: not a torch device ({error})") from None
+    if chosen.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r}: this machine has no CUDA device; use auto or cpu")
+    return chosen
 
 
 def checked_wave(wave: np.ndarray) -> np.ndarray:

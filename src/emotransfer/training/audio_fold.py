@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 TRAINABLE = {"hf": "hf", "logmel": "logmel"}
 # HFEncoder parameters that only concern frozen extraction (the trainable encoder computes in
 # float32 under the Trainer's autocast, on whole clips, in its own batches).
-EXTRACTION_ONLY = ("dtype", "max_chunk_s", "batch_size", "num_threads")
+EXTRACTION_ONLY = ("dtype", "max_chunk_s", "batch_size", "num_threads", "device")
 
 
 def encoder_of(features: Any) -> tuple[str, dict[str, Any]]:
