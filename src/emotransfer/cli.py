@@ -44,6 +44,12 @@ def _parser() -> argparse.ArgumentParser:
     _config_options(run)
     _run_options(run)
     run.set_defaults(handler=_run)
+    extract = commands.add_parser(
+        "extract", help="fill a config's feature cache (sharded under torchrun / accelerate)"
+    )
+    extract.add_argument("config", help="experiment YAML")
+    _config_options(extract)
+    extract.set_defaults(handler=_extract)
     probe = commands.add_parser("probe", help="probe every layer of the upstream")
     probe.add_argument("config", help="experiment YAML")
     _config_options(probe)
@@ -232,6 +238,19 @@ def _run_options(parser: argparse.ArgumentParser) -> None:
 def _run(args: argparse.Namespace) -> int:
     config = _config(args)
     return _execute(config, args.run_dir, not args.quiet, resume=args.resume, force=args.force)
+
+
+def _extract(args: argparse.Namespace) -> int:
+    from emotransfer.extraction import extract
+
+    report = extract(_config(args), progress=not args.quiet)
+    if report is not None:  # rank 0
+        print(f"{report.clips} clips in the cache ({report.states} hidden states x "
+              f"{report.width} pooled values), {len(report.skipped)} skipped, "
+              f"{report.processes} process(es), {report.seconds} s")  # fmt: skip
+        for problem in report.skipped[:10]:
+            print(f"  skipped {problem['file']}: {problem['problem']}")
+    return 0
 
 
 def _probe(args: argparse.Namespace) -> int:
