@@ -50,7 +50,9 @@ def config_of(tmp_path, root, model, *overrides):
         f"inputs={{audio: {{upstream: logmel}}, text: {{upstream: hf_text, "
         f"params: {{model: {model}}}}}}}", "model.fusion=concat",
         "finetune={strategy: full, epochs: 12, batch_size: 8, learning_rate: 0.01, "
-        "validation_folds: 0}", "evaluation.bootstrap=20", *overrides,
+        "validation_folds: 0}", "evaluation.bootstrap=20",
+        "split.only_folds=[speaker=s1]",  # one held-out speaker (8 clips) and the refit
+        *overrides,
     ])  # fmt: skip
 
 

@@ -42,7 +42,7 @@ def test_top_k_attention_spreads_a_short_event_that_mean_pooling_misses():
     torch.manual_seed(0)
     body = KeySparseTransformer(input_size=4, width=16, heads=1, layers=1, top_k=4,
                                 dropout=0.0)  # fmt: skip
-    found = accuracy(body, MeanPooling(input_size=16), train, test)
+    found = accuracy(body, MeanPooling(input_size=16), train, test, steps=60)
     averaged = accuracy(IdentityBody(input_size=4), MeanPooling(input_size=4), train, test)
     assert found >= 0.9 and averaged <= 0.75
 
