@@ -83,6 +83,15 @@ SYSTEMS["whisper_frames_logmel_attention"] = [
     *FRAMES, "inputs.audio_mel={upstream: logmel}", "model.fusion=attention",
     "model.params={fusion_params: {attention_size: 64}}",
 ]  # fmt: skip
+# What the two-view model's loss comes from: the same attention fusion on the whisper frames
+# alone, and both views each through attentive statistics pooling, concatenated.
+SYSTEMS["whisper_frames_attention_fusion"] = [
+    *FRAMES, "model.fusion=attention", "model.params={fusion_params: {attention_size: 64}}",
+]  # fmt: skip
+SYSTEMS["whisper_frames_logmel_attentive_concat"] = [
+    *FRAMES, "inputs.audio_mel={upstream: logmel}", "model.fusion=concat",
+    "model.params={pooling: attentive}",
+]  # fmt: skip
 UNTRAINED = ("egemaps_svm", "whisper_weighted_sum")
 
 
