@@ -92,7 +92,9 @@ def _parser() -> argparse.ArgumentParser:
     predict.add_argument("--events", metavar="CLASS,...",
                          help="--long: the events of these classes, not the windows")  # fmt: skip
     predict.add_argument("--threshold", type=float, default=0.5, help="--events: probability")
-    predict.add_argument("--vad", action="store_true", help="--long: voiced stretches only")
+    predict.add_argument("--vad", nargs="?", const="webrtc", choices=["webrtc", "silero"],
+                         help="--long: voiced stretches only, by WebRTC's detector (default) "
+                         "or Silero's neural one")  # fmt: skip
     predict.add_argument("--smooth", type=int, default=1, help="--long: windows averaged (odd)")
     predict.add_argument("--summary", action="store_true",
                          help="--long: one row per file, duration-weighted")  # fmt: skip

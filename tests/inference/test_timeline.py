@@ -184,6 +184,22 @@ def test_voice_activity_detection_keeps_the_voiced_stretch(tmp_path):
         voiced(wave, 22050)
 
 
+def test_silero_finds_where_the_voice_starts_and_nothing_in_silence(tmp_path):
+    """Silero is a speech detector: on the synthetic buzz it finds the onset (and part of the
+    stretch), in faint noise nothing; rates other than 8 or 16 kHz are refused."""
+    pytest.importorskip("silero_vad")
+    from emotransfer.inference.timeline import voiced_silero
+
+    _, wave = voiced_in_silence(tmp_path / "v.wav")
+    found = voiced_silero(wave, RATE)
+    assert found and abs(found[0][0] - 1.0) < 0.1 and all(1.0 - 0.1 <= a < b <= 2.5 + 0.15
+                                                          for a, b in found)  # fmt: skip
+    quiet = 0.001 * np.random.default_rng(3).normal(size=3 * RATE).astype(np.float32)
+    assert voiced_silero(quiet, RATE) == []
+    with pytest.raises(ValueError, match="8 or 16 kHz"):
+        voiced_silero(wave, 22050)
+
+
 def test_smoothing_and_the_duration_weighted_summary():
     from emotransfer.inference.timeline import summary
 
@@ -211,3 +227,10 @@ def test_long_recordings_with_vad_smoothing_and_a_summary_on_the_command_line(
     assert main(["predict", str(tone_run), path, "--summary", "--vad", "--window", "1"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "file,predicted,seconds,beep,hush" and len(lines) == 2
+    silero = predictor.predict_long(path, window_s=1.0, hop_s=0.5, vad="silero")
+    assert len(silero) and silero["start"].min() >= 0.9 and silero["end"].max() <= 2.7
+    assert main(["predict", str(tone_run), path, "--long", "--vad", "silero", "--window",
+                 "1"]) == 0  # fmt: skip
+    assert capsys.readouterr().out.splitlines()[0] == "file,start,end,predicted,beep,hush"
+    with pytest.raises(ValueError, match="vad 'loud': use webrtc or silero"):
+        predictor.predict_long(path, vad="loud")

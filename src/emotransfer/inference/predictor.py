@@ -196,11 +196,11 @@ class Predictor:
 
     def predict_long(
         self, path: str | Path, *, window_s: float = 2.0, hop_s: float = 1.0,
-        vad: bool = False, smooth: int = 1,
+        vad: bool | str = False, smooth: int = 1,
     ) -> pd.DataFrame:  # fmt: skip
         """Probabilities over time for a recording of any length (the run's maximum clip
-        duration does not apply): one row per window (with ``vad``, of the voiced stretches
-        only; ``smooth``: windows averaged), see
+        duration does not apply): one row per window (with ``vad``, ``"webrtc"``/``True`` or
+        ``"silero"``, of the voiced stretches only; ``smooth``: windows averaged), see
         :func:`emotransfer.inference.timeline.timeline`. All windows are one speaker."""
         from emotransfer.inference.timeline import timeline
 
