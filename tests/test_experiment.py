@@ -228,7 +228,9 @@ def test_multitask_head_with_an_auxiliary_task_runs_in_an_experiment(tmp_path, s
                                    "head.auxiliary=[accent]"), progress=False)  # fmt: skip
 
 
-def test_multitask_head_learns_the_dimensions_jointly_with_ccc(tmp_path, synthetic_root):
+def test_multitask_head_learns_the_dimensions_jointly_with_ccc(
+    tmp_path, synthetic_root, synthetic_table, capsys
+):
     config = make_config(tmp_path, synthetic_root, "name=mt_dims", "head.name=multitask",
                          "head.grid={}", "head.params={epochs: 150, hidden: 32}",
                          "evaluation.dimensions=[arousal, valence]")  # fmt: skip
@@ -239,6 +241,23 @@ def test_multitask_head_learns_the_dimensions_jointly_with_ccc(tmp_path, synthet
     # A resumed run scores the same joint predictions from the saved folds.
     again = experiment.run(config, progress=False)
     assert again.metrics["dimensional"]["arousal"]["ccc"] == arousal["ccc"]
+    # The served refit head predicts the dimensions too: by the Predictor and on the CLI.
+    from emotransfer.cli import main
+    from emotransfer.inference import Predictor
+
+    predictor = Predictor.from_run(result.run_dir)
+    assert predictor.dimensions == ("arousal", "valence")
+    table = pd.read_csv(result.run_dir / "predictions.csv").drop_duplicates("file")
+    guesses = predictor.predict_files(table["file"].tolist(), values=True)
+    assert list(guesses[0]) == [*predictor.classes, "arousal", "valence"]
+    served = np.array([g["arousal"] for g in guesses])
+    truth = synthetic_table.set_index("file").loc[table["file"], "arousal"].to_numpy()
+    assert np.corrcoef(served, truth)[0, 1] > 0.7  # the refit saw these clips
+    assert list(predictor.predict_files(table["file"].tolist()[:1])[0]) == predictor.classes
+    capsys.readouterr()
+    assert main(["predict", str(result.run_dir), table["file"].iloc[0]]) == 0
+    header = capsys.readouterr().out.splitlines()[0].split(",")
+    assert header[-2:] == ["arousal", "valence"]
 
 
 def test_svm_probabilities_are_calibrated_on_inner_folds_not_votes(

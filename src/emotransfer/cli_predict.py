@@ -86,7 +86,7 @@ def clip_table(predictor: Any, args: argparse.Namespace) -> tuple[pd.DataFrame, 
         declared = None if args.speaker is None else [speaker] * len(rows)
         found, bad = predictor.predict_paths(
             [args.files[i] for i in rows], {k: [v[i] for i in rows] for k, v in inputs.items()},
-            speakers=declared, enrolled=enrolled,
+            speakers=declared, enrolled=enrolled, values=True,
         )  # fmt: skip
         problems += bad
         for row, result in zip(rows, found):
@@ -99,9 +99,11 @@ def clip_table(predictor: Any, args: argparse.Namespace) -> tuple[pd.DataFrame, 
         )
         print(f"emotransfer: this run normalises per speaker: {said} (declare each file's: "
               "--speaker)", file=sys.stderr)  # fmt: skip
-    rows = [{"file": path, "predicted": max(p, key=p.get), **p}
+    classes = predictor.classes
+    rows = [{"file": path, "predicted": max(classes, key=p.get), **p}
             for path, p in zip(args.files, results) if p is not None]  # fmt: skip
-    return pd.DataFrame(rows, columns=["file", "predicted", *predictor.classes]), problems
+    columns = ["file", "predicted", *classes, *predictor.dimensions]
+    return pd.DataFrame(rows, columns=columns), problems
 
 
 def long_table(predictor: Any, args: argparse.Namespace) -> tuple[pd.DataFrame, list]:

@@ -91,3 +91,20 @@ def test_a_two_class_logistic_regression_exports_both_classes():
     exported = ExportedHead(export_head(head))
     np.testing.assert_allclose(exported.class_probabilities(features, 2),
                                head.model_.predict_proba(features), atol=1e-9)  # fmt: skip
+
+
+def test_a_multitask_head_exports_its_dimensions_beside_its_classes():
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(40, 5))
+    labels = np.arange(40) % 2
+    targets = {"arousal": features[:, 0], "valence": -features[:, 1]}
+    head = MultitaskHead(epochs=60, hidden=8)
+    head.fit(features, labels, targets=targets)
+    exported = ExportedHead(export_head(head))
+    assert exported.value_names() == ["arousal", "valence"]
+    joint = head.predict_dimensions(features)
+    expected = np.stack([joint["arousal"], joint["valence"]], 1)
+    np.testing.assert_allclose(exported.values(features), expected, atol=1e-5)
+    np.testing.assert_allclose(exported.scores(features), head.predict_proba(features), atol=1e-5)
+    plain = ExportedHead(export_head(RidgeHead(alpha=1.0).fit(features, labels)))
+    assert plain.value_names() == [] and plain.values(features).shape == (40, 0)

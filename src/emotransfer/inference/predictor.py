@@ -104,6 +104,12 @@ class Predictor:
         return None if encoder is None else encoder.upstream
 
     @property
+    def dimensions(self) -> tuple[str, ...]:
+        """The dimensions the run also predicts (arousal, valence, dominance: a frozen run's
+        multitask head), given by ``predict_signals(..., values=True)``; else none."""
+        return tuple(getattr(self.scorer, "dimensions", ()))
+
+    @property
     def inputs(self) -> tuple[str, ...]:
         """The inputs the run's model takes besides audio (e.g. ``("text",)``)."""
         return tuple(getattr(self.scorer, "inputs", ()))
@@ -118,8 +124,10 @@ class Predictor:
     def predict_signals(
         self, waves: list[np.ndarray], inputs: dict[str, list] | None = None, *,
         speakers: list[str] | None = None, enrolled: tuple[np.ndarray, np.ndarray] | None = None,
+        values: bool = False,
     ) -> list[dict[str, float]]:  # fmt: skip
-        """Probabilities for mono waveforms at ``sample_rate``: the mean over the folds.
+        """Probabilities for mono waveforms at ``sample_rate``: the mean over the folds
+        (``values``: each dict also holds the run's :attr:`dimensions`, after the classes).
         ``inputs``: a model of several inputs takes one item per clip of each (``{"text":
         [...]}``). A speaker-normalised run standardises the clips of each declared speaker
         (``speakers``, one per clip) by that speaker's own statistics; clips of no declared
@@ -140,7 +148,7 @@ class Predictor:
             if speakers is not None:
                 raise ValueError("give speakers= or enrolled=, not both")
             totals = self.scorer.scores(waves, inputs or None, None, enrolled)
-            return [dict(zip(self.classes, row.tolist())) for row in totals]
+            return self._rows(totals, values)
         if self.scorer.speaker_norm and speakers is not None:
             if len(speakers) != len(waves):
                 raise ValueError(f"{len(speakers)} speakers for {len(waves)} clips")
@@ -156,7 +164,13 @@ class Predictor:
                 "together (predict_files), not a single clip"
             )
         totals = self.scorer.scores(waves, inputs or None, groups)
-        return [dict(zip(self.classes, row.tolist())) for row in totals]
+        return self._rows(totals, values)
+
+    def _rows(self, totals: np.ndarray, values: bool) -> list[dict[str, float]]:
+        """Per clip, class -> probability (and with ``values``, dimension -> value): the
+        scorer's columns are the classes, then the dimensions."""
+        names = [*self.classes, *(self.dimensions if values else ())]
+        return [dict(zip(names, row[: len(names)].tolist())) for row in totals]
 
     def transcripts(self, waves: list[np.ndarray]) -> list[str]:
         """What the run's ASR hears in each wave (at ``sample_rate``).
@@ -188,11 +202,12 @@ class Predictor:
     def predict_files(
         self, paths: list[str | Path], inputs: dict[str, list] | None = None, *,
         speakers: list[str] | None = None, enrolled: tuple[np.ndarray, np.ndarray] | None = None,
+        values: bool = False,
     ) -> list[dict[str, float]]:  # fmt: skip
         """Probabilities for audio files, given together (raises on the first bad file);
-        ``inputs``, ``speakers`` and ``enrolled`` as in :meth:`predict_signals`."""
+        ``inputs``, ``speakers``, ``enrolled`` and ``values`` as in :meth:`predict_signals`."""
         return self.predict_signals([self.load(p) for p in paths], inputs, speakers=speakers,
-                                    enrolled=enrolled)  # fmt: skip
+                                    enrolled=enrolled, values=values)  # fmt: skip
 
     def predict_long(
         self, path: str | Path, *, window_s: float = 2.0, hop_s: float = 1.0,
@@ -216,10 +231,11 @@ class Predictor:
     def predict_paths(
         self, paths: list[str | Path], inputs: dict[str, list] | None = None, *,
         speakers: list[str] | None = None, enrolled: tuple[np.ndarray, np.ndarray] | None = None,
+        values: bool = False,
     ) -> tuple[list[dict[str, float] | None], list[dict[str, str]]]:  # fmt: skip
         """Decode every file first, then predict the good ones together (with their items of
-        ``inputs`` and their ``speakers``, one per path, or ``enrolled``, as in
-        :meth:`predict_signals`).
+        ``inputs`` and their ``speakers``, one per path, or ``enrolled``, and ``values``, as
+        in :meth:`predict_signals`).
 
         Returns:
             ``results``: per path, in order, its probabilities (``None`` for a file that
@@ -245,7 +261,7 @@ class Predictor:
             kept = {name: [items[row] for row in rows] for name, items in inputs.items()}
             declared = None if speakers is None else [speakers[row] for row in rows]
             found = self.predict_signals(waves, kept or None, speakers=declared,
-                                         enrolled=enrolled)  # fmt: skip
+                                         enrolled=enrolled, values=values)  # fmt: skip
             for row, result in zip(rows, found):
                 results[row] = result
         return results, problems

@@ -155,6 +155,13 @@ class FeatureScorer:
         """Whether the run saved its average training speaker (:attr:`speaker_stats`)."""
         return self.speaker_stats is not None
 
+    @property
+    def dimensions(self) -> tuple[str, ...]:
+        """The dimensions every fold head also predicts (a multitask head's: arousal ...),
+        whose values follow the class probabilities in :meth:`scores`."""
+        names = [tuple(head.value_names()) for _, _, head in self.heads]
+        return names[0] if names and all(n == names[0] for n in names) else ()
+
     def pooled(self, waves: list[np.ndarray]) -> np.ndarray:
         """``(N, L + 1, D)``: every hidden state's pooled statistics, before normalisation."""
         from emotransfer.features.extract import frame_statistics
@@ -208,8 +215,14 @@ class FeatureScorer:
     ) -> np.ndarray:  # fmt: skip
         if inputs:
             raise ValueError(f"a frozen-feature run takes audio only, not {sorted(inputs)}")
+        """``(N, C)`` class probabilities, the mean over the fold heads, then (a run whose
+        heads predict :attr:`dimensions`) their ``K`` mean values: ``(N, C + K)``."""
         features = self.features(waves, speakers, enrolled)
-        totals = np.zeros((len(waves), len(self.classes)))
+        classes, dimensions = len(self.classes), len(self.dimensions)
+        totals = np.zeros((len(waves), classes + dimensions))
         for mean, scale, head in self.heads:
-            totals += head.class_probabilities((features - mean) / scale, len(self.classes))
+            standardised = (features - mean) / scale
+            totals[:, :classes] += head.class_probabilities(standardised, classes)
+            if dimensions:
+                totals[:, classes:] += head.values(standardised)
         return totals / len(self.heads)

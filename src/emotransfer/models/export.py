@@ -184,5 +184,13 @@ class ExportedHead:
         """
         return self._head().scores(np.asarray(features, dtype=np.float64))
 
+    def value_names(self) -> list[str]:
+        """The dimensions the head also predicts (a multitask head's), else none."""
+        return self._head().value_names()
+
+    def values(self, features: np.ndarray) -> np.ndarray:
+        """Dimensional predictions ``(N, K)`` in :meth:`value_names` order."""
+        return self._head().values(np.asarray(features, dtype=np.float64))
+
     def _head(self) -> HeadArrays:
         return KINDS[self.kind()](self.arrays)

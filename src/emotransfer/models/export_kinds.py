@@ -66,6 +66,14 @@ class HeadArrays:
         """Class scores ``(N, C)``: the softmax of the logits, unless a kind says otherwise."""
         return softmax(self.logits(features))
 
+    def value_names(self) -> list[str]:
+        """The dimensions a kind also predicts (arousal, valence ...); none by default."""
+        return []
+
+    def values(self, features: np.ndarray) -> np.ndarray:
+        """Dimensional predictions ``(N, K)`` in :meth:`value_names` order."""
+        return np.zeros((len(features), 0))
+
     def logits(self, features: np.ndarray) -> np.ndarray:
         """Class logits ``(N, C)``: their softmax is the head's probability."""
         raise NotImplementedError
@@ -334,6 +342,12 @@ class ReluStackArrays(HeadArrays):
         for number, layer in enumerate(layers):
             arrays[f"w{number}"] = layer.weight.detach().numpy().T
             arrays[f"b{number}"] = layer.bias.detach().numpy()
+        names = list(getattr(head, "dimensions_", []) or [])
+        if names:  # a multitask head's dimension heads, on the same trunk as its emotion head
+            heads = [head.heads_[f"dim_{name}"] for name in names]
+            arrays["value_w"] = np.concatenate([h.weight.detach().numpy().T for h in heads], 1)
+            arrays["value_b"] = np.concatenate([h.bias.detach().numpy() for h in heads])
+            arrays["value_names"] = np.array(list("\n".join(names).encode()), dtype=np.uint8)
         return arrays
 
     def needed(self) -> list[str]:
@@ -362,6 +376,19 @@ class ReluStackArrays(HeadArrays):
             if number < depth - 1:
                 features = torch.relu(features)
         return features
+
+    def value_names(self) -> list[str]:
+        if "value_names" not in self.arrays:
+            return []
+        return bytes(self.arrays["value_names"].astype(np.uint8)).decode().split("\n")
+
+    def values(self, features: np.ndarray) -> np.ndarray:
+        if "value_w" not in self.arrays:
+            return super().values(features)
+        for number in range(self._depth() - 1):  # the trunk the emotion head shares
+            features = np.maximum(features @ self.arrays[f"w{number}"]
+                                  + self.arrays[f"b{number}"], 0.0)  # fmt: skip
+        return features @ self.arrays["value_w"] + self.arrays["value_b"]
 
     def _depth(self) -> int:
         return int(self.arrays["depth"][0])
