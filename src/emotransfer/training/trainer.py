@@ -164,6 +164,11 @@ class Trainer:
 
     # ---- loop --------------------------------------------------------------------------
     @property
+    def tracked(self) -> bool:
+        """Whether an experiment tracker logs the epochs (``log_with``)."""
+        return self.log_with not in (None, "none")
+
+    @property
     def sample_rate(self) -> int:
         return int(getattr(self.model, "sample_rate", None) or 16000)
 
@@ -185,7 +190,7 @@ class Trainer:
         self.groups_ = self._speaker_ids(groups, count(items))
         from accelerate import Accelerator
 
-        tracked = self.log_with not in (None, "none")
+        tracked = self.tracked
         if tracked:
             check_tracker(str(self.log_with))
         self.accelerator_ = Accelerator(
@@ -239,7 +244,7 @@ class Trainer:
             guess = self.predict_proba(valid_items, groups=valid_groups).argmax(axis=1)
             record["valid_uar"] = uar(valid_labels, guess, classes)
         self._track(state, record)
-        if self.log_with not in (None, "none"):
+        if self.tracked:
             log_epoch(self.accelerator_, record)
         self.on_epoch_end(record["epoch"], record)
         state.update(updates)
