@@ -16,7 +16,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from emotransfer import cli_predict, cli_reports, cli_transcribe, registry
+from emotransfer import cli_features, cli_predict, cli_reports, cli_transcribe, registry
 from emotransfer.run_lock import RunFolderBusy
 
 if TYPE_CHECKING:
@@ -243,63 +243,17 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _extract(args: argparse.Namespace) -> int:
-    from emotransfer.extraction import extract
-
-    report = extract(_config(args), progress=not args.quiet)
-    if report is not None:  # rank 0
-        print(f"{report.clips} clips in the cache ({report.states} hidden states x "
-              f"{report.width} pooled values), {len(report.skipped)} skipped, "
-              f"{report.processes} process(es), {report.seconds} s")  # fmt: skip
-        for problem in report.skipped[:10]:
-            print(f"  skipped {problem['file']}: {problem['problem']}")
-    return 0
+    return cli_features.extract(_config(args), quiet=args.quiet)
 
 
 def _probe(args: argparse.Namespace) -> int:
-    from emotransfer.analysis.probing import run_probe, serve_chosen_layer, serve_weighted_sum
-
-    config = _config(args)
-    if args.probe is None:  # the config's head, when it names one
-        args.probe = config.head.name if "name" in config.head.model_fields_set else "ridge"
-    print(f"probe head: {args.probe} (each layer's head, tuned on inner folds)")
-    folder, result = run_probe(
-        config, probe=args.probe, weighted_sum=not args.no_weighted_sum, progress=not args.quiet
-    )
-    for row in result.layers:
-        print(f"layer {row['layer']:>2}: UAR {row['uar']:.3f} [{row['ci_low']:.3f}, "
-              f"{row['ci_high']:.3f}]")  # fmt: skip
-    chosen = result.selected
-    print(f"layer chosen on inner folds: UAR {chosen['uar']:.3f} "
-          f"(layers {sorted(set(chosen['layers_chosen'].values()))})")  # fmt: skip
-    served = serve_chosen_layer(config, result, folder, probe=args.probe)
-    print(f"probe folder: {folder}\nthe chosen layer as a predictable run: {served}")
-    if result.weighted_sum:
-        weights = " ".join(f"{w:.2f}" for w in result.weighted_sum["layer_weights"])
-        print(
-            f"weighted layer sum: UAR {result.weighted_sum['uar']:.3f} (weights {weights})\n"
-            f"the weighted sum as a predictable run: {serve_weighted_sum(config, folder)}"
-        )
-    return 0
+    return cli_features.probe(_config(args), probe=args.probe, quiet=args.quiet,
+                              weighted_sum=not args.no_weighted_sum)  # fmt: skip
 
 
 def _fad(args: argparse.Namespace) -> int:
-    from emotransfer.analysis.fad_study import run_fad
-
-    config = _config(args)
-    pairs = [item.split("=", 1) for item in args.music_map.split(",") if item]
-    if any(len(pair) != 2 for pair in pairs):
-        raise ValueError(f"--music-map {args.music_map!r}: use q1=happiness,q2=anger,...")
-    folder, result = run_fad(config, by=args.by, layer=args.layer, unit=args.unit,
-                             music_map=dict(pairs), progress=not args.quiet)  # fmt: skip
-    for pair in result["pairs"]:
-        print(f"FAD {pair['a']} vs {pair['b']}: {pair['fad']:.3f}")
-        for first, second, views in ((pair["a"], pair["b"], pair["bias"]),
-                                     (pair["b"], pair["a"], pair["bias_reverse"])):  # fmt: skip
-            for view in views:
-                print(f"  {first} {view['emotion']:<10} closest {second} {view['closest']}"
-                      f" (as {view['closest_as']}) FAD {view['fad']:.3f}")  # fmt: skip
-    print(f"fad folder: {folder}")
-    return 0
+    return cli_features.fad(_config(args), by=args.by, layer=args.layer, unit=args.unit,
+                            music_map=args.music_map, quiet=args.quiet)  # fmt: skip
 
 
 def _finetune(args: argparse.Namespace) -> int:

@@ -28,11 +28,10 @@ from emotransfer.models.export_kinds import (
     HeadArrays,
     LayerSumArrays,
     LogRegArrays,
-    MLPArrays,
-    ReluStackArrays,
     RidgeArrays,
     SVMArrays,
 )
+from emotransfer.models.export_networks import MLPArrays, ReluStackArrays
 from emotransfer.models.heads import Head
 
 # Tried in this order by export_head: the first kind that knows the head exports it.
