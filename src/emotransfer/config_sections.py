@@ -109,7 +109,13 @@ class DataConfig(Section):
 
 class SplitConfig(Section):
     kind: str = SplitKind.LOSO
-    folds: int = Field(5, ge=2, description="speaker_kfold: number of folds")
+    folds: int = Field(5, ge=2, description="speaker_kfold: folds; disjoint: speaker groups")
+    content: str = Field(
+        "text_id", description="disjoint: the column of what is said (text_id, text, ...)"
+    )
+    content_folds: int | None = Field(
+        None, ge=2, description="disjoint: groups of content values (default: folds)"
+    )
     column: str = Field("split", description="predefined: the manifest column to read")
     train_values: list[str] = Field(default_factory=lambda: ["train"])
     test_values: list[str] = Field(default_factory=lambda: ["test"])

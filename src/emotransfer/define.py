@@ -60,6 +60,7 @@ class SplitKind(_Vocabulary):
     LOSESSO = "leave_one_session_out"
     PREDEFINED = "predefined"
     CROSS_CORPUS = "cross_corpus"
+    DISJOINT = "disjoint"
 
 
 class Pooling(_Vocabulary):

@@ -123,7 +123,8 @@ def experiment_folds(config: ExperimentConfig, table: pd.DataFrame) -> list:
     folds = make_folds(table, kind=split.kind, folds=split.folds, seed=config.seed,
                        column=split.column, train_values=split.train_values,
                        test_values=split.test_values, train_corpora=split.train_corpora,
-                       test_corpora=split.test_corpora, plugins=config.plugins)  # fmt: skip
+                       test_corpora=split.test_corpora, content=split.content,
+                       content_folds=split.content_folds, plugins=config.plugins)  # fmt: skip
     if split.train_per_class:
         folds = limit_per_class(folds, table["emotion"].astype(str).to_numpy(),
                                 split.train_per_class, seed=config.seed)  # fmt: skip

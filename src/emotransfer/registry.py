@@ -95,6 +95,7 @@ TABLES: dict[str, dict[str, str]] = {
         "speaker_kfold": "emotransfer.data.split_kinds:SpeakerKFold",
         "predefined": "emotransfer.data.split_kinds:Predefined",
         "cross_corpus": "emotransfer.data.split_kinds:CrossCorpus",
+        "disjoint": "emotransfer.data.split_disjoint:SpeakerContentDisjoint",
     },
     "strategy": {
         "frozen": "emotransfer.transfer.probe:FrozenEncoder",

@@ -37,6 +37,11 @@ def test_a_nearly_pure_speaker_counts_and_a_sentence_confound_is_found_too():
     assert audit["groups"]["speaker"]["one_label_count"] == 1  # 9 of 10 is "nearly one"
     assert audit["groups"]["text"]["one_label_count"] == 1
     assert audit["warn"] and any(note.startswith("1 of 2 texts") for note in audit["notes"])
+    # a telling content column points to the split that holds the content out
+    text_note = next(note for note in audit["notes"] if note.startswith("1 of 2 texts"))
+    assert text_note.endswith("(split.kind: disjoint, split.content: text)")
+    speaker_note = next(note for note in audit["notes"] if "speakers" in note)
+    assert "disjoint" not in speaker_note
 
 
 def test_dimensions_get_their_share_of_variance_between_speakers():

@@ -34,6 +34,13 @@ WARN_SHARE = 0.25
 # Per-speaker normalisation is refused when more than this share of speakers shows one label
 # ("most"), and `auto` keeps it only when no more than this share of clips does.
 REFUSE_SHARE = 0.5
+# Columns of what is said: where they tell the label, a model of the words scores by lookup
+# unless the split holds the content out too.
+CONTENT = ("text_id", "text")
+CONTENT_HINT = (
+    "; a model of the words can score by recognising them: hold the content out "
+    "with the speakers (split.kind: disjoint, split.content: {column})"
+)
 AUTO_CLIP_SHARE = 0.05
 
 
@@ -65,7 +72,9 @@ def confound_audit(
         result["groups"][column] = figures
     flagged = [column for column, figures in result["groups"].items()
                if _telling_share(figures) >= WARN_SHARE]  # fmt: skip
-    result["notes"] += [summary(result["groups"][column], column) for column in flagged]
+    result["notes"] += [summary(result["groups"][column], column)
+                        + (CONTENT_HINT.format(column=column) if column in CONTENT else "")
+                        for column in flagged]  # fmt: skip
     result["warn"] = bool(flagged)
     return result
 

@@ -69,6 +69,8 @@ def make_folds(
     test_values: Sequence[str] = ("test",),
     train_corpora: Sequence[str] = (),
     test_corpora: Sequence[str] = (),
+    content: str = "text_id",
+    content_folds: int | None = None,
     plugins: Sequence[str] = (),
 ) -> list[Fold]:
     """Build the outer folds of an experiment with the split registered as ``kind``
@@ -80,7 +82,8 @@ def make_folds(
     check_split_kind(kind, plugins=plugins)
     settings = {"folds": folds, "seed": seed, "column": column, "train_values": train_values,
                 "test_values": test_values, "train_corpora": train_corpora,
-                "test_corpora": test_corpora}  # fmt: skip
+                "test_corpora": test_corpora, "content": content,
+                "content_folds": content_folds}  # fmt: skip
     accepted = inspect.signature(registry.resolve("split", kind, plugins=plugins)).parameters
     split = registry.build("split", kind, plugins=plugins,
                            **{k: v for k, v in settings.items() if k in accepted})  # fmt: skip
