@@ -319,3 +319,43 @@ def test_two_stage_reuses_stage_one_only_on_the_same_source_data(
     assert (folder / "source" / "encoder.safetensors").read_bytes() == trained
     run(config, progress=False, force=True)
     assert (folder / "source" / "inputs.json").is_file()
+
+
+def test_a_trained_run_learns_the_dimensions_and_predicts_them(
+    tmp_path, synthetic_root, synthetic_table
+):
+    config = load_config(None, overrides=[
+        "name=dims", f"output_dir={tmp_path}", f"cache_dir={tmp_path / 'cache'}",
+        f"data.corpora=[{{name: synthetic, root: {synthetic_root}, "
+        "params: {num_speakers: 4, utterances_per_emotion: 4}}]",
+        "data.labels.classes=[anger, sadness, happiness, neutral]", "features.upstream=logmel",
+        "finetune={strategy: full, epochs: 8, batch_size: 8, learning_rate: 0.01, "
+        "validation_folds: 0}", "evaluation.dimensions=[arousal, valence]",
+        "evaluation.bootstrap=50",
+    ])  # fmt: skip
+    result = run(config, progress=False)
+    dimensional = result.metrics["dimensional"]
+    assert set(dimensional) == {"arousal", "valence"}
+    for report in dimensional.values():
+        assert report["n"] == 64 and report["model"] == "dimensional head (joint)"
+    assert dimensional["arousal"]["ccc"]["value"] > 0.5  # anger/happiness aroused
+    predictions = pd.read_csv(result.run_dir / "predictions.csv")
+    assert predictions[["pred_arousal", "pred_valence"]].notna().all().all()
+    predictor = Predictor.from_run(result.run_dir)
+    assert predictor.dimensions == ("arousal", "valence")
+    clips = synthetic_table["file"].iloc[:2].tolist()
+    rows = predictor.predict_files(clips, values=True)
+    assert set(rows[0]) == {"anger", "happiness", "neutral", "sadness", "arousal", "valence"}
+    assert abs(sum(rows[0][c] for c in ("anger", "happiness", "neutral", "sadness")) - 1) < 1e-5
+    # the HTTP service answers with the values too
+    from fastapi.testclient import TestClient
+
+    from emotransfer.serving.app import create_app
+
+    client = TestClient(create_app([result.run_dir]))
+    assert client.get("/runs").json()[0]["dimensions"] == ["arousal", "valence"]
+    with open(clips[0], "rb") as handle:
+        answer = client.post("/predict", files={"file": ("a.wav", handle.read())}).json()
+    assert set(answer["values"]) == {"arousal", "valence"}
+    assert answer["values"]["arousal"] == pytest.approx(rows[0]["arousal"], abs=1e-5)
+    assert set(answer["probabilities"]) == {"anger", "happiness", "neutral", "sadness"}

@@ -272,6 +272,12 @@ class FinetuneConfig(Section):
     mixed_precision: Literal["no", "bf16", "fp16"] = "no"
     patience: int = Field(3, ge=1)
     max_seconds: float | None = Field(8.0, description="random crop of training clips")
+    dimension_weight: float = Field(
+        1.0,
+        ge=0,
+        description="weight of the dimensional loss (1 - CCC per evaluation.dimensions entry) "
+        "beside the classes' cross-entropy",
+    )
     head_epochs: int = Field(
         0,
         ge=0,

@@ -63,6 +63,12 @@ class SplitKind(_Vocabulary):
     DISJOINT = "disjoint"
 
 
+class Dimension(_Vocabulary):
+    AROUSAL = "arousal"
+    VALENCE = "valence"
+    DOMINANCE = "dominance"
+
+
 class Pooling(_Vocabulary):
     MEAN = "mean"
     STD = "std"

@@ -205,7 +205,7 @@ def _run(
             **temperatures}  # fmt: skip
     if config.finetune is not None:
         metrics["finetune"] = config.finetune.model_dump(mode="json")
-    if evaluation.dimensions and config.finetune is None:
+    if evaluation.dimensions:  # a trained model's joint values, or ridge on frozen features
         metrics["dimensional"] = dimensional_report(config, features, table, folds, predictions,
                                               results)  # fmt: skip
         write_text(folder / "predictions.csv", predictions.to_csv(index=False))
@@ -299,7 +299,11 @@ def _finetuner(config: ExperimentConfig, folder: Path, waves: list, labels: np.n
     if config.finetune.source:
         source_state = _source_stage(config, folder, spec, progress, force)
     waves, shared = cached_inputs(config, spec, waves)  # finetune.cache_states
-    common = {"source_state": source_state, "progress": progress, "shared": shared}
+    from emotransfer.run_outputs import dimension_values
+
+    values = dimension_values(table, spec.dimensions) if spec.dimensions else None
+    common = {"source_state": source_state, "progress": progress, "shared": shared,
+              "values": values}  # fmt: skip
 
     def fit_fold(fold: Fold) -> FoldResult:
         (fold_folder := folder / "models" / _safe(fold.name)).mkdir(parents=True, exist_ok=True)

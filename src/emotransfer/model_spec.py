@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from emotransfer import registry
-from emotransfer.define import Normalization, Pooling
+from emotransfer.define import Dimension, Normalization, Pooling
 from emotransfer.io import RunFolderError
 
 SPEC = "model.json"
@@ -121,6 +121,14 @@ KEYS: dict[str, dict[str, tuple[Any, str]]] = {
             '"column": name}} of the inputs besides audio',
         ),
         "asr?": (_is_asr, 'null or {"model", "language", "beam_size", "compute_type", "threads"}'),
+        "dimensions?": (
+            lambda v: (
+                isinstance(v, list)
+                and all(d in Dimension.values() for d in v)
+                and len(set(v)) == len(v)
+            ),
+            f"a list of distinct dimensions among {Dimension.values()}",
+        ),  # fmt: skip
     },
 }
 
@@ -238,8 +246,8 @@ class TrainedSpec:
     ``inputs`` (modality -> encoder, parameters and the manifest column of its items), the
     ``architecture`` (``model`` registry), its ``fusion``, hidden ``layer`` (``None``:
     weighted sum), the ``strategy`` that was trained, a two-stage run's stage-1 strategy
-    (``source``), and the ASR settings (``asr``) that make a clip's text where none is
-    given."""
+    (``source``), the ASR settings (``asr``) that make a clip's text where none is given,
+    and the ``dimensions`` its dimensional head predicts after the classes."""
 
     classes: list[str]
     sample_rate: int
@@ -258,6 +266,7 @@ class TrainedSpec:
     audio: dict[str, Any] = field(default_factory=dict)
     inputs: dict[str, dict[str, Any]] = field(default_factory=dict)
     asr: dict[str, Any] | None = None
+    dimensions: list[str] = field(default_factory=list)
     folds: int | None = None
     format: int = FORMAT
     trust_remote_code: bool = False  # the caller's, never the file's

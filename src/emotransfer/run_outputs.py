@@ -19,6 +19,23 @@ from emotransfer.training.frozen import FoldResult
 from emotransfer.training.regression import DEFAULT_ALPHAS, run_regression_fold
 
 
+def dimension_values(table: pd.DataFrame, names: list[str]) -> np.ndarray:
+    """``(N, K)``: the manifest's values of the dimensions ``names`` (NaN: unknown).
+
+    Raises:
+        ValueError: a dimension has no column, or no row with a value.
+    """
+    missing = [name for name in names if name not in table]
+    if missing:
+        raise ValueError(f"evaluation.dimensions {missing}: the manifest has no such column "
+                         f"(columns: {sorted(table.columns)})")  # fmt: skip
+    values = np.stack([table[name].to_numpy(dtype=float) for name in names], axis=1)
+    empty = [name for k, name in enumerate(names) if np.isnan(values[:, k]).all()]
+    if empty:
+        raise ValueError(f"evaluation.dimensions: no row has a value of {empty}")
+    return values
+
+
 def dimensional_report(
     config: ExperimentConfig,
     features: np.ndarray,
@@ -41,6 +58,10 @@ def dimensional_report(
             raise ValueError(f"evaluation.dimensions: no row has a {dimension!r} value")
         truth, guess, column = [], [], np.full(len(predictions), np.nan)
         joint = all(r.dimensions and dimension in r.dimensions for r in results)
+        if not joint and not isinstance(features, np.ndarray):
+            raise ValueError(f"evaluation.dimensions: a fold of this trained run has no "
+                             f"{dimension!r} predictions (trained before the dimension was "
+                             "asked for?): rerun it with --force")  # fmt: skip
         for fold, fold_result in zip(folds, results):
             if joint:
                 known = ~np.isnan(targets[fold.test])
@@ -69,8 +90,14 @@ def dimensional_report(
             seed=config.seed,
         )
         result[dimension] = {"ccc": report, "n": int(sum(len(t) for t in truth)),
-                             "model": "multitask head (joint)" if joint else "ridge"}  # fmt: skip
+                             "model": _value_model(config, joint)}  # fmt: skip
     return result
+
+
+def _value_model(config: ExperimentConfig, joint: bool) -> str:
+    if not joint:
+        return "ridge"
+    return "multitask head (joint)" if config.finetune is None else "dimensional head (joint)"
 
 
 def fold_predictions(

@@ -217,3 +217,29 @@ def test_training_crops_cut_the_same_time_from_every_view_of_the_audio():
     plain = Trainer(model=model, param_groups=[], max_seconds=0.4)
     alone = plain.crop_items(items["audio"], np.random.default_rng(0))
     assert all(np.array_equal(a, b) for a, b in zip(alone, cropped["audio"]))  # same draws
+
+
+def test_a_dimensional_head_learns_values_beside_the_classes_and_skips_unknown_ones(tiny_whisper):
+    torch.manual_seed(0)
+    model = audio_model(tiny_whisper, num_classes=2, dimensions=1)
+    trainer = Trainer(model=model, param_groups=FullFineTune().apply(model), epochs=6,
+                      batch_size=8, learning_rate=1e-2, seed=0)  # fmt: skip
+    waves, labels = two_tone_task()
+    values = np.where(labels == 1, 1.0, -1.0)[:, None]  # e.g. arousal: high tones aroused
+    values[::3] = np.nan  # unknown for a third of the clips: left out of the loss
+    trainer.fit(waves, labels, values=values)
+    assert all(np.isfinite(record["loss"]) for record in trainer.history_)
+    test, truth = two_tone_task(seed=1)
+    logits, predicted = trainer.predict_outputs(test)
+    assert logits.shape == (24, 2) and predicted.shape == (24, 1)
+    high, low = predicted[truth == 1, 0].mean(), predicted[truth == 0, 0].mean()
+    assert high - low > 1.0  # the values follow the tones, on the targets' scale
+
+
+def test_values_for_a_model_without_a_dimensional_head_are_refused(tiny_whisper):
+    model = audio_model(tiny_whisper, num_classes=2)
+    trainer = Trainer(model=model, param_groups=FullFineTune().apply(model), epochs=1,
+                      batch_size=8, seed=0)  # fmt: skip
+    waves, labels = two_tone_task(count=8)
+    with pytest.raises(ValueError, match="no dimensional head"):
+        trainer.fit(waves, labels, values=np.zeros((8, 1)))

@@ -66,7 +66,8 @@ def trained_scorer(
             model.merge()
     given = [name for name in spec.inputs if not is_audio_view(name)]  # views read the audio
     return ModelScorer(models=models, classes=spec.classes, inputs=given,
-                       temperature=run_temperature(folder / CALIBRATION))  # fmt: skip
+                       temperature=run_temperature(folder / CALIBRATION),
+                       dimensions=spec.dimensions)  # fmt: skip
 
 
 def run_temperature(path: Path) -> float:

@@ -16,7 +16,7 @@ import numpy as np
 
 from emotransfer.io import RunFolderError
 from emotransfer.model_spec import FrozenSpec
-from emotransfer.models.batched import predict_proba, speaker_mean
+from emotransfer.models.batched import predict_outputs, softmax, speaker_mean
 from emotransfer.models.export import ExportedHead
 
 
@@ -27,16 +27,19 @@ class ModelScorer:
         inputs: the modalities the models take besides audio (text ...), whose items
             :meth:`scores` needs.
         temperature: each model's probabilities are ``softmax(logits / temperature)``.
+        dimensions: what the models' dimensional heads predict (arousal ...), whose mean
+            values follow the class probabilities in :meth:`scores`.
     """
 
     def __init__(
         self, *, models: list[Any], classes: list[str], inputs: Collection[str] = (),
-        temperature: float = 1.0,
+        temperature: float = 1.0, dimensions: Collection[str] = (),
     ) -> None:  # fmt: skip
         self.models = models
         self.classes = classes
         self.inputs = tuple(inputs)
         self.temperature = temperature
+        self.dimensions = tuple(dimensions)
 
     @property
     def speaker_norm(self) -> bool:
@@ -53,7 +56,8 @@ class ModelScorer:
         self, waves: list[np.ndarray], inputs: dict[str, list] | None = None,
         speakers: np.ndarray | None = None, enrolled: Any = None,
     ) -> np.ndarray:  # fmt: skip
-        """``(N, C)`` for the clips ``waves`` and, per other input, their items; a
+        """``(N, C)`` for the clips ``waves`` and, per other input, their items (then, for a
+        run of :attr:`dimensions`, their ``K`` mean values: ``(N, C + K)``); a
         speaker-normalised model normalises per ``speakers``, by an ``enrolled`` speaker's
         mean fused vectors (``(mean (M, F), scale)``, one row per served model: see
         :meth:`speaker_means`), else by its kept average speaker (an older model: the call's
@@ -83,9 +87,16 @@ class ModelScorer:
             speakers = np.unique(groups, return_inverse=True)[1].astype(np.int64)
         else:  # no normalisation, or each clip by the kept average speaker
             speakers = None
-        totals = sum(predict_proba(model, items, 8, speakers, temperature=self.temperature,
-                                   reference=reference)
-                     for model, reference in zip(self.models, references))  # fmt: skip
+        totals = 0.0
+        for model, reference in zip(self.models, references):
+            logits, values = predict_outputs(model, items, 8, speakers, reference)
+            scores = softmax(logits, self.temperature)
+            if self.dimensions:
+                if values is None or values.shape[1] != len(self.dimensions):
+                    raise RunFolderError(f"the run declares dimensions {list(self.dimensions)}"
+                                         ", but a served model has no such head")  # fmt: skip
+                scores = np.concatenate([scores, values], axis=1)
+            totals = totals + scores
         return np.asarray(totals) / len(self.models)
 
     def speaker_means(self, waves: list[np.ndarray]) -> np.ndarray:
@@ -213,10 +224,10 @@ class FeatureScorer:
         self, waves: list[np.ndarray], inputs: dict[str, list] | None = None,
         speakers: np.ndarray | None = None, enrolled: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> np.ndarray:  # fmt: skip
-        if inputs:
-            raise ValueError(f"a frozen-feature run takes audio only, not {sorted(inputs)}")
         """``(N, C)`` class probabilities, the mean over the fold heads, then (a run whose
         heads predict :attr:`dimensions`) their ``K`` mean values: ``(N, C + K)``."""
+        if inputs:
+            raise ValueError(f"a frozen-feature run takes audio only, not {sorted(inputs)}")
         features = self.features(waves, speakers, enrolled)
         classes, dimensions = len(self.classes), len(self.dimensions)
         totals = np.zeros((len(waves), classes + dimensions))

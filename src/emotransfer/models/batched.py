@@ -68,19 +68,31 @@ def pooled_float(model: EmotionModel, items: Items, batch_size: int) -> dict[str
 
 
 @torch.no_grad()
-def predict_logits(
+def predict_outputs(
     model: EmotionModel, items: Items, batch_size: int, speakers: np.ndarray | None = None,
     reference: np.ndarray | None = None,
-) -> np.ndarray:  # fmt: skip
-    """Class logits ``(N, C)`` (float32); with ``speakers`` (integer ids) a speaker-normalised
-    model pools every item first, then normalises each by its speaker's mean over all the
-    given items; with ``reference`` (an enrolled speaker's mean fused vector ``(F,)``) each
-    item by it."""
+) -> tuple[np.ndarray, np.ndarray | None]:  # fmt: skip
+    """Class logits ``(N, C)`` (float32) and, for a model with a dimensional head, its values
+    ``(N, K)`` (else ``None``); with ``speakers`` (integer ids) a speaker-normalised model
+    pools every item first, then normalises each by its speaker's mean over all the given
+    items; with ``reference`` (an enrolled speaker's mean fused vector ``(F,)``) each item by
+    it."""
     pooled = pooled_float(model, items, batch_size)
     device = next(iter(pooled.values())).device
     ids = None if speakers is None else torch.as_tensor(speakers, device=device)
     shift = None if reference is None else torch.as_tensor(reference, device=device).float()
-    return model.decide(pooled, ids, shift).logits.float().cpu().numpy()
+    output = model.decide(pooled, ids, shift)
+    values = output.dimensions
+    return (output.logits.float().cpu().numpy(),
+            None if values is None else values.float().cpu().numpy())  # fmt: skip
+
+
+def predict_logits(
+    model: EmotionModel, items: Items, batch_size: int, speakers: np.ndarray | None = None,
+    reference: np.ndarray | None = None,
+) -> np.ndarray:  # fmt: skip
+    """Class logits ``(N, C)``: :func:`predict_outputs` without the values."""
+    return predict_outputs(model, items, batch_size, speakers, reference)[0]
 
 
 @torch.no_grad()

@@ -9,7 +9,8 @@ flat under concurrent clients. Endpoints (OpenAPI docs at ``/docs``):
 - ``GET /runs/{name}/report``: its HTML report, under a content security policy that lets no
   script run (a run folder is untrusted);
 - ``POST /predict``: an uploaded clip (multipart field ``file``; ``run`` when several are
-  served; ``text`` for a run with a text input): the predicted class and every probability;
+  served; ``text`` for a run with a text input): the predicted class, every probability and
+  (a run with a dimensional head) the ``values`` of its dimensions;
 - ``POST /predict/long``: a long recording: one row per window (``window``, ``hop``,
   ``smooth``) with start, end, class and probabilities, and the whole-file summary;
 - ``GET /compare?a=NAME&b=NAME``: two runs on the same clips compared as ``emotransfer
@@ -69,7 +70,8 @@ class ServedRun:
                 "uar": uar.get("value"), "ci_low": uar.get("ci_low"),
                 "ci_high": uar.get("ci_high"), "corpora": data.get("corpora", []),
                 "clips": data.get("n_files"), "created": self.metrics.get("created"),
-                "inputs": ["audio", *self.predictor.inputs]}  # fmt: skip
+                "inputs": ["audio", *self.predictor.inputs],
+                "dimensions": list(self.predictor.dimensions)}  # fmt: skip
 
     def details(self) -> dict[str, Any]:
         """``GET /runs/{name}``: the row, the metrics summary, per-class recall, the config."""
@@ -189,19 +191,24 @@ def create_app(
         run: Annotated[str | None, Query(description="the run's name (several served)")] = None,
         text: Annotated[str | None, Form(description="the clip's transcript (text runs)")] = None,
     ) -> dict[str, Any]:
-        """Class probabilities for one clip."""
+        """Class probabilities for one clip (and, for a run with a dimensional head, its
+        ``values``: arousal, valence, dominance)."""
         chosen = pick(run)
         wave = decode(file, chosen, max_seconds)
         inputs = {"text": [text]} if text is not None else None
+        predictor = chosen.predictor
         with chosen.lock:
             try:
-                probabilities = chosen.predictor.predict_signals([wave], inputs)[0]
+                scores = predictor.predict_signals([wave], inputs, values=True)[0]
             except ValueError as error:
                 raise HTTPException(422, str(error)) from None
+        probabilities = {name: scores[name] for name in predictor.classes}
+        values = {name: scores[name] for name in predictor.dimensions}
         return {"run": chosen.name, "file": file.filename,
-                "duration_s": round(len(wave) / chosen.predictor.sample_rate, 3),
+                "duration_s": round(len(wave) / predictor.sample_rate, 3),
                 "predicted": max(probabilities, key=probabilities.get),
-                "probabilities": probabilities}  # fmt: skip
+                "probabilities": probabilities,
+                **({"values": values} if values else {})}  # fmt: skip
 
     @app.post("/predict/long")
     def predict_long(

@@ -86,6 +86,7 @@ def model_spec(config: ExperimentConfig, classes: list[str]) -> TrainedSpec:
         source_strategy=tune.source_strategy, source_params=tune.source_params,
         audio=audio_limits(config), trust_remote_code=bool(params.get("trust_remote_code")),
         inputs=input_encoders(config), asr=asr_settings(config),
+        dimensions=list(config.evaluation.dimensions),
     )  # fmt: skip
 
 
@@ -135,11 +136,14 @@ def finetune_fold(
     source_state: dict[str, torch.Tensor] | None = None,
     progress: bool = False,
     shared: dict[str, Any] | None = None,
+    values: np.ndarray | None = None,
 ) -> FoldResult:
     """Train on ``fold.train`` (minus validation speakers), predict ``fold.test``.
 
     ``waves``: the clips' waveforms, or ``{modality: items}`` for a model of several inputs;
-    ``shared``: encoders to build the model on (the stand-in of cached states).
+    ``shared``: encoders to build the model on (the stand-in of cached states); ``values``:
+    every clip's dimensional targets ``(N, K)`` (``spec.dimensions``; NaN: unknown), learnt
+    with the classes and predicted for the test clips (``FoldResult.dimensions``).
     """
     tune = config.finetune
     train, valid = _validation_split(labels, groups, fold, tune.validation_folds, config.seed)
@@ -149,7 +153,8 @@ def finetune_fold(
     trainer = _trainer(config, model, groups_, folder / "checkpoint", progress)
     trainer.fit(take(waves, train), labels[train], groups=groups[train],
                 valid_items=take(waves, valid), valid_labels=labels[valid],
-                valid_groups=groups[valid])  # fmt: skip
+                valid_groups=groups[valid],
+                values=None if values is None else values[train])  # fmt: skip
     _keep_average_speaker(trainer, take(waves, train), groups[train])
     weights = _fit_fusion_weights(trainer, take(waves, valid), labels[valid])
     test_items = take(waves, fold.test)
@@ -160,15 +165,18 @@ def finetune_fold(
                             np.random.default_rng([config.seed, int(i)]))
                  for wave, i in zip(audio, fold.test)]  # fmt: skip
         test_items = {**test_items, "audio": audio} if isinstance(test_items, dict) else audio
-    logits = trainer.predict_logits(test_items, groups=groups[fold.test])
+    logits, predicted = trainer.predict_outputs(test_items, groups=groups[fold.test])
     probabilities = softmax(logits)
     _save_trained(trainer, folder)
     if tune.export_encoder:
         export_encoder(model, folder / "encoder")
     chosen = {"epochs": len(trainer.history_), "best_epoch": best_epoch(trainer.history_),
               **({"fusion_weights": weights} if weights else {})}  # fmt: skip
+    dimensions = None
+    if spec.dimensions and predicted is not None:
+        dimensions = {name: predicted[:, k] for k, name in enumerate(spec.dimensions)}
     return FoldResult(fold.name, fold.test, probabilities.argmax(axis=1), probabilities,
-                      chosen, [], logits=logits)  # fmt: skip
+                      chosen, [], dimensions=dimensions, logits=logits)  # fmt: skip
 
 
 def calibrate_folds(
@@ -235,15 +243,17 @@ def refit_model(
     config: ExperimentConfig, spec: TrainedSpec, waves: Any, labels: np.ndarray, groups: np.ndarray,
     folder: Path, *, epochs: int, source_state: dict[str, torch.Tensor] | None = None,
     progress: bool = False, shared: dict[str, Any] | None = None,
+    values: np.ndarray | None = None,
 ) -> None:  # fmt: skip
     """One model on every clip for ``epochs`` (chosen on the folds; no validation), saved as
-    ``folder/trainable.safetensors``: the run's servable model (scikit-learn's refit)."""
+    ``folder/trainable.safetensors``: the run's servable model (scikit-learn's refit); with
+    ``values``, its dimensional head learns them too."""
     with torch_seed(config.seed):
         model, groups_ = build_model(spec, source_state=source_state, plugins=config.plugins,
                                      shared=shared)  # fmt: skip
     trainer = _trainer(config, model, groups_, folder / "checkpoint", progress)
     trainer.epochs = epochs
-    trainer.fit(waves, labels, groups=groups)
+    trainer.fit(waves, labels, groups=groups, values=values)
     _keep_average_speaker(trainer, waves, groups)
     _save_trained(trainer, folder)
 
@@ -351,7 +361,8 @@ def _trainer(config: ExperimentConfig, model: EmotionModel, groups: list, checkp
                    max_seconds=tune.max_seconds, seed=config.seed, checkpoint_dir=checkpoint,
                    augment=augment, progress=progress, log_with=tune.log_with,
                    log_folder=checkpoint.parent, log_experiment=config.name,
-                   log_settings=settings)  # fmt: skip
+                   log_settings=settings,
+                   dimension_weight=tune.dimension_weight)  # fmt: skip
 
 
 def _validation_split(

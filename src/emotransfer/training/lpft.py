@@ -70,7 +70,7 @@ class LPFTTrainer(Trainer):
                     if self.groups_ is not None:
                         ids = torch.as_tensor(self.groups_[rows], device=device)
                     output = model.decide({k: v[rows] for k, v in pooled.items()}, ids)
-                    loss = self.compute_loss(output, targets[rows])
+                    loss = self.batch_loss(output, targets[rows], self.batch_values(rows))
                     optimizer.zero_grad()
                     loss.backward()
                     optimizer.step()

@@ -29,9 +29,9 @@ from tqdm.auto import tqdm
 
 from emotransfer.define import is_audio_view
 from emotransfer.evaluation.metrics import uar
-from emotransfer.models.batched import Items, count, lengths, predict_logits, predict_proba, take
+from emotransfer.models.batched import Items, count, lengths, predict_outputs, predict_proba, take
 from emotransfer.models.emotion_model import ModelOutput, to_device
-from emotransfer.models.losses import balanced_class_weights
+from emotransfer.models.losses import balanced_class_weights, ccc_loss
 from emotransfer.seeding import torch_seed
 from emotransfer.training.checkpoint import fresh_state, load_checkpoint, save_checkpoint
 from emotransfer.training.samplers import LengthBatches, SpeakerBatches
@@ -64,6 +64,9 @@ class Trainer:
             an MLflow run is named after it).
         log_experiment: the MLflow experiment (the run's name).
         log_settings: hyper-parameters recorded with the tracker's run (scalars kept).
+        dimension_weight: weight of the dimensional loss (``1 - CCC`` per dimension, averaged)
+            beside the classes' cross-entropy, for a model with a dimensional head trained
+            with ``values``.
     """
 
     def __init__(
@@ -87,6 +90,7 @@ class Trainer:
         log_folder: str | Path | None = None,
         log_experiment: str = "emotransfer",
         log_settings: dict[str, Any] | None = None,
+        dimension_weight: float = 1.0,
     ) -> None:
         self.model = model
         self.param_groups = param_groups
@@ -106,6 +110,7 @@ class Trainer:
         self.log_folder = log_folder
         self.log_experiment = log_experiment
         self.log_settings = log_settings
+        self.dimension_weight = dimension_weight
 
     # ---- hooks -------------------------------------------------------------------------
     def on_fit_start(self, state: dict[str, Any], items: Items, labels: np.ndarray) -> None:
@@ -153,6 +158,31 @@ class Trainer:
         return torch.nn.functional.cross_entropy(output.logits, labels,
                                                  weight=self.class_weights_)  # fmt: skip
 
+    def compute_values_loss(self, output: ModelOutput, values: torch.Tensor) -> torch.Tensor:
+        """The dimensional loss of a batch: the mean over the ``K`` dimensions of ``1 - CCC``
+        between the model's values ``(B, K)`` and ``values`` (NaN: unknown, left out)."""
+        if output.dimensions is None:
+            raise ValueError("values given to train, but the model has no dimensional head")
+        predicted = output.dimensions.float()
+        return torch.stack([ccc_loss(predicted[:, k], values[:, k])
+                            for k in range(values.shape[1])]).mean()  # fmt: skip
+
+    def batch_loss(self, output: ModelOutput, labels: torch.Tensor,
+                   values: torch.Tensor | None) -> torch.Tensor:  # fmt: skip
+        """:meth:`compute_loss`, plus ``dimension_weight`` times :meth:`compute_values_loss`
+        when the training clips have dimensional ``values``."""
+        loss = self.compute_loss(output, labels)
+        if values is None:
+            return loss
+        return loss + self.dimension_weight * self.compute_values_loss(output, values)
+
+    def batch_values(self, rows: np.ndarray | list[int]) -> torch.Tensor | None:
+        """The training clips' dimensional values at ``rows`` ``(B, K)`` on the device, or
+        ``None`` (trained without values)."""
+        if self.values_ is None:
+            return None
+        return torch.as_tensor(self.values_[rows], device=self.accelerator_.device)
+
     def on_epoch_end(self, epoch: int, record: dict[str, float]) -> None:
         """Called after validation with the epoch's record (loss, valid_uar, seconds)."""
 
@@ -181,13 +211,19 @@ class Trainer:
         valid_labels: np.ndarray | None = None,
         groups: np.ndarray | None = None,
         valid_groups: np.ndarray | None = None,
+        values: np.ndarray | None = None,
     ) -> list[dict[str, float]]:
         """Train; keep the weights of the best validation epoch (last epoch without one).
 
         ``groups`` / ``valid_groups``: speaker ids of the clips, needed by a model with
-        ``speaker_norm`` (its training batches then hold one speaker each).
+        ``speaker_norm`` (its training batches then hold one speaker each). ``values``: the
+        clips' dimensional targets ``(N, K)`` (NaN: unknown) for a model with a dimensional
+        head, learnt with the classes (:meth:`batch_loss`).
         """
         self.groups_ = self._speaker_ids(groups, count(items))
+        self.values_ = None
+        if values is not None:
+            self.values_ = np.asarray(values, dtype=np.float32).reshape(count(items), -1)
         from accelerate import Accelerator
 
         tracked = self.tracked
@@ -265,9 +301,10 @@ class Trainer:
                 prepared["speaker"] = torch.as_tensor(self.groups_[indices])
             batch = to_device(prepared, self.accelerator_.device)
             targets = torch.as_tensor(labels[indices], device=self.accelerator_.device)
+            values = self.batch_values(indices)
             with self.accelerator_.accumulate(model):
                 with self.accelerator_.autocast():
-                    loss = self.compute_loss(self.compute_forward(batch), targets)
+                    loss = self.batch_loss(self.compute_forward(batch), targets, values)
                 self.accelerator_.backward(loss)
                 self.optimizer_.step()
                 self.optimizer_.zero_grad()
@@ -288,8 +325,15 @@ class Trainer:
         self, items: Items, batch_size: int | None = None, groups: np.ndarray | None = None
     ) -> np.ndarray:
         """Class logits ``(N, C)``, as :meth:`predict_proba` computes them before its softmax."""
-        return predict_logits(self.model, items, batch_size or self.batch_size,
-                              self._speaker_ids(groups, count(items)))  # fmt: skip
+        return self.predict_outputs(items, batch_size, groups)[0]
+
+    def predict_outputs(
+        self, items: Items, batch_size: int | None = None, groups: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Class logits ``(N, C)`` and dimensional values ``(N, K)`` (``None``: the model has
+        no dimensional head) from one pass over the items."""
+        return predict_outputs(self.model, items, batch_size or self.batch_size,
+                               self._speaker_ids(groups, count(items)))  # fmt: skip
 
     def _speaker_ids(self, groups: np.ndarray | None, rows: int) -> np.ndarray | None:
         if not getattr(self.model, "speaker_norm", False):

@@ -122,10 +122,13 @@ def build_model(
             spec, modality, plugins=plugins
         )
     architecture = registry.resolve("model", spec.architecture, plugins=plugins)
+    # a dimensional head only where the spec asks (an architecture may not take the argument)
+    values = {"dimensions": len(spec.dimensions)} if spec.dimensions else {}
     model = architecture(
         **spec.architecture_params, encoders=encoders,
         num_classes=len(spec.classes) if num_classes is None else num_classes,
         layer=spec.layer, fusion=spec.fusion, speaker_norm=spec.speaker_norm, plugins=plugins,
+        **values,
     )  # fmt: skip
     if source_state is not None:
         _, unexpected = encoder.load_state_dict(source_state, strict=False)
