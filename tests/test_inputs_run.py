@@ -140,9 +140,10 @@ def test_a_missing_text_column_is_named_before_anything_is_written(
 def test_other_inputs_need_a_trained_model_and_an_encoder_of_their_modality(
     tmp_path, spoken_words, tiny_bert
 ):
-    with pytest.raises(ValueError, match="frozen-feature run takes the audio input only"):
-        load_config(None, overrides=[f"inputs={{text: {{upstream: hf_text, "
-                                     f"params: {{model: {tiny_bert}}}}}}}"])  # fmt: skip
+    with pytest.raises(ValueError, match="frozen-feature run takes one input, audio or text"):
+        load_config(None, overrides=["inputs={audio: {upstream: egemaps}, text: "
+                                     f"{{upstream: hf_text, params: {{model: {tiny_bert}}}}}}}"
+                                     ])  # fmt: skip
     with pytest.raises(ValueError, match="known modalities are"):
         load_config(None, overrides=["inputs={smell: {upstream: x}}"])
     config = config_of(tmp_path, spoken_words, tiny_bert, "inputs.text.upstream=logmel",

@@ -75,3 +75,20 @@ def test_a_record_of_an_older_version_is_read_by_its_keys(tmp_path):
     renamed = {"seed": 0, "head": {"name": "logreg", "temperature": 1.0}}
     changed = input_record(renamed, table, settings={"head": {"name": "logreg"}})
     assert describe(old, changed) == ["the config changed: head.name"]
+
+
+def test_the_text_a_run_reads_is_part_of_its_inputs(tmp_path):
+    table = manifest(tmp_path).assign(text=["so angry", "fine", "sad"])
+    text_only = {"finetune": None, "inputs": {"text": {"column": "text"}}}
+    (tmp_path / "clip0.wav").unlink()  # a run of text alone reads no audio
+    saved = input_record(text_only, table)
+    changed = table.assign(text=["so angry", "fine", "glad"])
+    assert changes(text_only, changed, saved) == ["the text of 1 file(s) changed, e.g. clip2.wav"]
+    (tmp_path / "clip0.wav").write_bytes(b"audio 0")
+    both = {"finetune": {}, "inputs": {"audio": {}, "text": {"column": "text"}}}
+    saved = input_record(both, table)
+    assert changes(both, changed, saved) == [
+        "the audio or text of 1 file(s) changed, e.g. clip2.wav"
+    ]
+    audio_only = input_record({"seed": 0}, table)  # as before: rows without text digests
+    assert [len(row) for row in audio_only["rows"]] == [5, 5, 5]

@@ -109,13 +109,21 @@ class ExperimentConfig(Section):
                 raise ValueError("give the audio input once: `inputs.audio` or `features`")
             self.__dict__["features"] = self.inputs["audio"]  # no re-validation loop
         others = sorted(set(self.inputs) - {"audio"})
-        if others and self.finetune is None:
+        if self.text_only:  # a frozen run of text alone: `features` is the text input
+            if "features" in self.model_fields_set:
+                raise ValueError("a frozen run of text alone takes `inputs.text`; its "
+                                 "`features` would be a second input")  # fmt: skip
+            if self.inputs["text"].upstream != "hf_text":
+                raise ValueError(f"inputs.text.upstream {self.inputs['text'].upstream!r}: a "
+                                 "frozen text run encodes with hf_text")  # fmt: skip
+            self.__dict__["features"] = self.inputs["text"]
+        elif others and self.finetune is None:
             raise ValueError(
-                f"inputs {others}: a frozen-feature run takes the audio input only; several "
-                "inputs train one model: add a finetune section (strategy: frozen trains the "
-                "fusion and head on frozen encoders)"
+                f"inputs {others}: a frozen-feature run takes one input, audio or text; "
+                "several inputs train one model: add a finetune section (strategy: frozen "
+                "trains the fusion and head on frozen encoders)"
             )
-        if others and self.finetune.source:
+        if others and self.finetune is not None and self.finetune.source:
             raise ValueError(f"inputs {others}: two-stage transfer (finetune.source) trains "
                              "the audio encoder alone; give the audio input only")  # fmt: skip
         if self.finetune is not None and self.finetune.cache_states and self.data.test_corruption:
@@ -135,6 +143,11 @@ class ExperimentConfig(Section):
             return "file"
         section = self.inputs.get(modality)
         return (section.column if section is not None else None) or COLUMNS[modality]
+
+    @property
+    def text_only(self) -> bool:
+        """A frozen-feature run of the text input alone (no audio is read)."""
+        return self.finetune is None and set(self.inputs) == {"text"}
 
     def other_inputs(self) -> dict[str, FeatureConfig]:
         """The inputs besides audio, by modality (text ...) in modality order, then the audio

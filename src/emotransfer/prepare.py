@@ -54,7 +54,8 @@ def prepare_manifest(config: ExperimentConfig) -> tuple[pd.DataFrame, dict, list
     # Missing files are listed here and raised (on_error: raise) together with the bad audio
     # found later, so one run names every bad file.
     labels = config.data.labels
-    table, skipped = load_corpora(corpora, on_missing="skip", plugins=config.plugins,
+    table, skipped = load_corpora(corpora, on_missing="keep" if config.text_only else "skip",
+                                  plugins=config.plugins,
                                   allow_duplicates=config.data.allow_duplicates,
                                   column=labels.column)  # fmt: skip
     near_duplicates = speaker_near_duplicates(table)
@@ -175,25 +176,23 @@ def layer_features(
     chosen, reason = choose_normalization(
         settings.normalization, table, allow_confounded=config.split.allow_confounded
     )
-    upstream = build_upstream(config)
-    # A model that cannot load (a missing folder, a refused pickle checkpoint) is one error
-    # of the upstream, not a problem of every clip.
-    getattr(upstream, "num_layers", None)
-    cache = FeatureCache(root=cache_root(config), identity=upstream.identity())
-    options = {
-        "sample_rate": audio.sample_rate,
-        "min_duration": audio.min_duration,
-        "max_duration": audio.max_duration,
-    }
-    extraction = extract_features(
-        table,
-        upstream,
-        cache=cache,
-        audio_options=options,
-        workers=settings.workers,
-        progress=progress,
-        level="pooled",
-    )
+    if config.text_only:
+        from emotransfer.features.text import TextUpstream, extract_text_features
+
+        extraction = extract_text_features(table, config.column_of("text"),
+                                           TextUpstream(**settings.params), cache_root(config),
+                                           progress=progress)  # fmt: skip
+    else:
+        upstream = build_upstream(config)
+        # A model that cannot load (a missing folder, a refused pickle checkpoint) is one
+        # error of the upstream, not a problem of every clip.
+        getattr(upstream, "num_layers", None)
+        cache = FeatureCache(root=cache_root(config), identity=upstream.identity())
+        options = {"sample_rate": audio.sample_rate, "min_duration": audio.min_duration,
+                   "max_duration": audio.max_duration}  # fmt: skip
+        extraction = extract_features(table, upstream, cache=cache, audio_options=options,
+                                      workers=settings.workers, progress=progress,
+                                      level="pooled")  # fmt: skip
     if audio.on_error == "raise" and (extraction.errors or missing_files(skipped)):
         raise BadAudioError(missing_files(skipped) + extraction.errors)
     skipped.extend(extraction.errors)

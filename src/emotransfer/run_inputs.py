@@ -48,14 +48,20 @@ def input_record(
         ``{"config_digest", "config", "settings" (when given), "data_digest", "rows": [[name,
         start, end, audio digest, {label column: value}], ...]}``
     """
-    digests = {path: file_digest(path) for path in table["file"].unique()}
+    inputs = config.get("inputs") or {}
+    text = inputs.get("text")
+    text_only = config.get("finetune") is None and set(inputs) == {"text"}
+    digests = {} if text_only else {path: file_digest(path) for path in table["file"].unique()}
     columns = [c for c in LABEL_COLUMNS if c in table]
     rows = []
     for position in range(len(table)):
         row = table.iloc[position]
         labels = {c: _plain(row[c]) for c in columns}
+        # a run of text reads the row's text: its digest (in place of the audio's, alone)
+        said = [] if text is None else [_text_digest(row.get(text.get("column") or "text"))]
+        heard = said if text_only else [digests[row["file"]], *said]
         rows.append([Path(row["file"]).name, _plain(row.get("start")), _plain(row.get("end")),
-                     digests[row["file"]], labels])  # fmt: skip
+                     *heard, labels])  # fmt: skip
     data = hashlib.blake2b(json.dumps(rows).encode(), digest_size=16).hexdigest()
     record = {
         "config_digest": config_digest(config if settings is None else settings),
@@ -66,6 +72,13 @@ def input_record(
     if settings is not None:
         record["settings"] = settings
     return record
+
+
+def _text_digest(text: Any) -> str | None:
+    text = _plain(text)
+    if text is None:
+        return None
+    return hashlib.blake2b(str(text).encode("utf-8"), digest_size=16).hexdigest()
 
 
 def run_digest(record: dict[str, Any]) -> str:
@@ -109,13 +122,17 @@ def describe(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
         found.append(f"{len(added)} row(s) added, e.g. {added[0]}")
     if removed:
         found.append(f"{len(removed)} row(s) removed, e.g. {removed[0]}")
-    audio = [key for key in after if key in before and after[key][3] != before[key][3]]
+    # a row: name, start, end, the digests of what the run reads (audio, text), labels
+    audio = [key for key in after if key in before and after[key][3:-1] != before[key][3:-1]]
     if audio:
-        found.append(f"the audio of {len(audio)} file(s) changed, e.g. {audio[0]}")
+        inputs = current["config"].get("inputs") or {}
+        what = "audio" if "text" not in inputs else "text" if set(inputs) == {"text"} else \
+            "audio or text"  # fmt: skip
+        found.append(f"the {what} of {len(audio)} file(s) changed, e.g. {audio[0]}")
     relabelled = []
     for key in after:
-        if key in before and after[key][4] != before[key][4]:
-            old, new = before[key][4], after[key][4]
+        if key in before and after[key][-1] != before[key][-1]:
+            old, new = before[key][-1], after[key][-1]
             column = next(c for c in new if old.get(c) != new.get(c))
             relabelled.append(f"{key}: {column} {old.get(column)} -> {new.get(column)}")
     if relabelled:

@@ -64,7 +64,8 @@ def load_corpora(
     Raises:
         ValueError: no corpus configured, a corpus is empty, a named speaker is not in its
             corpus, or two rows describe one segment and ``allow_duplicates`` is false.
-        FileNotFoundError: missing files (listed) and ``on_missing="raise"``.
+        FileNotFoundError: missing files (listed) and ``on_missing="raise"``
+            (``"skip"`` lists and drops them, ``"keep"`` does not look: a run of text alone).
     """
     if not corpora:
         raise ValueError(
@@ -78,6 +79,8 @@ def load_corpora(
     table = normalize_speakers(pd.concat(tables, ignore_index=True))
     if not allow_duplicates:
         check_no_duplicates(table)
+    if on_missing == "keep":  # a run that reads no audio (text alone): files are names
+        return table, skipped
     problems = table["file"].map(file_problem)
     exists = problems.isna()
     missing = [{"file": f, "problem": problem}
