@@ -45,6 +45,7 @@ TABLES: dict[str, dict[str, str]] = {
         "urdu": "emotransfer.data.corpora.urdu:URDU",
         "iemocap": "emotransfer.data.corpora.iemocap:IEMOCAP",
         "msp_podcast": "emotransfer.data.corpora.msp_podcast:MSPPodcast",
+        "meld": "emotransfer.data.corpora.meld:MELD",
         "synthetic": "emotransfer.data.corpora.synthetic:SyntheticCorpus",
     },
     "upstream": {

@@ -49,6 +49,8 @@ def test_report_point_estimates_and_intervals():
     assert summary["uar"]["value"] == pytest.approx(uar(truth, guess, 4))
     assert summary["wa"]["value"] == pytest.approx(weighted_accuracy(truth, guess))
     assert summary["macro_f1"]["value"] == pytest.approx(macro_f1(truth, guess, 4))
+    assert summary["weighted_f1"]["value"] == pytest.approx(
+        f1_score(truth, guess, average="weighted"))  # fmt: skip
     for interval in [*summary.values(), *report["per_class_recall"].values()]:
         assert interval["ci_low"] <= interval["value"] <= interval["ci_high"]
         assert interval["ci_high"] - interval["ci_low"] < 0.3

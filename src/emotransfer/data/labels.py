@@ -167,6 +167,15 @@ CORPUS_MAPS: dict[str, dict[str, str]] = {
         "O": "other",
         "X": "other",
     },
+    "meld": {
+        "anger": "anger",
+        "disgust": "disgust",
+        "fear": "fear",
+        "joy": "happiness",
+        "neutral": "neutral",
+        "sadness": "sadness",
+        "surprise": "surprise",
+    },
 }
 
 # The labels harmonise() and the corpus maps produce; IEMOCAP keeps excitement apart until a

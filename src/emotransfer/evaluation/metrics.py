@@ -46,6 +46,14 @@ def _macro_f1(matrix: np.ndarray) -> np.ndarray:
     return (f1 * present).sum(-1) / np.maximum(present.sum(-1), 1)
 
 
+def _weighted_f1(matrix: np.ndarray) -> np.ndarray:
+    """Per-class F1 weighted by the class' share of the true labels (MELD's usual score)."""
+    diagonal = np.diagonal(matrix, axis1=-2, axis2=-1)
+    support, predicted = matrix.sum(axis=-1), matrix.sum(axis=-2)
+    f1 = 2 * diagonal / np.maximum(support + predicted, 1)
+    return (f1 * support).sum(-1) / np.maximum(support.sum(-1), 1)
+
+
 def uar(truth: np.ndarray, guess: np.ndarray, num_classes: int) -> float:
     return float(_uar(confusion(truth, guess, num_classes)))
 
@@ -76,7 +84,8 @@ def classification_report(
     seed: int = 0,
     groups: np.ndarray | None = None,
 ) -> dict[str, object]:
-    """UAR, WA, macro-F1 and per-class recall, each with a bootstrap interval, and the matrix.
+    """UAR, WA, macro- and weighted F1 and per-class recall, each with a bootstrap interval, and
+    the matrix.
 
     The bootstrap resamples items, or whole groups (e.g. speakers) when ``groups`` is given.
     """
@@ -87,7 +96,12 @@ def classification_report(
         name: _interval(
             function(matrix), function(samples) if samples is not None else None, confidence
         )
-        for name, function in (("uar", _uar), ("wa", _wa), ("macro_f1", _macro_f1))
+        for name, function in (
+            ("uar", _uar),
+            ("wa", _wa),
+            ("macro_f1", _macro_f1),
+            ("weighted_f1", _weighted_f1),
+        )  # fmt: skip
     }
     recalls = _recalls(matrix)
     sampled = _recalls(samples) if samples is not None else None
