@@ -23,7 +23,7 @@ def test_the_official_tables_become_a_manifest_with_text_and_split(tmp_path):
     assert manifest["split"].tolist() == ["test", "train", "train"]
     assert manifest["text"].tolist() == ["I'm fine.", "Oh my God!", "Get out."]
     assert manifest["speaker"].tolist() == ["Monica", "Rachel", "Ross"]
-    assert manifest["file"].iloc[2].endswith("train_splits/dia0_utt1.mp4")
+    assert manifest["file"].iloc[2].endswith("train_splits/dia0_utt1.wav")
     assert set(manifest["corpus"]) == {"meld"} and set(manifest["language"]) == {"en"}
 
 

@@ -4,8 +4,11 @@
 The official tables ``train_sent_emo.csv``, ``dev_sent_emo.csv`` and ``test_sent_emo.csv``
 give each utterance's text, speaker, emotion (anger, disgust, fear, joy, neutral, sadness,
 surprise), sentiment and dialogue / utterance ids. ``file`` names the clip where MELD's raw
-release puts it (``train_splits/dia0_utt0.mp4``, ``dev_splits_complete/...``,
-``output_repeated_splits_test/...``, under ``root``); a run of the text alone never opens it.
+release puts it (``train_splits/dia0_utt0``, ``dev_splits_complete/...``,
+``output_repeated_splits_test/...``, under ``root``) as a ``.wav`` file: the release's clips
+are ``.mp4`` videos, to be converted to 16 kHz ``.wav`` files of the same names for a run of
+the audio (e.g. ``ffmpeg -i dia0_utt0.mp4 -ac 1 -ar 16000 dia0_utt0.wav``); a run of the text
+alone never opens them.
 The official partition is the ``split`` column (``train``, ``dev``, ``test``):
 ``split: {kind: predefined, train_values: [train, dev], test_values: [test]}``. The main
 characters speak in every partition, so the official protocol is not speaker-independent
@@ -28,7 +31,9 @@ COLUMNS = ("Utterance", "Speaker", "Emotion", "Sentiment", "Dialogue_ID", "Utter
 
 
 class MELD:
-    """MELD's utterance tables (see the module); every table present is read.
+    """MELD's utterance tables (see the module); every table present is read, and the clips
+    are expected as ``<root>/train_splits/dia<D>_utt<U>.wav`` (converted from the release's
+    mp4 files) where a run reads audio.
 
     Args:
         root: the folder holding ``train_sent_emo.csv``, ``dev_sent_emo.csv`` and
@@ -63,7 +68,7 @@ class MELD:
             for record in table.itertuples(index=False):
                 clip = f"dia{record.Dialogue_ID}_utt{record.Utterance_ID}"
                 rows.append({
-                    "file": str(root / CLIPS[split] / f"{clip}.mp4"), "split": split,
+                    "file": str(root / CLIPS[split] / f"{clip}.wav"), "split": split,
                     "speaker": record.Speaker.strip(), "text": record.Utterance.strip(),
                     "emotion": map_code("meld", record.Emotion.strip().lower(),
                                         source=f"{path} ({clip})"),
