@@ -258,3 +258,28 @@ def test_late_fusion_trains_through_run_and_weighs_the_informative_input(tmp_pat
     angry[:, 0] = 2.0
     guesses = predictor.predict_files([clip, clip], {"video": [angry, -angry]})
     assert [max(g, key=g.get) for g in guesses] == ["anger", "sadness"]
+
+
+def test_cached_states_cover_the_text_input_too(tmp_path, spoken_words, tiny_bert, monkeypatch):
+    from emotransfer.encoders.hf_text import HFTextEncoder
+
+    frozen = ["finetune.strategy=frozen", "finetune.epochs=30"]
+    live = run(config_of(tmp_path, spoken_words, tiny_bert, "name=live", *frozen),
+               progress=False)  # fmt: skip
+    calls = []
+    forward = HFTextEncoder.forward
+    monkeypatch.setattr(HFTextEncoder, "forward",
+                        lambda self, batch: calls.append(len(batch["input_ids"]))
+                        or forward(self, batch))  # fmt: skip
+    cached = run(config_of(tmp_path, spoken_words, tiny_bert, "name=cached", *frozen,
+                           "finetune.cache_states=true"), progress=False)  # fmt: skip
+    assert sum(calls) == 32  # each clip's text once, shared by the fold and the refit
+    # the same training on states kept in float16: the same decisions
+    first, second = (pd.read_csv(r.run_dir / "predictions.csv") for r in (live, cached))
+    assert (first["predicted"] == second["predicted"]).all()
+    probabilities = [c for c in first.columns if c.startswith("prob_")]
+    np.testing.assert_allclose(first[probabilities], second[probabilities], atol=0.02)
+    predictor = Predictor.from_run(cached.run_dir)  # the real text encoder serves it
+    clip = str(spoken_words / "audio" / "s1_0.wav")
+    served = Predictor.from_run(live.run_dir).predict_file(clip, text="livid")
+    assert predictor.predict_file(clip, text="livid") == pytest.approx(served, abs=0.02)

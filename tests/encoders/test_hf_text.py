@@ -58,3 +58,23 @@ def test_strategies_act_on_a_text_encoder_through_its_interface(tiny_bert):
     assert len(added) == 2 * 2 * 2  # A and B, query and value, two layers
     trained = [p for p in model.encoders["text"].parameters() if p.requires_grad]
     assert {id(p) for p in trained} == {id(p) for p in added}
+
+
+def test_a_frozen_encoder_keeps_dropout_off_while_the_model_trains(tiny_bert):
+    from emotransfer.models.emotion_model import EmotionModel
+
+    text = HFTextEncoder(model=tiny_bert)
+    model = EmotionModel(encoders={"text": text}, num_classes=2)
+    batch = text.prepare(["furious calm", "gloomy"])
+    model.train()
+    assert text.module.training  # trainable: dropout on
+    first, second = (text(batch).states for _ in range(2))
+    assert not torch.equal(first, second)
+    text.freeze()  # as LoRA does before adding its adapters: dropout stays on
+    model.train()
+    assert text.module.training
+    text.freeze_in_eval()  # the frozen strategy
+    model.train()
+    assert not text.training and not text.module.training and model.head.training
+    first, second = (text(batch).states for _ in range(2))
+    assert torch.equal(first, second)

@@ -92,9 +92,21 @@ class Encoder(torch.nn.Module):
             parameter.requires_grad_(False)
 
     def freeze(self) -> None:
-        """Freeze every weight of the encoder."""
+        """Freeze every weight of the encoder (modules added later, LoRA or adapters, train)."""
         for parameter in self.parameters():
             parameter.requires_grad_(False)
+
+    def freeze_in_eval(self) -> None:
+        """Freeze every weight and stay in eval mode (no dropout) while the model trains: the
+        encoder of the frozen strategy gives a clip the same states in training as at
+        inference, the states ``finetune.cache_states`` computes once."""
+        self.freeze()
+        self.frozen = True
+        self.eval()
+
+    def train(self, mode: bool = True) -> Encoder:
+        """``torch.nn.Module.train``, except that a frozen encoder stays in eval mode."""
+        return super().train(mode and not getattr(self, "frozen", False))
 
     def check_layer(self, layer: int | None) -> None:
         """Raise ``ValueError`` for a hidden-state index the encoder does not have."""

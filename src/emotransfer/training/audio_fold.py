@@ -207,9 +207,10 @@ def cached_inputs(
     config: ExperimentConfig, spec: TrainedSpec, waves: Any
 ) -> tuple[Any, dict[str, Any] | None]:  # fmt: skip
     """With ``finetune.cache_states``: the frozen audio encoder's states of every clip (and
-    each audio view's encoder's), computed once, in place of the waves, and the encoders
-    that stand in for the real ones while training (:mod:`emotransfer.encoders.cached`);
-    else the waves as they are."""
+    each other input's encoder's: an audio view's of the clip, the text encoder's of its
+    text ...), computed once, in place of the items, and the encoders that stand in for the
+    real ones while training (:mod:`emotransfer.encoders.cached`); else the items as they
+    are."""
     if not config.finetune.cache_states:
         return waves, None
     from emotransfer.encoders.cached import CachedStates, cache_states
@@ -217,11 +218,12 @@ def cached_inputs(
 
     audio = waves["audio"] if isinstance(waves, dict) else waves
     encoders = {"audio": build_encoder(spec, plugins=config.plugins)}
-    for view in filter(is_audio_view, spec.inputs):
-        encoders[view] = build_input_encoder(spec, view, plugins=config.plugins)
+    for name in spec.inputs:
+        encoders[name] = build_input_encoder(spec, name, plugins=config.plugins)
     items, stand_ins = {}, {}
     for name, encoder in encoders.items():
-        items[name] = cache_states(encoder, audio, batch_size=config.finetune.batch_size)
+        given = audio if name == "audio" or is_audio_view(name) else waves[name]
+        items[name] = cache_states(encoder, given, batch_size=config.finetune.batch_size)
         stand_ins[name] = CachedStates(num_layers=encoder.num_layers,
                                        hidden_size=encoder.hidden_size,
                                        frame_rate=encoder.frame_rate)  # fmt: skip

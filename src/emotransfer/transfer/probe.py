@@ -10,11 +10,11 @@ from emotransfer.transfer.base import head_parameters
 
 
 class FrozenEncoder:
-    """Freeze every encoder weight."""
+    """Freeze every encoder weight; the encoders stay in eval mode (no dropout)."""
 
     def apply(self, model: torch.nn.Module) -> list[dict[str, Any]]:
         for encoder in model.encoders.values():
-            encoder.freeze()
+            encoder.freeze_in_eval()
         return [{"params": head_parameters(model), "lr_scale": 1.0}]
 
     def describe(self) -> dict[str, Any]:
