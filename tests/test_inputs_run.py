@@ -140,10 +140,9 @@ def test_a_missing_text_column_is_named_before_anything_is_written(
 def test_other_inputs_need_a_trained_model_and_an_encoder_of_their_modality(
     tmp_path, spoken_words, tiny_bert
 ):
-    with pytest.raises(ValueError, match="frozen-feature run takes one input, audio or text"):
-        load_config(None, overrides=["inputs={audio: {upstream: egemaps}, text: "
-                                     f"{{upstream: hf_text, params: {{model: {tiny_bert}}}}}}}"
-                                     ])  # fmt: skip
+    with pytest.raises(ValueError, match="frozen-feature run takes audio, text, or both"):
+        load_config(None, overrides=["inputs={audio: {upstream: egemaps}, video: "
+                                     "{upstream: frames}}"])  # fmt: skip
     with pytest.raises(ValueError, match="known modalities are"):
         load_config(None, overrides=["inputs={smell: {upstream: x}}"])
     config = config_of(tmp_path, spoken_words, tiny_bert, "inputs.text.upstream=logmel",
@@ -283,3 +282,29 @@ def test_cached_states_cover_the_text_input_too(tmp_path, spoken_words, tiny_ber
     clip = str(spoken_words / "audio" / "s1_0.wav")
     served = Predictor.from_run(live.run_dir).predict_file(clip, text="livid")
     assert predictor.predict_file(clip, text="livid") == pytest.approx(served, abs=0.02)
+
+
+def test_a_frozen_run_of_audio_and_text_concatenates_their_features(
+    tmp_path, spoken_words, tiny_bert
+):
+    from emotransfer.run_files import RunFolderError
+
+    def frozen(name, *overrides):
+        return run(load_config(None, overrides=[
+            f"name={name}", f"output_dir={tmp_path}", f"cache_dir={tmp_path / 'cache'}",
+            f"data.corpora=[{{name: csv, root: {spoken_words}}}]", "head.name=logreg",
+            "head.grid={C: [1.0]}", "evaluation.bootstrap=20", *overrides,
+        ]), progress=False).metrics["summary"]["uar"]["value"]  # fmt: skip
+
+    text = (f"inputs={{text: {{upstream: hf_text, params: {{model: {tiny_bert}}}, layer: -1, "
+            "pooling: mean}}")  # fmt: skip
+    audio_uar = frozen("audio", "features.upstream=logmel")
+    text_uar = frozen("text", text)
+    fused_uar = frozen("fused", "features.upstream=logmel", text)
+    # noise audio 0.47, the words 1.0, both concatenated (144 noise columns beside 16 of
+    # words, 24 training clips): the words carry the fused model far above the audio
+    assert text_uar == 1.0 and fused_uar >= audio_uar + 0.3
+    fused = tmp_path / "fused"
+    assert json.loads((fused / "model.json").read_text())["text"]["upstream"] == "hf_text"
+    with pytest.raises(RunFolderError, match="predict serves audio runs only"):
+        Predictor.from_run(fused)

@@ -110,19 +110,19 @@ class ExperimentConfig(Section):
             self.__dict__["features"] = self.inputs["audio"]  # no re-validation loop
         others = sorted(set(self.inputs) - {"audio"})
         if self.text_only:  # a frozen run of text alone: `features` is the text input
-            if "features" in self.model_fields_set:
-                raise ValueError("a frozen run of text alone takes `inputs.text`; its "
-                                 "`features` would be a second input")  # fmt: skip
             if self.inputs["text"].upstream != "hf_text":
                 raise ValueError(f"inputs.text.upstream {self.inputs['text'].upstream!r}: a "
                                  "frozen text run encodes with hf_text")  # fmt: skip
             self.__dict__["features"] = self.inputs["text"]
-        elif others and self.finetune is None:
+        elif others and self.finetune is None and others != ["text"]:
             raise ValueError(
-                f"inputs {others}: a frozen-feature run takes one input, audio or text; "
-                "several inputs train one model: add a finetune section (strategy: frozen "
-                "trains the fusion and head on frozen encoders)"
+                f"inputs {others}: a frozen-feature run takes audio, text, or both (early "
+                "fusion); other inputs train one model: add a finetune section (strategy: "
+                "frozen trains the fusion and head on frozen encoders)"
             )
+        if self.early_fusion and self.inputs["text"].upstream != "hf_text":
+            raise ValueError(f"inputs.text.upstream {self.inputs['text'].upstream!r}: a "
+                             "frozen text input encodes with hf_text")  # fmt: skip
         if others and self.finetune is not None and self.finetune.source:
             raise ValueError(f"inputs {others}: two-stage transfer (finetune.source) trains "
                              "the audio encoder alone; give the audio input only")  # fmt: skip
@@ -146,8 +146,16 @@ class ExperimentConfig(Section):
 
     @property
     def text_only(self) -> bool:
-        """A frozen-feature run of the text input alone (no audio is read)."""
-        return self.finetune is None and set(self.inputs) == {"text"}
+        """A frozen-feature run of the text input alone (no audio is read): ``inputs.text``
+        without ``features`` (the audio input written the older way)."""
+        given = "features" in self.model_fields_set  # a reloaded config repeats the text
+        return (self.finetune is None and set(self.inputs) == {"text"}
+                and (not given or self.features == self.inputs["text"]))  # fmt: skip
+
+    @property
+    def early_fusion(self) -> bool:
+        """A frozen-feature run of audio and text: their pooled features concatenated."""
+        return self.finetune is None and "text" in self.inputs and not self.text_only
 
     def other_inputs(self) -> dict[str, FeatureConfig]:
         """The inputs besides audio, by modality (text ...) in modality order, then the audio

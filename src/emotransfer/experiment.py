@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from emotransfer import registry
+from emotransfer import registry, run_outputs
 from emotransfer.config import ExperimentConfig
 from emotransfer.data.confounds import confound_audit
 from emotransfer.data.items import decode_inputs, decode_waves
@@ -299,9 +299,7 @@ def _finetuner(config: ExperimentConfig, folder: Path, waves: list, labels: np.n
     if config.finetune.source:
         source_state = _source_stage(config, folder, spec, progress, force)
     waves, shared = cached_inputs(config, spec, waves)  # finetune.cache_states
-    from emotransfer.run_outputs import dimension_values
-
-    values = dimension_values(table, spec.dimensions) if spec.dimensions else None
+    values = run_outputs.dimension_values(table, spec.dimensions) if spec.dimensions else None
     common = {"source_state": source_state, "progress": progress, "shared": shared,
               "values": values}  # fmt: skip
 
@@ -366,10 +364,13 @@ def _source_stage(
 def _frozen_spec(config: ExperimentConfig, classes: list[str], folds: int,
                  normalization: str) -> dict[str, Any]:  # fmt: skip
     features = config.features
-    return FrozenSpec(upstream=features.upstream, params=features.params, layer=features.layer,
+    spec = FrozenSpec(upstream=features.upstream, params=features.params, layer=features.layer,
                       pooling=features.pooling, normalization=normalization,
                       classes=classes, sample_rate=config.data.audio.sample_rate,
                       audio=audio_limits(config), folds=folds).to_json()  # fmt: skip
+    if config.early_fusion:  # recorded; predict refuses it (audio and text: not served yet)
+        spec["text"] = config.inputs["text"].model_dump(mode="json")
+    return spec
 
 
 def _train(config: ExperimentConfig, folder: Path, fit_fold: Any, labels: np.ndarray,

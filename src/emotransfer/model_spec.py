@@ -174,8 +174,8 @@ def read_model_spec(
     if spec.get("kind", "finetune") not in COMPONENTS:
         raise RunFolderError(f'{path}: "kind": "frozen", or absent for a fine-tuning run')
     kind = spec.get("kind", "finetune")
-    if kind == "frozen" and spec.get("upstream") == "hf_text":
-        raise RunFolderError(f"{path}: a frozen run of text (upstream hf_text): its metrics and "
+    if kind == "frozen" and (spec.get("upstream") == "hf_text" or "text" in spec):
+        raise RunFolderError(f"{path}: a frozen run of text (hf_text): its metrics and "
                              "fold heads are in the folder, but predict serves audio runs "
                              "only")  # fmt: skip
     for group in ("common", kind):

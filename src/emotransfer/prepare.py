@@ -320,6 +320,8 @@ def run_features(
             f"them (layer_sum); head {config.head.name!r} takes one layer"
         )  # fmt: skip
     features, table, extraction = layer_features(config, table, skipped, progress=progress)
+    if config.early_fusion:
+        return with_text(config, features, table, progress=progress), table, extraction
     states = features.shape[1]
     if layer is None:
         return features, table, extraction
@@ -329,3 +331,32 @@ def run_features(
             f"hidden state(s): use 0..{states - 1} or -{states}..-1"
         )
     return features[:, layer], table, extraction
+
+
+def with_text(
+    config: ExperimentConfig, audio: np.ndarray, table: pd.DataFrame, *, progress: bool
+) -> np.ndarray:  # fmt: skip
+    """Early fusion in a frozen run: the audio's hidden state ``features.layer`` and the
+    text's ``inputs.text.layer`` (each pooled, and normalised as the audio is), concatenated
+    per clip: ``(N, D_audio + D_text)``; the fold heads standardise the columns."""
+    from emotransfer.features.text import TextUpstream, extract_text_features
+
+    text = config.inputs["text"]
+    if config.features.layer is None or text.layer is None:
+        raise ValueError("a frozen run of audio and text concatenates one hidden state of each: "
+                         "set features.layer and inputs.text.layer (not null)")  # fmt: skip
+    extraction = extract_text_features(table, config.column_of("text"),
+                                       TextUpstream(**text.params), cache_root(config),
+                                       progress=progress)  # fmt: skip
+    words = np.stack([pool_statistics(a, text.pooling) for a in extraction.arrays])
+    for name, states, layer in (("features", audio, config.features.layer),
+                                ("inputs.text", words, text.layer)):  # fmt: skip
+        if not -states.shape[1] <= layer < states.shape[1]:
+            raise ValueError(f"{name}.layer={layer}: the input gives {states.shape[1]} hidden "
+                             f"state(s)")  # fmt: skip
+    words = words[:, text.layer].astype(np.float64)
+    chosen = choose_normalization(config.features.normalization, table,
+                                  allow_confounded=config.split.allow_confounded)[0]  # fmt: skip
+    if chosen in ("speaker", "corpus"):
+        words = speaker_standardize(words, normalization_groups(table, chosen))
+    return np.concatenate([audio[:, config.features.layer], words], axis=1)

@@ -107,8 +107,17 @@ def test_a_frozen_text_run_learns_the_words_and_the_disjoint_split_shows_it(
     assert unseen.metrics["summary"]["uar"]["value"] < 0.8
 
 
-def test_a_frozen_text_run_needs_hf_text_and_no_second_input(tmp_path, said_words, tiny_bert):
+def test_a_frozen_text_run_needs_hf_text_and_audio_makes_it_early_fusion(
+    tmp_path, said_words, tiny_bert
+):
     with pytest.raises(ValueError, match="frozen text run encodes with hf_text"):
         text_config(tmp_path, said_words, tiny_bert, "inputs.text.upstream=egemaps")
-    with pytest.raises(ValueError, match="takes `inputs.text`"):
-        text_config(tmp_path, said_words, tiny_bert, "features.upstream=egemaps")
+    fused = text_config(tmp_path, said_words, tiny_bert, "features.upstream=egemaps")
+    assert fused.early_fusion and not fused.text_only  # audio (the old way) and text
+    with pytest.raises(ValueError, match="frozen text input encodes with hf_text"):
+        text_config(tmp_path, said_words, tiny_bert, "features.upstream=egemaps",
+                    "inputs.text.upstream=logmel")  # fmt: skip
+    # the config a run folder keeps (features repeating the text) reads back as text alone
+    again = load_config(None, overrides=[])
+    again = type(again).model_validate(text_config(tmp_path, said_words, tiny_bert).to_dict())
+    assert again.text_only
