@@ -207,7 +207,7 @@ def _run(
         metrics["finetune"] = config.finetune.model_dump(mode="json")
     if evaluation.dimensions:  # a trained model's joint values, or ridge on frozen features
         metrics["dimensional"] = dimensional_report(config, features, table, folds, predictions,
-                                              results)  # fmt: skip
+                                              results, blocks=extraction.blocks)  # fmt: skip
         write_text(folder / "predictions.csv", predictions.to_csv(index=False))
     write_json(folder / "metrics.json", metrics)
     from emotransfer.reporting.html import write_report

@@ -321,7 +321,9 @@ def run_features(
         )  # fmt: skip
     features, table, extraction = layer_features(config, table, skipped, progress=progress)
     if config.early_fusion:
-        return with_text(config, features, table, progress=progress), table, extraction
+        fused = with_text(config, features, table, progress=progress)
+        extraction.blocks = [features.shape[2], fused.shape[1] - features.shape[2]]
+        return fused, table, extraction
     states = features.shape[1]
     if layer is None:
         return features, table, extraction

@@ -43,9 +43,12 @@ def dimensional_report(
     folds: list[Fold],
     predictions: pd.DataFrame,
     results: list[FoldResult],
+    *,
+    blocks: list[int] | None = None,
 ) -> dict[str, Any]:
     """CCC with a CI per requested dimension on the same folds: the multitask head's joint
-    predictions when it learned the dimension, else a ridge regression per dimension."""
+    predictions when it learned the dimension, else a ridge regression per dimension (an
+    early fusion's input ``blocks`` weighted on inner folds)."""
     groups = speaker_keys(table)
     position = {
         (f.name, int(i)): n
@@ -76,6 +79,7 @@ def dimensional_report(
                     alphas=DEFAULT_ALPHAS,
                     inner_folds=config.head.inner_folds,
                     seed=config.seed,
+                    blocks=blocks or (),
                 )
             truth.append(targets[rows])
             guess.append(predicted)

@@ -69,6 +69,8 @@ class Extraction:
     # With per-speaker normalisation: the average speaker's mean and scale of the pooled
     # features, (L + 1, D) each (what a clip of no declared speaker is standardised with).
     speaker_stats: tuple[np.ndarray, np.ndarray] | None = None
+    # An early fusion's input widths in the feature columns (audio, text); empty: one input.
+    blocks: list[int] = field(default_factory=list)
 
 
 def file_digest(path: str) -> str:

@@ -16,6 +16,9 @@ Example:
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Sequence
+
 import numpy as np
 from sklearn.linear_model import Ridge
 
@@ -24,6 +27,8 @@ from emotransfer.evaluation.metrics import ccc
 from emotransfer.models.normalize import Standardizer
 
 DEFAULT_ALPHAS = [1.0, 10.0, 100.0, 1000.0, 10000.0]
+# The relative weights an input block of an early fusion may get (after the first block's 1).
+BLOCK_WEIGHTS = (0.25, 0.5, 1.0, 2.0, 4.0)
 
 
 def run_regression_fold(
@@ -35,6 +40,7 @@ def run_regression_fold(
     alphas: list[float],
     inner_folds: int,
     seed: int,
+    blocks: Sequence[int] = (),
 ) -> tuple[np.ndarray, np.ndarray, float]:
     """Fit on the labelled training rows of ``fold``; predict its labelled test rows.
 
@@ -42,6 +48,10 @@ def run_regression_fold(
         features: ``(N, D)`` pooled features.
         targets: ``(N,)`` float, NaN where a row has no value.
         groups: ``(N,)`` speaker keys.
+        blocks: the widths of the inputs concatenated in ``features`` (audio, text: an
+            early fusion), summing to ``D``; each block after the first gets a weight from
+            :data:`BLOCK_WEIGHTS` (its columns scaled after standardising: a ridge penalty of
+            its own), chosen with alpha on the inner folds. Empty: one block.
 
     Returns:
         Test row positions that have a value, their predictions, and the chosen alpha.
@@ -51,23 +61,42 @@ def run_regression_fold(
     test = fold.test[known[fold.test]]
     if len(train) < 2 or len(test) == 0:
         return test, np.zeros(len(test)), float("nan")
-    alpha = _select_alpha(features[train], targets[train], groups[train], alphas, inner_folds, seed)
+    alpha, weights = _select(features[train], targets[train], groups[train], alphas, blocks,
+                             inner_folds, seed)  # fmt: skip
     scaler = Standardizer().fit(features[train])
-    model = Ridge(alpha=alpha).fit(scaler.transform(features[train]), targets[train])
-    return test, model.predict(scaler.transform(features[test])), alpha
+    scale = _column_scale(blocks, weights, features.shape[1])
+    model = Ridge(alpha=alpha).fit(scaler.transform(features[train]) * scale, targets[train])
+    return test, model.predict(scaler.transform(features[test]) * scale), alpha
 
 
-def _select_alpha(
+def _block_weights(blocks: Sequence[int]) -> list[tuple[float, ...]]:
+    return list(itertools.product(BLOCK_WEIGHTS, repeat=max(len(blocks) - 1, 0)))
+
+
+def _column_scale(blocks: Sequence[int], weights: tuple[float, ...], width: int) -> np.ndarray:
+    """Per column, its block's weight (1 for the first block, or without blocks)."""
+    if not blocks:
+        return np.ones(width)
+    if sum(blocks) != width:
+        raise ValueError(f"blocks {list(blocks)} do not add up to the {width} feature columns")
+    return np.concatenate([np.full(size, weight) for size, weight in
+                           zip(blocks, (1.0, *weights))])  # fmt: skip
+
+
+def _select(
     features: np.ndarray,
     targets: np.ndarray,
     groups: np.ndarray,
     alphas: list[float],
+    blocks: Sequence[int],
     folds: int,
     seed: int,
-) -> float:
-    if len(alphas) == 1 or len(np.unique(groups)) < 2:
-        return float(alphas[0])
-    scores = np.zeros(len(alphas))
+) -> tuple[float, tuple[float, ...]]:
+    """The alpha and block weights of the best summed CCC over speaker-grouped inner folds."""
+    choices = [(alpha, weights) for alpha in alphas for weights in _block_weights(blocks)]
+    if len(choices) == 1 or len(np.unique(groups)) < 2:
+        return choices[0]
+    scores = np.zeros(len(choices))
     strata = np.zeros(len(targets), dtype=int)
     for train, valid in inner_splits(groups, strata, folds=folds, seed=seed):
         scaler = Standardizer().fit(features[train])
@@ -75,7 +104,9 @@ def _select_alpha(
             scaler.transform(features[train]),
             scaler.transform(features[valid]),
         )
-        for i, alpha in enumerate(alphas):
-            guess = Ridge(alpha=alpha).fit(inner_train, targets[train]).predict(inner_valid)
+        for i, (alpha, weights) in enumerate(choices):
+            scale = _column_scale(blocks, weights, features.shape[1])
+            guess = Ridge(alpha=alpha).fit(inner_train * scale, targets[train]).predict(
+                inner_valid * scale)  # fmt: skip
             scores[i] += ccc(targets[valid], guess)
-    return float(alphas[int(np.argmax(scores))])
+    return choices[int(np.argmax(scores))]
