@@ -56,6 +56,18 @@ def identity_digest(identity: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
+def files_digest(files: list[Path]) -> str:
+    """A digest of files' names and bytes, in the order given (16 hex digits): what names a
+    model folder's weights in a cache identity."""
+    digest = hashlib.sha256()
+    for file in files:
+        digest.update(file.name.encode())
+        with open(file, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()[:16]
+
+
 def entry_checksum(
     key: str, array: np.ndarray, duration: float | None, sample_rate: int | None
 ) -> str:

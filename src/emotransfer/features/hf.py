@@ -22,7 +22,6 @@ Example (a tiny random wav2vec2, built on the spot):
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import pickle
 import re
 import warnings
@@ -34,6 +33,7 @@ import numpy as np
 import torch
 import transformers
 
+from emotransfer.features.cache import files_digest
 from emotransfer.features.hf_runners import (
     WaveformRunner,
     WhisperRunner,
@@ -230,13 +230,7 @@ class HFEncoder:
             files += [folder / name for name in METADATA_FILES if (folder / name).is_file()]
             if not files:
                 raise FileNotFoundError(f"HFEncoder model folder {str(folder)!r} has no files")
-            digest = hashlib.sha256()
-            for file in files:
-                digest.update(file.name.encode())
-                with open(file, "rb") as handle:
-                    for block in iter(lambda: handle.read(1 << 20), b""):
-                        digest.update(block)
-            self._weights_digest = digest.hexdigest()[:16]
+            self._weights_digest = files_digest(files)
         return self._weights_digest
 
     def load(self) -> WhisperRunner | WaveformRunner:

@@ -38,7 +38,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from emotransfer.features.cache import CorruptEntry, FeatureCache
+from emotransfer.features.cache import CorruptEntry, FeatureCache, files_digest
 from emotransfer.features.extract import Extraction, entry_problem
 
 # The files of a model folder that change what it computes (weights, configs, tokenizer).
@@ -186,10 +186,4 @@ def _folder_digest(folder: Path) -> str:
     files = sorted({f for pattern in MODEL_FILES for f in folder.glob(pattern) if f.is_file()})
     if not files:
         raise FileNotFoundError(f"text model folder {str(folder)!r} has no model files")
-    digest = hashlib.sha256()
-    for file in files:
-        digest.update(file.name.encode())
-        with open(file, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-    return digest.hexdigest()[:16]
+    return files_digest(files)
