@@ -27,12 +27,10 @@ Example (a tiny random BERT made here; a real one is a folder or hub id, e.g.
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 
 from emotransfer.encoders.base import Encoder, EncoderOutput, module_list
-from emotransfer.seeding import torch_seed
+from emotransfer.features.text import hidden_states, load_text_model, tokenize
 
 # Where the transformer layers sit, per architecture family (BERT, DistilBERT, others).
 BLOCKS = ("encoder.layer", "transformer.layer", "layers", "encoder.layers")
@@ -63,36 +61,25 @@ class HFTextEncoder(Encoder):
         seed: int = 0,
     ) -> None:
         super().__init__()
-        from transformers import AutoConfig, AutoModel, AutoTokenizer
-
         if max_tokens < 2:
             raise ValueError(f"max_tokens {max_tokens}: at least 2 (the special tokens)")
         self.model = model
         self.max_tokens = max_tokens
         self.trust_remote_code = trust_remote_code
-        options: dict[str, Any] = {"revision": revision, "trust_remote_code": trust_remote_code}
-        self.tokenizer = AutoTokenizer.from_pretrained(model, **options)
-        if random_init:
-            with torch_seed(seed):
-                config = AutoConfig.from_pretrained(model, **options)
-                self.module = AutoModel.from_config(config, trust_remote_code=trust_remote_code)
-        else:
-            self.module = AutoModel.from_pretrained(model, **options)
-        self.module.float()
+        self.tokenizer, self.module = load_text_model(
+            model, revision=revision, trust_remote_code=trust_remote_code,
+            random_init=random_init, seed=seed,
+        )  # fmt: skip
         config = self.module.config
         self.num_layers = int(config.num_hidden_layers)
         self.hidden_size = int(config.hidden_size)
         self.frame_rate = 0.0  # tokens, not time
 
     def prepare(self, items: list[str]) -> dict[str, torch.Tensor]:
-        texts = [str(item) for item in items]
-        return dict(self.tokenizer(texts, padding=True, truncation=True,
-                                   max_length=self.max_tokens, return_tensors="pt"))  # fmt: skip
+        return tokenize(self.tokenizer, items, self.max_tokens)
 
     def forward(self, batch: dict[str, torch.Tensor]) -> EncoderOutput:  # type: ignore[override]
-        output = self.module(**batch, output_hidden_states=True)
-        states = torch.stack(output.hidden_states, dim=1)
-        return EncoderOutput(states, batch["attention_mask"].bool())
+        return EncoderOutput(*hidden_states(self.module, batch))
 
     def front_end_parameters(self) -> list[torch.nn.Parameter]:
         embeddings = getattr(self.module, "embeddings", None)

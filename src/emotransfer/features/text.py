@@ -46,8 +46,9 @@ MODEL_FILES = ("*.safetensors", "*.bin", "*.json", "*.txt", "*.model")
 
 
 class TextUpstream:
-    """A frozen text encoder (:class:`~emotransfer.encoders.hf_text.HFTextEncoder`, loaded on
-    first use) that gives each text's pooled hidden states.
+    """A frozen transformers text encoder (loaded on first use, the way the trainable
+    :class:`~emotransfer.encoders.hf_text.HFTextEncoder` loads it) that gives each text's
+    pooled hidden states.
 
     Args:
         model: a local model folder or a hub id (tokenizer and model).
@@ -69,24 +70,22 @@ class TextUpstream:
         self._encoder: Any = None
 
     @property
-    def encoder(self) -> Any:
-        """The loaded encoder (in eval mode); a model that cannot load is a ``ValueError``
-        naming it."""
+    def encoder(self) -> tuple[Any, Any]:
+        """The loaded tokenizer and model (in eval mode); a model that cannot load is a
+        ``ValueError`` naming it."""
         if self._encoder is None:
-            from emotransfer.encoders.hf_text import HFTextEncoder
-
             try:
-                encoder = HFTextEncoder(model=self.model, max_tokens=self.max_tokens,
-                                        revision=self.revision,
-                                        trust_remote_code=self.trust_remote_code)  # fmt: skip
-                self._encoder = encoder.eval()
+                trust = self.trust_remote_code
+                tokenizer, module = load_text_model(self.model, revision=self.revision,
+                                                    trust_remote_code=trust)  # fmt: skip
             except (OSError, ValueError) as error:
                 raise ValueError(f"cannot load the text model {self.model!r}: {error}") from None
+            self._encoder = (tokenizer, module.eval())
         return self._encoder
 
     @property
     def num_layers(self) -> int:
-        return int(self.encoder.num_layers)
+        return int(self.encoder[1].config.num_hidden_layers)
 
     def identity(self) -> dict[str, Any]:
         """Everything that changes the output (see the module)."""
@@ -104,20 +103,55 @@ class TextUpstream:
     def statistics(self, texts: list[str]) -> list[np.ndarray]:
         """Per text, ``(L + 1, 2, D)``: each hidden state's mean and standard deviation over
         the text's real tokens (float32)."""
-        encoder = self.encoder
+        tokenizer, module = self.encoder
         order = np.argsort([len(text) for text in texts], kind="stable")
         result: list[np.ndarray] = [np.empty(0)] * len(texts)
         for first in range(0, len(order), self.batch_size):
             rows = order[first : first + self.batch_size]
-            output = encoder(encoder.prepare([texts[i] for i in rows]))
-            weights = output.mask.float()[:, None, :, None]  # (B, 1, T, 1)
+            batch = tokenize(tokenizer, [texts[i] for i in rows], self.max_tokens)
+            states, mask = hidden_states(module, batch)
+            weights = mask.float()[:, None, :, None]  # (B, 1, T, 1)
             count = weights.sum(2)
-            mean = (output.states * weights).sum(2) / count  # (B, L + 1, D)
-            spread = (((output.states - mean[:, :, None]) ** 2 * weights).sum(2) / count).sqrt()
+            mean = (states * weights).sum(2) / count  # (B, L + 1, D)
+            spread = (((states - mean[:, :, None]) ** 2 * weights).sum(2) / count).sqrt()
             pooled = torch.stack([mean, spread], dim=2).float().numpy()  # (B, L + 1, 2, D)
             for position, row in enumerate(rows):
                 result[row] = pooled[position]
         return result
+
+
+def load_text_model(
+    model: str, *, revision: str | None = None, trust_remote_code: bool = False,
+    random_init: bool = False, seed: int = 0,
+) -> tuple[Any, torch.nn.Module]:  # fmt: skip
+    """A transformers tokenizer and text model (float32) from a folder or hub id; with
+    ``random_init``, the architecture with weights seeded by ``seed``."""
+    from transformers import AutoConfig, AutoModel, AutoTokenizer
+
+    from emotransfer.seeding import torch_seed
+
+    options: dict[str, Any] = {"revision": revision, "trust_remote_code": trust_remote_code}
+    tokenizer = AutoTokenizer.from_pretrained(model, **options)
+    if random_init:
+        with torch_seed(seed):
+            config = AutoConfig.from_pretrained(model, **options)
+            module = AutoModel.from_config(config, trust_remote_code=trust_remote_code)
+    else:
+        module = AutoModel.from_pretrained(model, **options)
+    return tokenizer, module.float()
+
+
+def tokenize(tokenizer: Any, texts: list[Any], max_tokens: int) -> dict[str, torch.Tensor]:
+    """The tokenizer's padded tensors of ``texts`` (at most ``max_tokens`` tokens each)."""
+    return dict(tokenizer([str(text) for text in texts], padding=True, truncation=True,
+                          max_length=max_tokens, return_tensors="pt"))  # fmt: skip
+
+
+def hidden_states(module: torch.nn.Module, batch: dict[str, torch.Tensor]) -> tuple[Any, Any]:
+    """Every hidden state of the tokens ``(B, L + 1, T, D)`` and the mask of real tokens
+    ``(B, T)``."""
+    output = module(**batch, output_hidden_states=True)
+    return torch.stack(output.hidden_states, dim=1), batch["attention_mask"].bool()
 
 
 def text_key(text: str) -> str:
