@@ -50,6 +50,9 @@ def dimensional_report(
     predictions when it learned the dimension, else a ridge regression per dimension (an
     early fusion's input ``blocks`` weighted on inner folds)."""
     groups = speaker_keys(table)
+    content = None  # a split that holds content out tunes on inner folds that do too
+    if config.split.kind == "disjoint":
+        content = table[config.split.content].astype(str).str.strip().to_numpy()
     position = {
         (f.name, int(i)): n
         for n, (f, i) in enumerate((fold, index) for fold in folds for index in fold.test)
@@ -80,6 +83,7 @@ def dimensional_report(
                     inner_folds=config.head.inner_folds,
                     seed=config.seed,
                     blocks=blocks or (),
+                    content=content,
                 )
             truth.append(targets[rows])
             guess.append(predicted)

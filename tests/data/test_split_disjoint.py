@@ -100,3 +100,18 @@ def test_a_run_with_the_disjoint_split(tmp_path, synthetic_root):
         f"speakers={i},content={j}" for i in (1, 2) for j in (1, 2)
     ]
     assert result.metrics["audit"]["ok"]
+
+
+def test_inner_folds_of_a_disjoint_split_hold_speakers_and_content_out():
+    from emotransfer.data.split_disjoint import inner_disjoint_splits
+
+    table = grid_table(speakers=6, sentences=6)
+    speakers, content = table["speaker"].to_numpy(), table["text_id"].to_numpy()
+    splits = inner_disjoint_splits(speakers, content, folds=3, seed=0)
+    assert len(splits) == 3
+    for train, valid in splits:
+        assert not set(speakers[train]) & set(speakers[valid])
+        assert not set(content[train]) & set(content[valid])
+        assert len(train) == 4 * 4 * 2 and len(valid) == 2 * 2 * 2  # 2/3 x 2/3 trains
+    again = inner_disjoint_splits(speakers, content, folds=3, seed=0)
+    assert all((a[1] == b[1]).all() for a, b in zip(splits, again))

@@ -21,3 +21,18 @@ def test_an_early_fusions_blocks_get_weights_chosen_on_inner_folds():
     assert ccc(targets[rows_], weighted) > ccc(targets[rows_], plain) + 0.05
     with pytest.raises(ValueError, match="do not add up"):
         run_regression_fold(features, targets, groups, fold, blocks=[4, 100], **common)
+
+
+def test_content_makes_the_inner_folds_hold_the_content_out_too():
+    rng = np.random.default_rng(1)
+    speakers, words = np.repeat(np.arange(8), 8), np.tile(np.arange(8), 8)
+    lookup = np.eye(8)[words]  # the word's identity
+    acoustic = rng.normal(size=(64, 2))
+    targets = acoustic[:, 0] + rng.normal(size=8)[words]  # each word its own offset
+    features = np.concatenate([acoustic, lookup], axis=1)
+    fold = Fold("f", np.flatnonzero((speakers < 6) & (words < 6)),
+                np.flatnonzero((speakers >= 6) & (words >= 6)))  # fmt: skip
+    rows, guess, _ = run_regression_fold(features, targets, speakers, fold, alphas=[1.0, 10.0],
+                                         inner_folds=3, seed=0, blocks=[2, 8],
+                                         content=words)  # fmt: skip
+    assert len(rows) == 4 and np.isfinite(guess).all()  # 2 speakers x 2 unseen words

@@ -12,9 +12,11 @@ content, or of a training speaker saying held-out content, are in neither side o
 fold. Over the ``folds x content_folds`` folds every clip is tested exactly once; each fold
 trains on about ``(1 - 1/folds) (1 - 1/content_folds)`` of the clips.
 
-Inner folds (the head's tuning, calibration, validation speakers) stay speaker-grouped
-inside each training side: a content value can be on both sides of an inner fold, so tuning
-may favour a model that memorises; the outer test is content-disjoint whatever is tuned.
+Inner folds of the ridge that learns the dimensions are disjoint in content too
+(:func:`inner_disjoint_splits`); those of the head's tuning, calibration and validation
+speakers stay speaker-grouped inside each training side: a content value can be on both sides
+of such an inner fold, so that tuning may favour a model that memorises; the outer test is
+content-disjoint whatever is tuned.
 
 Groups are a seeded shuffle of the sorted values cut into near-equal parts (so a fold's
 name, ``speakers=i,content=j``, means the same groups for the same seed and data).
@@ -105,3 +107,30 @@ def _groups(values: np.ndarray, count: int, what: str, seed: list[int]) -> list[
                          f"{len(unique)} (need 2 <= groups <= {len(unique)})")  # fmt: skip
     order = np.random.default_rng(seed).permutation(len(unique))
     return [[unique[k] for k in sorted(part)] for part in np.array_split(order, count)]
+
+
+def inner_disjoint_splits(
+    groups: np.ndarray, content: np.ndarray, *, folds: int, seed: int
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Validation splits inside a training side of a disjoint split, disjoint in speakers
+    AND content too, so what tuning rewards is what the outer test asks: ``folds`` speaker
+    groups and content groups paired (validation: speaker group i saying content group i;
+    training: the other speakers saying the other content). Pairs with an empty side are
+    left out.
+
+    Raises:
+        ValueError: fewer than 2 speakers or content values, or no pair with both sides.
+    """
+    count = min(folds, len(set(groups.tolist())), len(set(content.tolist())))
+    speakers = _groups(np.asarray(groups), count, "speakers", [seed, 2])
+    contents = _groups(np.asarray(content), count, "content values", [seed, 3])
+    result = []
+    for held_speakers, held_content in zip(speakers, contents):
+        in_speakers, in_content = np.isin(groups, held_speakers), np.isin(content, held_content)
+        valid = np.flatnonzero(in_speakers & in_content)
+        train = np.flatnonzero(~in_speakers & ~in_content)
+        if len(valid) and len(train):
+            result.append((train, valid))
+    if not result:
+        raise ValueError("no inner fold disjoint in speakers and content has both sides")
+    return result

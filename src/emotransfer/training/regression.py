@@ -22,6 +22,7 @@ from collections.abc import Sequence
 import numpy as np
 from sklearn.linear_model import Ridge
 
+from emotransfer.data.split_disjoint import inner_disjoint_splits
 from emotransfer.data.splits import Fold, inner_splits
 from emotransfer.evaluation.metrics import ccc
 from emotransfer.models.normalize import Standardizer
@@ -41,6 +42,7 @@ def run_regression_fold(
     inner_folds: int,
     seed: int,
     blocks: Sequence[int] = (),
+    content: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, float]:
     """Fit on the labelled training rows of ``fold``; predict its labelled test rows.
 
@@ -52,6 +54,8 @@ def run_regression_fold(
             early fusion), summing to ``D``; each block after the first gets a weight from
             :data:`BLOCK_WEIGHTS` (its columns scaled after standardising: a ridge penalty of
             its own), chosen with alpha on the inner folds. Empty: one block.
+        content: ``(N,)`` what each row says, for a split that holds content out: the inner
+            folds then hold content out too (``None``: speaker-grouped inner folds).
 
     Returns:
         Test row positions that have a value, their predictions, and the chosen alpha.
@@ -61,8 +65,9 @@ def run_regression_fold(
     test = fold.test[known[fold.test]]
     if len(train) < 2 or len(test) == 0:
         return test, np.zeros(len(test)), float("nan")
+    said = None if content is None else content[train]
     alpha, weights = _select(features[train], targets[train], groups[train], alphas, blocks,
-                             inner_folds, seed)  # fmt: skip
+                             inner_folds, seed, said)  # fmt: skip
     scaler = Standardizer().fit(features[train])
     scale = _column_scale(blocks, weights, features.shape[1])
     model = Ridge(alpha=alpha).fit(scaler.transform(features[train]) * scale, targets[train])
@@ -91,14 +96,18 @@ def _select(
     blocks: Sequence[int],
     folds: int,
     seed: int,
+    content: np.ndarray | None = None,
 ) -> tuple[float, tuple[float, ...]]:
-    """The alpha and block weights of the best summed CCC over speaker-grouped inner folds."""
+    """The alpha and block weights of the best summed CCC over speaker-grouped inner folds
+    (disjoint in ``content`` too, where given)."""
     choices = [(alpha, weights) for alpha in alphas for weights in _block_weights(blocks)]
     if len(choices) == 1 or len(np.unique(groups)) < 2:
         return choices[0]
     scores = np.zeros(len(choices))
     strata = np.zeros(len(targets), dtype=int)
-    for train, valid in inner_splits(groups, strata, folds=folds, seed=seed):
+    splits = (inner_splits(groups, strata, folds=folds, seed=seed) if content is None
+              else inner_disjoint_splits(groups, content, folds=folds, seed=seed))  # fmt: skip
+    for train, valid in splits:
         scaler = Standardizer().fit(features[train])
         inner_train, inner_valid = (
             scaler.transform(features[train]),
