@@ -123,6 +123,9 @@ class ExperimentConfig(Section):
         if self.early_fusion and self.inputs["text"].upstream != "hf_text":
             raise ValueError(f"inputs.text.upstream {self.inputs['text'].upstream!r}: a "
                              "frozen text input encodes with hf_text")  # fmt: skip
+        if (self.early_fusion or self.text_only) and self.data.test_corruption:
+            raise ValueError("data.test_corruption changes the test audio; a frozen run with a "
+                             "text input cannot corrupt its text")  # fmt: skip
         if others and self.finetune is not None and self.finetune.source:
             raise ValueError(f"inputs {others}: two-stage transfer (finetune.source) trains "
                              "the audio encoder alone; give the audio input only")  # fmt: skip

@@ -117,6 +117,9 @@ def test_a_frozen_text_run_needs_hf_text_and_audio_makes_it_early_fusion(
     with pytest.raises(ValueError, match="frozen text input encodes with hf_text"):
         text_config(tmp_path, said_words, tiny_bert, "features.upstream=egemaps",
                     "inputs.text.upstream=logmel")  # fmt: skip
+    with pytest.raises(ValueError, match="cannot corrupt its text"):
+        text_config(tmp_path, said_words, tiny_bert, "features.upstream=egemaps",
+                    "data.test_corruption={name: noise, snr_db: 10}")  # fmt: skip
     # the config a run folder keeps (features repeating the text) reads back as text alone
     again = load_config(None, overrides=[])
     again = type(again).model_validate(text_config(tmp_path, said_words, tiny_bert).to_dict())
