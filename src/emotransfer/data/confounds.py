@@ -25,6 +25,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from emotransfer.data.manifest import blank_cells
+
 # Columns that group clips, audited where the manifest has them (speaker first).
 GROUPINGS = ("speaker", "session", "text_id", "text")
 # A group is "one label" when this share of its clips or more has one class.
@@ -98,7 +100,7 @@ def summary(figures: dict[str, Any], column: str = "speaker") -> str:
 
 def _group_keys(table: pd.DataFrame, column: str) -> tuple[np.ndarray, str | None]:
     values = table[column]
-    missing = values.isna() | values.astype(str).str.strip().isin(["", "nan", "None"])
+    missing = blank_cells(values)
     if missing.any():
         return np.array([]), (f"{column}: {int(missing.sum())} of {len(table)} rows have no "
                               f"value (e.g. {table.loc[missing, 'file'].iloc[0]}); not "

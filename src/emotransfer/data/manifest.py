@@ -58,6 +58,17 @@ def normalize_manifest(
     return table[COLUMNS + extras].reset_index(drop=True)
 
 
+def blank_cells(values: pd.Series) -> pd.Series:
+    """Which cells hold no value: missing, blank, or the text of a missing value (``nan``,
+    ``None``, as a CSV written from pandas holds them).
+
+    Example:
+        >>> blank_cells(pd.Series(["a", " ", None, "nan", 3])).tolist()
+        [False, True, True, True, False]
+    """
+    return values.isna() | values.astype(str).str.strip().isin(["", "nan", "None"])
+
+
 def check_files_exist(table: pd.DataFrame, *, source: str) -> None:
     """Raise ``FileNotFoundError`` listing every manifest file that does not exist (or is a
     directory, a FIFO, a device: named as such)."""

@@ -36,6 +36,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from emotransfer.data.manifest import blank_cells
 from emotransfer.data.splits import Fold, speaker_keys
 
 
@@ -92,7 +93,7 @@ def content_values(table: pd.DataFrame, column: str) -> np.ndarray:
                          "content held out with the speakers); columns: "
                          f"{sorted(table.columns)}")  # fmt: skip
     values = table[column]
-    missing = values.isna() | values.astype(str).str.strip().isin(["", "nan", "None"])
+    missing = blank_cells(values)
     if missing.any():
         example = table.loc[missing, "file"].iloc[0] if "file" in table else "?"
         raise ValueError(f"disjoint split: {int(missing.sum())} row(s) have no {column!r} "

@@ -25,6 +25,8 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import StratifiedGroupKFold
 
+from emotransfer.data.manifest import blank_cells
+
 
 class LeakageError(ValueError):
     """A split puts one speaker on both sides and the config does not allow it."""
@@ -48,7 +50,7 @@ def speaker_keys(table: pd.DataFrame) -> np.ndarray:
     """``corpus/speaker`` per row; rows without a speaker raise ``ValueError``."""
     speaker = table["speaker"]
     # pandas >= 3 keeps NaN/None as missing through astype(str), so test isna() too
-    missing = speaker.isna() | speaker.astype(str).str.strip().isin(["", "nan", "None"])
+    missing = blank_cells(speaker)
     if missing.any():
         example = table.loc[missing, "file"].iloc[0] if "file" in table else "?"
         raise ValueError(

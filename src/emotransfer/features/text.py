@@ -38,6 +38,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
+from emotransfer.data.manifest import blank_cells
 from emotransfer.features.cache import CorruptEntry, FeatureCache, files_digest
 from emotransfer.features.extract import Extraction, entry_problem
 
@@ -169,7 +170,7 @@ def row_texts(table: pd.DataFrame, column: str) -> list[str]:
         raise ValueError(f"the text input reads the manifest column {column!r}, which it does "
                          f"not have (columns: {sorted(table.columns)})")  # fmt: skip
     values = table[column]
-    blank = values.isna() | values.astype(str).str.strip().isin(["", "nan", "None"])
+    blank = blank_cells(values)
     if blank.any():
         files = table.loc[blank, "file"].astype(str).tolist() if "file" in table else []
         raise ValueError(f"{int(blank.sum())} row(s) have no text in column {column!r} (e.g. "
