@@ -90,5 +90,13 @@ def test_the_text_a_run_reads_is_part_of_its_inputs(tmp_path):
     assert changes(both, changed, saved) == [
         "the audio or text of 1 file(s) changed, e.g. clip2.wav"
     ]
+    # an early fusion (a frozen run of `features` and a text input) reads the audio too
+    fused = {"finetune": None, "features": {"upstream": "egemaps"},
+             "inputs": {"text": {"upstream": "hf_text", "column": "text"}}}  # fmt: skip
+    saved = input_record(fused, table)
+    (tmp_path / "clip1.wav").write_bytes(b"other audio")
+    assert changes(fused, table, saved) == [
+        "the audio or text of 1 file(s) changed, e.g. clip1.wav"
+    ]
     audio_only = input_record({"seed": 0}, table)  # as before: rows without text digests
     assert [len(row) for row in audio_only["rows"]] == [5, 5, 5]

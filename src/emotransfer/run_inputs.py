@@ -48,18 +48,16 @@ def input_record(
         ``{"config_digest", "config", "settings" (when given), "data_digest", "rows": [[name,
         start, end, audio digest, {label column: value}], ...]}``
     """
-    inputs = config.get("inputs") or {}
-    text = inputs.get("text")
-    text_only = config.get("finetune") is None and set(inputs) == {"text"}
-    digests = {} if text_only else {path: file_digest(path) for path in table["file"].unique()}
+    audio, column = _reads(config)
+    digests = {path: file_digest(path) for path in table["file"].unique()} if audio else {}
     columns = [c for c in LABEL_COLUMNS if c in table]
     rows = []
     for position in range(len(table)):
         row = table.iloc[position]
         labels = {c: _plain(row[c]) for c in columns}
-        # a run of text reads the row's text: its digest (in place of the audio's, alone)
-        said = [] if text is None else [_text_digest(row.get(text.get("column") or "text"))]
-        heard = said if text_only else [digests[row["file"]], *said]
+        # the digests of what the run reads: the audio's, the text's
+        heard = [digests[row["file"]]] if audio else []
+        heard += [] if column is None else [_text_digest(row.get(column))]
         rows.append([Path(row["file"]).name, _plain(row.get("start")), _plain(row.get("end")),
                      *heard, labels])  # fmt: skip
     data = hashlib.blake2b(json.dumps(rows).encode(), digest_size=16).hexdigest()
@@ -72,6 +70,20 @@ def input_record(
     if settings is not None:
         record["settings"] = settings
     return record
+
+
+def _reads(config: dict[str, Any]) -> tuple[bool, str | None]:
+    """Whether a run of the resolved ``config`` reads the audio, and the manifest column of
+    its text (``None``: no text input). A frozen run of text alone reads no audio: its
+    ``features`` repeat the text input (``ExperimentConfig.text_only``)."""
+    inputs = config.get("inputs") or {}
+    text = inputs.get("text")
+    column = None if text is None else (text.get("column") or "text")
+    features = config.get("features", text) or {}
+    # (a recorded config may leave out neutral keys of `features`, such as workers)
+    repeats = text is not None and all(text.get(key) == value for key, value in features.items())
+    text_only = config.get("finetune") is None and set(inputs) == {"text"} and repeats
+    return not text_only, column
 
 
 def _text_digest(text: Any) -> str | None:
@@ -125,9 +137,8 @@ def describe(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
     # a row: name, start, end, the digests of what the run reads (audio, text), labels
     audio = [key for key in after if key in before and after[key][3:-1] != before[key][3:-1]]
     if audio:
-        inputs = current["config"].get("inputs") or {}
-        what = "audio" if "text" not in inputs else "text" if set(inputs) == {"text"} else \
-            "audio or text"  # fmt: skip
+        reads_audio, column = _reads(current["config"])
+        what = "audio" if column is None else "audio or text" if reads_audio else "text"
         found.append(f"the {what} of {len(audio)} file(s) changed, e.g. {audio[0]}")
     relabelled = []
     for key in after:
