@@ -109,10 +109,11 @@ class ExperimentConfig(Section):
                 raise ValueError("give the audio input once: `inputs.audio` or `features`")
             self.__dict__["features"] = self.inputs["audio"]  # no re-validation loop
         others = sorted(set(self.inputs) - {"audio"})
+        if (self.text_only or self.early_fusion) and self.inputs["text"].upstream != "hf_text":
+            what = "run" if self.text_only else "input"
+            raise ValueError(f"inputs.text.upstream {self.inputs['text'].upstream!r}: a "
+                             f"frozen text {what} encodes with hf_text")  # fmt: skip
         if self.text_only:  # a frozen run of text alone: `features` is the text input
-            if self.inputs["text"].upstream != "hf_text":
-                raise ValueError(f"inputs.text.upstream {self.inputs['text'].upstream!r}: a "
-                                 "frozen text run encodes with hf_text")  # fmt: skip
             self.__dict__["features"] = self.inputs["text"]
         elif others and self.finetune is None and others != ["text"]:
             raise ValueError(
@@ -120,9 +121,6 @@ class ExperimentConfig(Section):
                 "fusion); other inputs train one model: add a finetune section (strategy: "
                 "frozen trains the fusion and head on frozen encoders)"
             )
-        if self.early_fusion and self.inputs["text"].upstream != "hf_text":
-            raise ValueError(f"inputs.text.upstream {self.inputs['text'].upstream!r}: a "
-                             "frozen text input encodes with hf_text")  # fmt: skip
         if (self.early_fusion or self.text_only) and self.data.test_corruption:
             raise ValueError("data.test_corruption changes the test audio; a frozen run with a "
                              "text input cannot corrupt its text")  # fmt: skip

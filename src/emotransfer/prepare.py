@@ -321,7 +321,8 @@ def run_features(
         )  # fmt: skip
     features, table, extraction = layer_features(config, table, skipped, progress=progress)
     if config.early_fusion:
-        fused = with_text(config, features, table, progress=progress)
+        chosen = extraction.normalization["chosen"]
+        fused = with_text(config, features, table, chosen, progress=progress)
         extraction.blocks = [features.shape[2], fused.shape[1] - features.shape[2]]
         return fused, table, extraction
     states = features.shape[1]
@@ -336,11 +337,13 @@ def run_features(
 
 
 def with_text(
-    config: ExperimentConfig, audio: np.ndarray, table: pd.DataFrame, *, progress: bool
+    config: ExperimentConfig, audio: np.ndarray, table: pd.DataFrame, normalization: str, *,
+    progress: bool,
 ) -> np.ndarray:  # fmt: skip
     """Early fusion in a frozen run: the audio's hidden state ``features.layer`` and the
-    text's ``inputs.text.layer`` (each pooled, and normalised as the audio is), concatenated
-    per clip: ``(N, D_audio + D_text)``; the fold heads standardise the columns."""
+    text's ``inputs.text.layer`` (each pooled, and normalised as the audio was:
+    ``normalization``), concatenated per clip: ``(N, D_audio + D_text)``; the fold heads
+    standardise the columns."""
     from emotransfer.features.text import TextUpstream, extract_text_features
 
     text = config.inputs["text"]
@@ -357,8 +360,6 @@ def with_text(
             raise ValueError(f"{name}.layer={layer}: the input gives {states.shape[1]} hidden "
                              f"state(s)")  # fmt: skip
     words = words[:, text.layer].astype(np.float64)
-    chosen = choose_normalization(config.features.normalization, table,
-                                  allow_confounded=config.split.allow_confounded)[0]  # fmt: skip
-    if chosen in ("speaker", "corpus"):
-        words = speaker_standardize(words, normalization_groups(table, chosen))
+    if normalization in ("speaker", "corpus"):
+        words = speaker_standardize(words, normalization_groups(table, normalization))
     return np.concatenate([audio[:, config.features.layer], words], axis=1)

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from emotransfer.config import ExperimentConfig
+from emotransfer.data.split_disjoint import content_values
 from emotransfer.data.splits import Fold, speaker_keys
 from emotransfer.evaluation.metrics import ccc_report
 from emotransfer.io import write_atomic
@@ -52,16 +53,14 @@ def dimensional_report(
     groups = speaker_keys(table)
     content = None  # a split that holds content out tunes on inner folds that do too
     if config.split.kind == "disjoint":
-        content = table[config.split.content].astype(str).str.strip().to_numpy()
+        content = content_values(table, config.split.content)
+    values = dimension_values(table, list(config.evaluation.dimensions))
     position = {
         (f.name, int(i)): n
         for n, (f, i) in enumerate((fold, index) for fold in folds for index in fold.test)
     }
     result = {}
-    for dimension in config.evaluation.dimensions:
-        targets = table[dimension].to_numpy(dtype=float)
-        if np.isnan(targets).all():
-            raise ValueError(f"evaluation.dimensions: no row has a {dimension!r} value")
+    for dimension, targets in zip(config.evaluation.dimensions, values.T):
         truth, guess, column = [], [], np.full(len(predictions), np.nan)
         joint = all(r.dimensions and dimension in r.dimensions for r in results)
         if not joint and not isinstance(features, np.ndarray):

@@ -38,19 +38,22 @@ def _wa(matrix: np.ndarray) -> np.ndarray:
     return np.diagonal(matrix, axis1=-2, axis2=-1).sum(-1) / matrix.sum(axis=(-2, -1))
 
 
-def _macro_f1(matrix: np.ndarray) -> np.ndarray:
+def _class_f1(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per class, its F1 and its count of true labels (the last axis)."""
     diagonal = np.diagonal(matrix, axis1=-2, axis2=-1)
     support, predicted = matrix.sum(axis=-1), matrix.sum(axis=-2)
-    f1 = 2 * diagonal / np.maximum(support + predicted, 1)
+    return 2 * diagonal / np.maximum(support + predicted, 1), support
+
+
+def _macro_f1(matrix: np.ndarray) -> np.ndarray:
+    f1, support = _class_f1(matrix)
     present = support > 0
     return (f1 * present).sum(-1) / np.maximum(present.sum(-1), 1)
 
 
 def _weighted_f1(matrix: np.ndarray) -> np.ndarray:
     """Per-class F1 weighted by the class' share of the true labels (MELD's usual score)."""
-    diagonal = np.diagonal(matrix, axis1=-2, axis2=-1)
-    support, predicted = matrix.sum(axis=-1), matrix.sum(axis=-2)
-    f1 = 2 * diagonal / np.maximum(support + predicted, 1)
+    f1, support = _class_f1(matrix)
     return (f1 * support).sum(-1) / np.maximum(support.sum(-1), 1)
 
 

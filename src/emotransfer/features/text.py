@@ -212,7 +212,8 @@ def extract_text_features(
             cache.put(key, array)
             found[key] = array
     arrays = [found[key].astype(np.float32) for key in keys]
-    hits = sum(key not in missing for key in keys)
+    encoded = set(missing)
+    hits = sum(key not in encoded for key in keys)
     return Extraction(arrays=arrays, hits=hits, misses=len(keys) - hits,  # type: ignore[arg-type]
                       corrupt=corrupt, seconds=time.perf_counter() - began)  # fmt: skip
 
