@@ -69,8 +69,7 @@ class Extraction:
     # With per-speaker normalisation: the average speaker's mean and scale of the pooled
     # features, (L + 1, D) each (what a clip of no declared speaker is standardised with).
     speaker_stats: tuple[np.ndarray, np.ndarray] | None = None
-    # An early fusion's input widths in the feature columns (audio, text); empty: one input.
-    blocks: list[int] = field(default_factory=list)
+    blocks: list[int] = field(default_factory=list)  # an early fusion's widths: audio, text
 
 
 def file_digest(path: str) -> str:
@@ -249,7 +248,8 @@ def _read_cache(
     return problems
 
 
-def _cached(store: FeatureCache, key: str, level: Level, result: Extraction) -> Entry | None:
+def verified_entry(store: FeatureCache, key: str, level: Level) -> tuple[Entry | None, bool]:
+    """The sound entry under ``key`` (:func:`entry_problem`); whether a corrupt one was deleted."""
     try:
         entry = store.load(key)
         problem = None if entry is None else entry_problem(entry.array, level)
@@ -257,8 +257,13 @@ def _cached(store: FeatureCache, key: str, level: Level, result: Extraction) -> 
             raise CorruptEntry(store.path(key), problem)
     except CorruptEntry as error:
         store.discard(error)
-        result.corrupt += 1
-        return None
+        return None, True
+    return entry, False
+
+
+def _cached(store: FeatureCache, key: str, level: Level, result: Extraction) -> Entry | None:
+    entry, corrupt = verified_entry(store, key, level)
+    result.corrupt += corrupt
     if entry is not None and entry.duration is None:
         return None  # stored without its audio's duration: the limits cannot be re-checked
     return entry

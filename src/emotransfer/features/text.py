@@ -39,8 +39,8 @@ import torch
 from tqdm.auto import tqdm
 
 from emotransfer.data.manifest import blank_cells
-from emotransfer.features.cache import CorruptEntry, FeatureCache, files_digest
-from emotransfer.features.extract import Extraction, entry_problem
+from emotransfer.features.cache import FeatureCache, files_digest
+from emotransfer.features.extract import Extraction, verified_entry
 
 # The files of a model folder that change what it computes (weights, configs, tokenizer).
 MODEL_FILES = ("*.safetensors", "*.bin", "*.json", "*.txt", "*.model")
@@ -192,15 +192,8 @@ def extract_text_features(
     found: dict[str, np.ndarray] = {}
     corrupt = 0
     for key in dict.fromkeys(keys):
-        try:
-            entry = cache.load(key)
-            problem = None if entry is None else entry_problem(entry.array, "pooled")
-            if problem is not None:
-                raise CorruptEntry(cache.path(key), problem)
-        except CorruptEntry as error:  # deleted, then encoded again
-            cache.discard(error)
-            corrupt += 1
-            continue
+        entry, damaged = verified_entry(cache, key, "pooled")  # damaged: deleted, encoded again
+        corrupt += damaged
         if entry is not None:
             found[key] = entry.array
     missing = list(dict.fromkeys(k for k in keys if k not in found))
