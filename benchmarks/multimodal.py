@@ -12,6 +12,9 @@ categorical task stays learnable when the words are held out. Systems:
   (text): the frozen-feature path, ridge per dimension (alpha chosen by CCC on inner folds);
 - early fusion: eGeMAPS and MiniLM concatenated in the frozen path (each normalised per
   speaker), ridge per dimension;
+- multistage fusion (Atmaja & Akagi 2020): a ridge per input and dimension, then a ridge per
+  dimension on their out-of-fold predictions of all three dimensions
+  (`evaluation.dimension_fusion: multistage`; the quadrant classes as in early fusion);
 - trained fusion: eGeMAPS and MiniLM frozen, concatenated, a dimensional head trained with the
   quadrant classes (1 - CCC per dimension + cross-entropy; `evaluation.dimensions` in a
   trained run; states cached once).
@@ -58,6 +61,8 @@ TAVA = {
     "egemaps": ["features.upstream=egemaps", "head.name=svm"],
     "minilm": [f"inputs={{text: {TEXT}}}", "head.name=logreg"],
     "early": [f"inputs={{text: {TEXT}}}", "features.upstream=egemaps", "head.name=svm"],
+    "multistage": [f"inputs={{text: {TEXT}}}", "features.upstream=egemaps", "head.name=svm",
+                   "evaluation.dimension_fusion=multistage"],
     "fusion": [
         f"inputs={{audio: {{upstream: egemaps}}, text: {TEXT}}}", "model.fusion=concat",
         "finetune={strategy: frozen, cache_states: true, epochs: 40, batch_size: 16, "
@@ -156,7 +161,7 @@ def main() -> None:
         print(name, json.dumps(record), flush=True)
     truth = CsvCorpus(root=str(SHARED / "data" / "tava")).load()[["file", *DIMENSIONS]]
     for split in SPLITS:
-        for fused in ("early", "fusion"):
+        for fused in ("early", "multistage", "fusion"):
             fusion = results.get(f"tava_{fused}_{split}")
             for single in ("egemaps", "minilm"):
                 other = results.get(f"tava_{single}_{split}")

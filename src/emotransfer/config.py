@@ -121,6 +121,15 @@ class ExperimentConfig(Section):
                 "fusion); other inputs train one model: add a finetune section (strategy: "
                 "frozen trains the fusion and head on frozen encoders)"
             )
+        if self.evaluation.dimension_fusion == "multistage" and not (
+            self.early_fusion and self.evaluation.dimensions
+        ):
+            raise ValueError("evaluation.dimension_fusion multistage fuses the dimensional "
+                             "predictions of a frozen run of audio and text (features and "
+                             "inputs.text, evaluation.dimensions); this run has "
+                             f"{'no dimensions' if not self.evaluation.dimensions else 'one input'}"
+                             + (" (a finetune run learns its dimensions with its model)"
+                                if self.finetune is not None else ""))  # fmt: skip
         if (self.early_fusion or self.text_only) and self.data.test_corruption:
             raise ValueError("data.test_corruption changes the test audio; a frozen run with a "
                              "text input cannot corrupt its text")  # fmt: skip

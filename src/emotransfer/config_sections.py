@@ -218,6 +218,13 @@ class EvaluationConfig(Section):
     dimensions: list[Literal["arousal", "valence", "dominance"]] = Field(
         default_factory=list, description="also regress these (ridge) and report CCC"
     )
+    dimension_fusion: Literal["early", "multistage"] = Field(
+        "early",
+        description="a frozen run of audio and text: early = one ridge per dimension on the "
+        "concatenated inputs (a weight per input chosen on inner folds); multistage = a ridge "
+        "per input and dimension, then a second-stage ridge per dimension on their out-of-fold "
+        "predictions of every dimension (Atmaja & Akagi 2020)",
+    )
 
 
 class ModelConfig(Section):

@@ -17,6 +17,7 @@ from emotransfer.evaluation.metrics import ccc_report
 from emotransfer.io import write_atomic
 from emotransfer.run_files import SPEAKER_STATS
 from emotransfer.training.frozen import FoldResult
+from emotransfer.training.multistage import multistage_fold
 from emotransfer.training.regression import DEFAULT_ALPHAS, run_regression_fold
 
 
@@ -49,7 +50,8 @@ def dimensional_report(
 ) -> dict[str, Any]:
     """CCC with a CI per requested dimension on the same folds: the multitask head's joint
     predictions when it learned the dimension, else a ridge regression per dimension (an
-    early fusion's input ``blocks`` weighted on inner folds)."""
+    early fusion's input ``blocks`` weighted on inner folds), or the multistage fusion of
+    the ``blocks`` (``evaluation.dimension_fusion``)."""
     groups = speaker_keys(table)
     content = None  # a split that holds content out tunes on inner folds that do too
     if config.split.kind == "disjoint":
@@ -59,19 +61,26 @@ def dimensional_report(
         (f.name, int(i)): n
         for n, (f, i) in enumerate((fold, index) for fold in folds for index in fold.test)
     }
+    staged = None  # a multistage fusion predicts every dimension of a fold at once
+    if config.evaluation.dimension_fusion == "multistage" and isinstance(features, np.ndarray):
+        staged = [multistage_fold(features, values, groups, fold, blocks=blocks or (),
+                                  inner_folds=config.head.inner_folds, seed=config.seed,
+                                  content=content) for fold in folds]  # fmt: skip
     result = {}
-    for dimension, targets in zip(config.evaluation.dimensions, values.T):
+    for k, (dimension, targets) in enumerate(zip(config.evaluation.dimensions, values.T)):
         truth, guess, column = [], [], np.full(len(predictions), np.nan)
         joint = all(r.dimensions and dimension in r.dimensions for r in results)
         if not joint and not isinstance(features, np.ndarray):
             raise ValueError(f"evaluation.dimensions: a fold of this trained run has no "
                              f"{dimension!r} predictions (trained before the dimension was "
                              "asked for?): rerun it with --force")  # fmt: skip
-        for fold, fold_result in zip(folds, results):
+        for f, (fold, fold_result) in enumerate(zip(folds, results)):
             if joint:
                 known = ~np.isnan(targets[fold.test])
                 rows = fold.test[known]
                 predicted = fold_result.dimensions[dimension][known]  # type: ignore[index]
+            elif staged is not None:
+                rows, predicted = staged[f][k]
             else:
                 rows, predicted, _ = run_regression_fold(
                     features,
@@ -103,7 +112,8 @@ def dimensional_report(
 
 def _value_model(config: ExperimentConfig, joint: bool) -> str:
     if not joint:
-        return "ridge"
+        multistage = config.evaluation.dimension_fusion == "multistage"
+        return "multistage (ridge per input, then ridge)" if multistage else "ridge"
     return "multitask head (joint)" if config.finetune is None else "dimensional head (joint)"
 
 

@@ -33,6 +33,8 @@ Example:
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pandas as pd
 
@@ -111,13 +113,14 @@ def _groups(values: np.ndarray, count: int, what: str, seed: list[int]) -> list[
 
 
 def inner_disjoint_splits(
-    groups: np.ndarray, content: np.ndarray, *, folds: int, seed: int
+    groups: np.ndarray, content: np.ndarray, *, folds: int, seed: int, every_pair: bool = False
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """Validation splits inside a training side of a disjoint split, disjoint in speakers
     AND content too, so what tuning rewards is what the outer test asks: ``folds`` speaker
     groups and content groups paired (validation: speaker group i saying content group i;
     training: the other speakers saying the other content). Pairs with an empty side are
-    left out.
+    left out. ``every_pair``: every (speaker group, content group) pair, so that each row is
+    validated once (out-of-fold predictions of every row).
 
     Raises:
         ValueError: fewer than 2 speakers or content values, or no pair with both sides.
@@ -125,8 +128,10 @@ def inner_disjoint_splits(
     count = min(folds, len(set(groups.tolist())), len(set(content.tolist())))
     speakers = _groups(np.asarray(groups), count, "speakers", [seed, 2])
     contents = _groups(np.asarray(content), count, "content values", [seed, 3])
+    pairs = (itertools.product(speakers, contents) if every_pair
+             else zip(speakers, contents))  # fmt: skip
     result = []
-    for held_speakers, held_content in zip(speakers, contents):
+    for held_speakers, held_content in pairs:
         in_speakers, in_content = np.isin(groups, held_speakers), np.isin(content, held_content)
         valid = np.flatnonzero(in_speakers & in_content)
         train = np.flatnonzero(~in_speakers & ~in_content)

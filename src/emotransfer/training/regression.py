@@ -66,7 +66,7 @@ def run_regression_fold(
     if len(train) < 2 or len(test) == 0:
         return test, np.zeros(len(test)), float("nan")
     said = None if content is None else content[train]
-    alpha, weights = _select(features[train], targets[train], groups[train], alphas, blocks,
+    alpha, weights = select_ridge(features[train], targets[train], groups[train], alphas, blocks,
                              inner_folds, seed, said)  # fmt: skip
     scaler = Standardizer().fit(features[train])
     scale = _column_scale(blocks, weights, features.shape[1])
@@ -88,7 +88,7 @@ def _column_scale(blocks: Sequence[int], weights: tuple[float, ...], width: int)
                            zip(blocks, (1.0, *weights))])  # fmt: skip
 
 
-def _select(
+def select_ridge(
     features: np.ndarray,
     targets: np.ndarray,
     groups: np.ndarray,
