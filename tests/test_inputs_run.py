@@ -308,3 +308,41 @@ def test_a_frozen_run_of_audio_and_text_concatenates_their_features(
     assert json.loads((fused / "model.json").read_text())["text"]["upstream"] == "hf_text"
     with pytest.raises(RunFolderError, match="predict serves audio runs only"):
         Predictor.from_run(fused)
+
+
+@pytest.fixture(scope="module")
+def some_unsaid(tmp_path_factory):
+    """The spoken words, but every fourth clip has no transcript (an empty cell)."""
+
+    def transcript(name, emotion, number, rng):
+        return {"text": "" if number % 4 == 3 else WORDS[emotion][number % 3]}
+
+    return noise_corpus(tmp_path_factory.mktemp("some_unsaid"), 0, transcript)
+
+
+def test_clips_without_text_train_and_predict_with_missing_inputs(tmp_path, some_unsaid,
+                                                                  tiny_bert):  # fmt: skip
+    with pytest.raises(ValueError, match=r"inputs.text: .*s1_3.wav: column 'text' holds"):
+        run(config_of(tmp_path, some_unsaid, tiny_bert), progress=False)
+    config = config_of(tmp_path, some_unsaid, tiny_bert, "name=missing",
+                       "model.params={modality_dropout: 0.2}")  # fmt: skip
+    result = run(config, progress=False)
+    predictions = pd.read_csv(result.run_dir / "predictions.csv")
+    assert len(predictions) == 8  # the two clips without text are predicted too
+    said = predictions[~predictions["file"].str.endswith(("_3.wav", "_7.wav"))]
+    assert (said["true"] == said["predicted"]).all()  # the words still decide
+    predictor = Predictor.from_run(result.run_dir)
+    clip = str(some_unsaid / "audio" / "s1_0.wav")
+    without = predictor.predict_file(clip)  # no text: the model's stand-in for it
+    assert set(without) == {"anger", "sadness"} and sum(without.values()) == pytest.approx(1)
+    assert predictor.predict_file(clip, text=" ") == pytest.approx(without)  # blank = missing
+    assert predictor.predict_file(clip, text="livid")["anger"] > 0.5
+    from emotransfer.serving.app import ServedRun
+
+    assert ServedRun(result.run_dir).row()["optional"] == ["text"]  # /runs says so
+    # states cached once: a clip without text has none, and trains on the stand-in
+    cached = run(config_of(tmp_path, some_unsaid, tiny_bert, "name=cached",
+                           "model.params={missing_inputs: true}", "finetune.strategy=frozen",
+                           "finetune.cache_states=true", "finetune.epochs=1"),
+                 progress=False)  # fmt: skip
+    assert len(pd.read_csv(cached.run_dir / "predictions.csv")) == 8

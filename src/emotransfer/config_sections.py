@@ -241,6 +241,12 @@ class ModelConfig(Section):
     )
     encoder_params: dict[str, Any] = Field(default_factory=dict, description="encoder arguments")
 
+    @property
+    def allows_missing(self) -> bool:
+        """Whether a clip may lack an input besides the audio (``params.missing_inputs`` or
+        ``params.modality_dropout``): its empty cells are then missing items, not errors."""
+        return bool(self.params.get("missing_inputs") or self.params.get("modality_dropout"))
+
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:

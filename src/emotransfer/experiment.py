@@ -234,7 +234,8 @@ def _waves(config: ExperimentConfig, table: pd.DataFrame, skipped: list) -> tupl
     waves = [waves[i] for i in keep]
     others = input_encoders(config)
     if others:  # a model of several inputs: {modality: items}
-        return {"audio": waves, **decode_inputs(table, others)}, table, extraction
+        items = decode_inputs(table, others, missing=config.model.allows_missing)
+        return {"audio": waves, **items}, table, extraction
     return waves, table, extraction
 
 
@@ -388,10 +389,7 @@ def _train(config: ExperimentConfig, folder: Path, fit_fold: Any, labels: np.nda
             f"fold {number}/{len(folds)} {fold.name} (held out: "
             f"{', '.join(fold.held_out)}): UAR {summary['uar']:.3f} {result.best_params}"
         )
-        if progress:  # once: above the bar, not also through logging
-            tqdm.write(message)
-        else:
-            log.info(message)
+        (tqdm.write if progress else log.info)(message)  # once: above the bar, or logged
         results.append(result)
     return results
 

@@ -117,6 +117,9 @@ class CharText(Encoder):
             ids[row, : len(text)] = torch.tensor([ord(c) % self.vocabulary for c in text])
         return {"ids": ids, "frames": torch.tensor(lengths)}
 
+    def blank_item(self) -> str:
+        return ""
+
     def forward(self, batch: dict[str, torch.Tensor]) -> EncoderOutput:  # type: ignore[override]
         embedded = self.embed(batch["ids"])
         states = torch.stack([embedded, self.layer(embedded)], dim=1)

@@ -32,9 +32,12 @@ def decode_waves(
     return waves, problems
 
 
-def decode_inputs(table: pd.DataFrame, inputs: dict[str, dict[str, Any]]) -> dict[str, list]:
+def decode_inputs(
+    table: pd.DataFrame, inputs: dict[str, dict[str, Any]], *, missing: bool = False
+) -> dict[str, list]:  # fmt: skip
     """The items of every input besides audio, from its manifest column (text: the string;
-    video: the ``(T, D)`` frames of the file it names, read once).
+    video: the ``(T, D)`` frames of the file it names, read once). ``missing``: an empty cell
+    is a clip without that input (item ``None``; a model with ``missing_inputs`` takes it).
 
     Raises:
         ValueError: the column is missing, or a row holds no text or an unusable frame file
@@ -50,14 +53,20 @@ def decode_inputs(table: pd.DataFrame, inputs: dict[str, dict[str, Any]]) -> dic
                              f"inputs.{modality}.column, or add {column!r} to metadata.csv); "
                              f"columns: {sorted(table.columns)}")  # fmt: skip
         values = table[column].tolist()
+        if missing:  # empty cells (NaN, blank) are clips without this input
+            values = [value if isinstance(value, str) and value.strip() else None
+                      for value in values]  # fmt: skip
         for path, value in zip(table["file"], values):
-            if not isinstance(value, str) or (modality == "video" and not value.strip()):
+            if missing and value is None:
+                continue
+            if not isinstance(value, str) or not value.strip():
                 wanted = "a file" if modality == "video" else "text"
                 raise ValueError(f"inputs.{modality}: {path}: column {column!r} holds "
-                                 f"{value!r}, not {wanted}")  # fmt: skip
+                                 f"{value!r}, not {wanted} (a model trained with "
+                                 "model.params.missing_inputs takes clips without it)")  # fmt: skip
         if modality == "video":
             try:
-                values = [load_frames(value) for value in values]
+                values = [None if value is None else load_frames(value) for value in values]
             except FramesError as error:
                 raise ValueError(f"inputs.{modality}: {error}") from error
         items[modality] = values

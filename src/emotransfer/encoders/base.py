@@ -67,6 +67,15 @@ class Encoder(torch.nn.Module):
     def forward(self, batch: dict[str, torch.Tensor]) -> EncoderOutput:  # type: ignore[override]
         raise NotImplementedError
 
+    def blank_item(self) -> Any:
+        """An item that stands for a missing one (a clip without text): it only has to go
+        through :meth:`prepare` and ``forward``; the model replaces its pooled vector.
+
+        Raises:
+            ValueError: this encoder's items cannot be missing (the audio).
+        """
+        raise ValueError(f"{type(self).__name__}: a clip cannot lack this input")
+
     def export_inputs(self, item: Any) -> dict[str, torch.Tensor]:
         """One item's batch for an exported graph (ONNX): what ``forward`` needs without
         padding or frame counts, so that every frame is real and the time axis is the item's

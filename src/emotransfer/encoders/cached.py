@@ -65,6 +65,9 @@ class CachedStates(Encoder):
             states[row, :, : len(item)] = frames.transpose(0, 1)
         return {"states": states, "frames": torch.as_tensor([len(item) for item in items])}
 
+    def blank_item(self) -> np.ndarray:
+        return np.zeros((1, self.num_states, self.hidden_size), dtype=np.float16)
+
     def forward(self, batch: dict[str, torch.Tensor]) -> EncoderOutput:  # type: ignore[override]
         frames = batch["frames"]
         return EncoderOutput(batch["states"], frame_mask(frames, batch["states"].shape[2]))
@@ -75,10 +78,12 @@ def cache_states(
     encoder: Encoder, waves: list[np.ndarray], *, batch_size: int = 8, dtype: Any = np.float16
 ) -> list[np.ndarray]:
     """``encoder``'s states of every clip, ``(T_i, L + 1, D)`` each (real frames only), in
-    ``dtype``; clips go through in length-sorted batches, in eval mode."""
+    ``dtype``; clips go through in length-sorted batches, in eval mode. A missing item
+    (``None``) stays ``None``."""
     encoder.eval()
-    order = np.argsort([len(wave) for wave in waves])
-    result: list[np.ndarray] = [np.zeros(0)] * len(waves)
+    given = [i for i, wave in enumerate(waves) if wave is not None]  # None: a missing item
+    order = np.array(given, dtype=int)[np.argsort([len(waves[i]) for i in given])]
+    result: list[Any] = [None] * len(waves)
     for first in range(0, len(order), batch_size):
         rows = order[first : first + batch_size]
         output = encoder(encoder.prepare([waves[i] for i in rows]))

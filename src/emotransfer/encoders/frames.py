@@ -57,6 +57,9 @@ class FrameFeatures(Encoder):
             frames[row, : len(array)] = torch.from_numpy(np.ascontiguousarray(array))
         return {"frames": frames, "lengths": torch.tensor([len(a) for a in arrays])}
 
+    def blank_item(self) -> np.ndarray:
+        return np.zeros((1, self.hidden_size), dtype=np.float32)
+
     def forward(self, batch: dict[str, torch.Tensor]) -> EncoderOutput:  # type: ignore[override]
         frames = batch["frames"]
         return EncoderOutput(frames[:, None], frame_mask(batch["lengths"], frames.shape[1]))

@@ -81,6 +81,9 @@ class HFTextEncoder(Encoder):
     def forward(self, batch: dict[str, torch.Tensor]) -> EncoderOutput:  # type: ignore[override]
         return EncoderOutput(*hidden_states(self.module, batch))
 
+    def blank_item(self) -> str:
+        return ""  # the tokenizer's special tokens alone
+
     def front_end_parameters(self) -> list[torch.nn.Parameter]:
         embeddings = getattr(self.module, "embeddings", None)
         return list(embeddings.parameters()) if isinstance(embeddings, torch.nn.Module) else []

@@ -46,6 +46,12 @@ class ModelScorer:
         return any(getattr(model, "speaker_norm", False) for model in self.models)
 
     @property
+    def optional(self) -> tuple[str, ...]:
+        """The inputs a clip may lack (models trained with ``missing_inputs``)."""
+        return tuple(name for name in self.inputs
+                     if all(name in getattr(m, "optional", ()) for m in self.models))  # fmt: skip
+
+    @property
     def keeps_average_speaker(self) -> bool:
         """Whether every speaker-normalised model kept its average training speaker (a clip
         of no declared speaker is normalised by it, on its own); a run from before did not
@@ -77,7 +83,8 @@ class ModelScorer:
             references = list(means)
         items: Any = waves
         if self.inputs:
-            items = {"audio": waves, **_items_of(self.inputs, inputs or {}, len(waves))}
+            items = {"audio": waves, **_items_of(self.inputs, inputs or {}, len(waves),
+                                                 optional=self.optional)}  # fmt: skip
         if (
             self.speaker_norm
             and enrolled is None
@@ -112,12 +119,19 @@ class ModelScorer:
         return np.stack([speaker_mean(model, waves, 8) for model in self.models])
 
 
-def _items_of(wanted: tuple[str, ...], inputs: dict[str, list], rows: int) -> dict[str, list]:
-    """The items of the ``wanted`` inputs, one per clip.
+def _items_of(
+    wanted: tuple[str, ...], inputs: dict[str, list], rows: int, *, optional: Collection[str] = ()
+) -> dict[str, list]:  # fmt: skip
+    """The items of the ``wanted`` inputs, one per clip; an ``optional`` input not given, or
+    given as ``None`` or blank text, is missing for that clip (``None``).
 
     Raises:
         ValueError: an input is missing, unknown to the run, or has another count.
     """
+    inputs = {**{name: [None] * rows for name in optional}, **inputs}
+    for name in optional:
+        inputs[name] = [None if isinstance(item, str) and not item.strip() else item
+                        for item in inputs[name]]  # fmt: skip
     missing = [name for name in wanted if name not in inputs]
     unknown = sorted(set(inputs) - set(wanted))
     if missing or unknown:

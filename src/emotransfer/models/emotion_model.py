@@ -40,6 +40,7 @@ from emotransfer.models.bodies import Body, IdentityBody
 from emotransfer.models.layers import WeightedLayerSum
 
 FUSED = "fused"  # pool()'s key when a frame-level fusion has already fused the modalities
+PRESENT = "present"  # pool()'s key of which optional inputs each clip has, (B, M): 1.0 = given
 
 
 @dataclass
@@ -81,6 +82,12 @@ class EmotionModel(torch.nn.Module):
         dropout: dropout before the head.
         speaker_norm: subtract each speaker's mean fused vector (needs ``batch["speaker"]``).
         dimensions: also predict this many continuous values (arousal, valence, ...).
+        missing_inputs: a clip may lack an input besides the audio (text, video; an item
+            ``None``): a learned vector per such input stands in for its pooled vector
+            (:attr:`optional`). Needs a fusion of pooled vectors.
+        modality_dropout: while training, each clip's optional inputs are dropped (their
+            stand-ins used) with this probability each, so the model learns to decide
+            without them; implies ``missing_inputs``.
         plugins: ``module:Class`` bodies, poolings and fusions the caller allows.
     """
 
@@ -99,9 +106,13 @@ class EmotionModel(torch.nn.Module):
         dropout: float = 0.1,
         speaker_norm: bool = False,
         dimensions: int = 0,
+        missing_inputs: bool = False,
+        modality_dropout: float = 0.0,
         plugins: Collection[str] = (),
     ) -> None:
         super().__init__()
+        if not 0 <= modality_dropout < 1:
+            raise ValueError(f"modality_dropout {modality_dropout}: a probability in [0, 1)")
         layers = dict(layer) if isinstance(layer, Mapping) else dict.fromkeys(encoders, layer)
         for name, encoder in encoders.items():
             encoder.check_layer(layers.get(name))
@@ -141,6 +152,20 @@ class EmotionModel(torch.nn.Module):
             isinstance(self.bodies[name], IdentityBody) and self.poolings[name].statistics
             for name in encoders
         )
+        # Inputs a clip may lack (not the audio, nor a view of it), each with its stand-in.
+        self.modality_dropout = modality_dropout
+        self.optional = [name for name in encoders if name != "audio" and not is_audio_view(name)
+                         ] if missing_inputs or modality_dropout else []  # fmt: skip
+        if (missing_inputs or modality_dropout) and not self.optional:
+            raise ValueError("missing_inputs / modality_dropout: this model has no input besides "
+                             "the audio that a clip could lack")  # fmt: skip
+        if self.optional and self.frame_fusion:
+            raise ValueError(f"missing_inputs / modality_dropout: fusion {fusion!r} fuses frame "
+                             "sequences; a missing input needs a fusion of pooled vectors "
+                             "(identity, concat, late)")  # fmt: skip
+        self.stand_ins = torch.nn.ParameterDict({
+            name: torch.nn.Parameter(torch.zeros(sizes[name])) for name in self.optional
+        })  # fmt: skip
         size = self.fusion.output_size
         if speaker_norm:  # NaN until kept after training (older runs never keep one)
             self.register_buffer("average_speaker", torch.full((size,), float("nan")))
@@ -188,7 +213,22 @@ class EmotionModel(torch.nn.Module):
         missing = sorted(set(self.encoders) - set(items))
         if missing:
             raise ValueError(f"no items for the model's {missing} input(s)")
-        return {name: encoder.prepare(list(items[name])) for name, encoder in self.encoders.items()}
+        items = {name: list(items[name]) for name in self.encoders}
+        present = torch.ones(len(items["audio" if "audio" in items else next(iter(items))]),
+                             len(self.optional))  # fmt: skip
+        for name, given in items.items():
+            absent = [row for row, item in enumerate(given) if item is None]
+            if absent and name not in self.optional:
+                raise ValueError(f"no {name} for clip {absent[0]}: this model needs every "
+                                 "input (train it with model.params.missing_inputs: true to "
+                                 "allow clips without one)")  # fmt: skip
+            for row in absent:
+                present[row, self.optional.index(name)] = 0.0
+                given[row] = self.encoders[name].blank_item()
+        batch = {name: encoder.prepare(items[name]) for name, encoder in self.encoders.items()}
+        if self.optional:
+            batch[PRESENT] = present
+        return batch
 
     def forward(self, batch: dict[str, Any]) -> ModelOutput:  # type: ignore[override]
         return self.decide(self.pool(batch), batch.get("speaker"))
@@ -205,12 +245,15 @@ class EmotionModel(torch.nn.Module):
                 continue
             mixed = self.mixes[name](output.states)  # (B, T, D)
             frames[name] = self.bodies[name](mixed, output.mask)
-        if self.pools_per_layer:
-            return frames
         if self.frame_fusion:
             return {FUSED: self.fusion(frames)}
-        return {name: self.poolings[name](sequence[:, None], mask)[:, 0]
-                for name, (sequence, mask) in frames.items()}  # fmt: skip
+        pooled = frames if self.pools_per_layer else {
+            name: self.poolings[name](sequence[:, None], mask)[:, 0]
+            for name, (sequence, mask) in frames.items()
+        }  # fmt: skip
+        if self.optional:
+            pooled[PRESENT] = batch[PRESENT]
+        return pooled
 
     @property
     def keeps_average_speaker(self) -> bool:
@@ -226,10 +269,24 @@ class EmotionModel(torch.nn.Module):
         return self.fusion(self.fusion_inputs(pooled))
 
     def fusion_inputs(self, pooled: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """``{m: (B, P_m)}``: what a pooled-vector fusion takes, from :meth:`pool`'s output."""
+        """``{m: (B, P_m)}``: what a pooled-vector fusion takes, from :meth:`pool`'s output;
+        a missing (or, while training, dropped) optional input's vector is its stand-in."""
         if self.pools_per_layer:
-            return {name: self.mixes[name](pooled[name]) for name in self.encoders}
-        return {name: pooled[name] for name in self.encoders}
+            vectors = {name: self.mixes[name](pooled[name]) for name in self.encoders}
+        else:
+            vectors = {name: pooled[name] for name in self.encoders}
+        if not self.optional:
+            return vectors
+        present = pooled[PRESENT]  # (B, M)
+        if self.training and self.modality_dropout:
+            kept = present * (torch.rand_like(present) >= self.modality_dropout)
+            if "audio" not in self.encoders:  # never drop every input of a clip
+                kept = torch.where(kept.sum(1, keepdim=True) > 0, kept, present)
+            present = kept
+        for j, name in enumerate(self.optional):
+            given = present[:, j : j + 1].to(vectors[name].dtype)
+            vectors[name] = given * vectors[name] + (1 - given) * self.stand_ins[name]
+        return vectors
 
     def decide(
         self, pooled: Mapping[str, torch.Tensor], speakers: torch.Tensor | None = None,
@@ -261,7 +318,7 @@ class EmotionModel(torch.nn.Module):
     def head_parameters(self) -> list[torch.nn.Parameter]:
         """What every strategy trains: layer mixes, bodies, poolings, fusion and heads."""
         parts = [self.mixes, self.bodies, self.poolings, self.fusion, self.head,
-                 self.dimension_head]  # fmt: skip
+                 self.dimension_head, self.stand_ins]  # fmt: skip
         return [p for part in parts if part is not None for p in part.parameters()]
 
 

@@ -71,6 +71,7 @@ class ServedRun:
                 "ci_high": uar.get("ci_high"), "corpora": data.get("corpora", []),
                 "clips": data.get("n_files"), "created": self.metrics.get("created"),
                 "inputs": ["audio", *self.predictor.inputs],
+                "optional": list(getattr(self.predictor.scorer, "optional", ())),
                 "dimensions": list(self.predictor.dimensions)}  # fmt: skip
 
     def details(self) -> dict[str, Any]:
