@@ -76,6 +76,34 @@ def scores(predictions: pd.DataFrame, truth: pd.DataFrame) -> dict[str, dict]:
     return result
 
 
+def paired_uar(first: Path, second: Path, truth: pd.DataFrame, *, rounds: int = 1000,
+               seed: int = 0) -> dict[str, list[float]]:  # fmt: skip
+    """Per group of clips, UAR of ``second`` minus ``first`` on the same clips with a 95 %
+    bootstrap interval over speakers."""
+    a, b = (pd.read_csv(folder / "predictions.csv", dtype={"speaker": str}) for folder in
+            (first, second))  # fmt: skip
+    merged = a.merge(b, on="file", suffixes=("_a", "_b")).merge(
+        truth[["file", "without_text"]], on="file")  # fmt: skip
+    classes = {c: i for i, c in enumerate(sorted(merged["true_a"].unique()))}
+    result = {}
+    for group, rows in (("all", merged), ("with_text", merged[~merged.without_text]),
+                        ("without_text", merged[merged.without_text])):  # fmt: skip
+        y = rows["true_a"].map(classes).to_numpy()
+        pa, pb = (rows[f"predicted_{k}"].map(classes).to_numpy() for k in "ab")
+        speakers = rows["speaker_a"].to_numpy()
+        names = np.unique(speakers)
+        where = {n: np.flatnonzero(speakers == n) for n in names}
+        rng, samples = np.random.default_rng(seed), []
+        for _ in range(rounds):
+            pick = np.concatenate([where[n] for n in rng.choice(names, len(names))])
+            samples.append(uar(y[pick], pb[pick], len(classes)) -
+                           uar(y[pick], pa[pick], len(classes)))  # fmt: skip
+        low, high = np.quantile(samples, [0.025, 0.975])
+        difference = uar(y, pb, len(classes)) - uar(y, pa, len(classes))
+        result[group] = [round(float(v), 4) for v in (difference, low, high)]
+    return result
+
+
 def main() -> None:
     results = json.loads(OUT.read_text()) if OUT.is_file() else {}
     corpora, truth = half_transcribed(HERE / "work" / "missing_text" / "tava_half")
@@ -95,6 +123,13 @@ def main() -> None:
         results[name]["scores"] = scores(predictions, truth.assign(file=truth["file"].astype(str)))
         OUT.write_text(json.dumps(results, indent=1) + "\n")
         print(name, json.dumps(results[name]), flush=True)
+    truth = truth.assign(file=truth["file"].astype(str))
+    for name in ("missing_inputs", "modality_dropout"):
+        key = f"paired_{name}_vs_audio"
+        results[key] = paired_uar(Path(results["audio"]["run_dir"]),
+                                  Path(results[name]["run_dir"]), truth)  # fmt: skip
+        print(key, json.dumps(results[key]), flush=True)
+    OUT.write_text(json.dumps(results, indent=1) + "\n")
 
 
 if __name__ == "__main__":

@@ -23,6 +23,9 @@ Splits: `loso`, and `disjoint` (5 speaker groups x 4 word groups: each fold test
 saying 4 words that no training clip says). Paired intervals: bootstrap over speakers of the
 CCC difference, on the same clips.
 
+EmoDB with ASR transcripts (faster-whisper, Whisper base, language detected): eGeMAPS + SVM,
+MiniLM of the transcript + logistic regression, and their early fusion, leave-one-speaker-out.
+
 MELD (../shared/data/meld_text, text only): 7 classes, official split (train + dev -> test),
 MiniLM frozen + logistic regression; weighted F1 (MELD's usual score), UAR.
 
@@ -69,6 +72,16 @@ TAVA = {
         "learning_rate: 0.001, validation_folds: 0, normalization: speaker, refit: false}",
     ],
 }  # fmt: skip
+ASR = HERE / "work" / "models" / "whisper-base-ct2"  # get.sh assembles it offline
+EMODB_ASR = f"data.asr={{model: {ASR}, language: null, replace: true}}"
+# EmoDB: every sentence is said in every emotion, so its transcript carries no emotion; fusion
+# with the ASR text must not cost the audio more than 0.5 UAR points.
+EMODB = {
+    "emodb_egemaps_loso": ["features.upstream=egemaps", "head.name=svm"],
+    "emodb_asr_minilm_loso": [f"inputs={{text: {TEXT}}}", "head.name=logreg", EMODB_ASR],
+    "emodb_asr_early_loso": [f"inputs={{text: {TEXT}}}", "features.upstream=egemaps",
+                             "head.name=svm", EMODB_ASR],
+}  # fmt: skip
 MELD = {
     "meld_minilm_logreg": [
         f"inputs={{text: {TEXT[:-1]}, normalization: global}}}}", "head.name=logreg",
@@ -98,6 +111,9 @@ def systems(tava: str) -> dict[str, list[str]]:
                 f"data.corpora={tava}", "data.labels.column=quadrant",
                 f"evaluation.dimensions={DIMENSIONS}", *split_overrides, *overrides,
             ]  # fmt: skip
+    emodb = f"[{{name: csv, root: {SHARED / 'data' / 'emodb'}}}]"
+    for name, overrides in EMODB.items():
+        table[name] = [f"data.corpora={emodb}", "split.kind=loso", *overrides]
     meld = f"[{{name: meld, root: {SHARED / 'data' / 'meld_text'}}}]"
     for name, overrides in MELD.items():
         table[name] = [f"data.corpora={meld}", *overrides]

@@ -264,7 +264,8 @@ def _frozen_fitter(config: ExperimentConfig, folder: Path, features: np.ndarray,
         result = run_fold(head, _grid(config), features, labels, groups, fold,
                           inner_folds=config.head.inner_folds, seed=config.seed,
                           test_features=test_features, auxiliary=auxiliary,
-                          targets=targets, calibration=config.head.calibration)  # fmt: skip
+                          targets=targets, calibration=config.head.calibration,
+                          blocks=extraction.blocks)  # fmt: skip
         save_head(folder / "models" / _safe(fold.name), result)
         return result
 
@@ -275,7 +276,8 @@ def _frozen_fitter(config: ExperimentConfig, folder: Path, features: np.ndarray,
         result = run_fold(head, _grid(config), features, labels, groups,
                           Fold("refit", every, every[:1]), inner_folds=config.head.inner_folds,
                           seed=config.seed, auxiliary=auxiliary, targets=targets,
-                          calibration=config.head.calibration)  # fmt: skip
+                          calibration=config.head.calibration,
+                          blocks=extraction.blocks)  # fmt: skip
         save_head(folder / "refit", result)
         return {"best_params": result.best_params, "inner_scores": result.inner_scores,
                 "n_train": len(every), "temperature": result.temperature}  # fmt: skip

@@ -95,3 +95,29 @@ def test_scores_are_seeded():
     first = select_params(LogisticRegressionHead(), grid, features, labels, groups, folds=3, seed=4)
     again = select_params(LogisticRegressionHead(), grid, features, labels, groups, folds=3, seed=4)
     assert first == again
+
+
+def test_an_early_fusions_inputs_get_weights_and_a_noise_input_is_weighed_down():
+    from emotransfer.data.splits import Fold
+    from emotransfer.training.frozen import run_fold
+
+    rng = np.random.default_rng(0)
+    labels = np.arange(240) % 3
+    signal = rng.normal(size=(240, 4)) + np.eye(3, 4)[labels] * 1.5  # the audio tells
+    noise = rng.normal(size=(240, 300))  # a text input that tells nothing
+    features, groups = np.c_[signal, noise], np.repeat(np.arange(12), 20)
+    best, scores = select_params(SVMHead(), {"C": [1.0]}, features, labels, groups, folds=3,
+                                 seed=0, blocks=[4, 300])  # fmt: skip
+    assert best["input_weights"][0] == 1.0 and best["input_weights"][1] <= 0.5
+    assert len(scores) == 5  # one grid point x five weights of the second input
+    fold = Fold("f", np.arange(180), np.arange(180, 240))
+    common = {"inner_folds": 3, "seed": 0}
+    plain = run_fold(SVMHead(), {"C": [1.0]}, features, labels, groups, fold, **common)
+    weighted = run_fold(SVMHead(), {"C": [1.0]}, features, labels, groups, fold,
+                        blocks=[4, 300], **common)  # fmt: skip
+    truth = labels[180:]
+    assert (weighted.predicted == truth).mean() > (plain.predicted == truth).mean() + 0.1
+    # the weights live in the fold's scaler: a saved head serves what was chosen
+    expected = weighted.model.predict(weighted.scaler.transform(features[180:]))
+    assert (expected == weighted.predicted).all()
+    assert set(weighted.best_params) == {"C", "input_weights"}

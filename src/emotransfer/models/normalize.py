@@ -12,6 +12,9 @@ Example:
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Sequence
+
 import numpy as np
 
 
@@ -61,3 +64,22 @@ class Standardizer:
 
     def transform(self, features: np.ndarray) -> np.ndarray:
         return (features - self.mean_) / self.scale_
+
+
+# The relative weights an input block of an early fusion may get (after the first block's 1).
+BLOCK_WEIGHTS = (0.25, 0.5, 1.0, 2.0, 4.0)
+
+
+def block_weights(blocks: Sequence[int]) -> list[tuple[float, ...]]:
+    """Every choice of weights for the inputs after the first (none for one input)."""
+    return list(itertools.product(BLOCK_WEIGHTS, repeat=max(len(blocks) - 1, 0)))
+
+
+def column_scale(blocks: Sequence[int], weights: tuple[float, ...], width: int) -> np.ndarray:
+    """Per column, its block's weight (1 for the first block, or without blocks)."""
+    if not blocks:
+        return np.ones(width)
+    if sum(blocks) != width:
+        raise ValueError(f"blocks {list(blocks)} do not add up to the {width} feature columns")
+    return np.concatenate([np.full(size, weight) for size, weight in
+                           zip(blocks, (1.0, *weights))])  # fmt: skip

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,7 +13,7 @@ from sklearn.base import clone
 from emotransfer.data.splits import Fold
 from emotransfer.evaluation.metrics import uar, weighted_accuracy
 from emotransfer.models.heads import Head
-from emotransfer.models.normalize import Standardizer
+from emotransfer.models.normalize import Standardizer, column_scale
 from emotransfer.models.tuning import select_params
 
 
@@ -49,6 +50,7 @@ def run_fold(
     auxiliary: dict[str, np.ndarray] | None = None,
     targets: dict[str, np.ndarray] | None = None,
     calibration: str = "none",
+    blocks: Sequence[int] = (),
 ) -> FoldResult:
     """Choose parameters on inner speaker splits of ``fold.train``, refit, predict ``fold.test``.
 
@@ -60,6 +62,9 @@ def run_fold(
             fitted on the chosen head's out-of-fold logits of the same inner splits
             (:mod:`emotransfer.models.calibration`; a head without an export keeps its own
             probabilities); ``"none"``: the head's own (an SVM: none).
+        blocks: the widths of an early fusion's inputs in ``features``: a weight per input
+            is chosen with the grid (``best_params["input_weights"]``) and kept in the
+            fold's scaler (each input's standardised columns scaled by it).
     """
     train_features, train_labels = features[fold.train], labels[fold.train]
     best, scores = select_params(
@@ -71,11 +76,17 @@ def run_fold(
         folds=inner_folds,
         seed=seed,
         score_single=score_single,
+        blocks=blocks,
     )
+    weights = best.get("input_weights")
+    best_head = {name: value for name, value in best.items() if name != "input_weights"}
     scaler = Standardizer().fit(train_features)
+    if weights is not None:  # (x - mean) / scale * weight, as the head was chosen with
+        scaler.scale_ = scaler.scale_ / column_scale(blocks, tuple(weights[1:]),
+                                                     features.shape[1])  # fmt: skip
     source = features if test_features is None else test_features
     test_features = scaler.transform(source[fold.test])
-    model = clone(head).set_params(**best)
+    model = clone(head).set_params(**best_head)
     options: dict[str, Any] = {}
     if "target_features" in inspect.signature(model.fit).parameters:
         # Domain-adaptive heads see the test rows' features, never their labels.
@@ -92,7 +103,7 @@ def run_fold(
     probabilities, temperature = None, None
     if calibration == "temperature":
         temperature, probabilities = _calibrated(
-            head, best, model, train_features, train_labels, groups[fold.train], test_features,
+            head, best_head, model, train_features, train_labels, groups[fold.train], test_features,
             int(labels.max()) + 1, folds=inner_folds, seed=seed)  # fmt: skip
     if probabilities is None and hasattr(model, "predict_proba"):
         probabilities = model.predict_proba(test_features)

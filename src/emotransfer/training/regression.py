@@ -16,7 +16,6 @@ Example:
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Sequence
 
 import numpy as np
@@ -25,11 +24,9 @@ from sklearn.linear_model import Ridge
 from emotransfer.data.split_disjoint import inner_disjoint_splits
 from emotransfer.data.splits import Fold, inner_splits
 from emotransfer.evaluation.metrics import ccc
-from emotransfer.models.normalize import Standardizer
+from emotransfer.models.normalize import Standardizer, block_weights, column_scale
 
 DEFAULT_ALPHAS = [1.0, 10.0, 100.0, 1000.0, 10000.0]
-# The relative weights an input block of an early fusion may get (after the first block's 1).
-BLOCK_WEIGHTS = (0.25, 0.5, 1.0, 2.0, 4.0)
 
 
 def run_regression_fold(
@@ -52,8 +49,9 @@ def run_regression_fold(
         groups: ``(N,)`` speaker keys.
         blocks: the widths of the inputs concatenated in ``features`` (audio, text: an
             early fusion), summing to ``D``; each block after the first gets a weight from
-            :data:`BLOCK_WEIGHTS` (its columns scaled after standardising: a ridge penalty of
-            its own), chosen with alpha on the inner folds. Empty: one block.
+            :data:`~emotransfer.models.normalize.BLOCK_WEIGHTS` (its columns scaled after
+            standardising: a ridge penalty of its own), chosen with alpha on the inner
+            folds. Empty: one block.
         content: ``(N,)`` what each row says, for a split that holds content out: the inner
             folds then hold content out too (``None``: speaker-grouped inner folds).
 
@@ -69,23 +67,9 @@ def run_regression_fold(
     alpha, weights = select_ridge(features[train], targets[train], groups[train], alphas, blocks,
                              inner_folds, seed, said)  # fmt: skip
     scaler = Standardizer().fit(features[train])
-    scale = _column_scale(blocks, weights, features.shape[1])
+    scale = column_scale(blocks, weights, features.shape[1])
     model = Ridge(alpha=alpha).fit(scaler.transform(features[train]) * scale, targets[train])
     return test, model.predict(scaler.transform(features[test]) * scale), alpha
-
-
-def _block_weights(blocks: Sequence[int]) -> list[tuple[float, ...]]:
-    return list(itertools.product(BLOCK_WEIGHTS, repeat=max(len(blocks) - 1, 0)))
-
-
-def _column_scale(blocks: Sequence[int], weights: tuple[float, ...], width: int) -> np.ndarray:
-    """Per column, its block's weight (1 for the first block, or without blocks)."""
-    if not blocks:
-        return np.ones(width)
-    if sum(blocks) != width:
-        raise ValueError(f"blocks {list(blocks)} do not add up to the {width} feature columns")
-    return np.concatenate([np.full(size, weight) for size, weight in
-                           zip(blocks, (1.0, *weights))])  # fmt: skip
 
 
 def select_ridge(
@@ -100,7 +84,7 @@ def select_ridge(
 ) -> tuple[float, tuple[float, ...]]:
     """The alpha and block weights of the best summed CCC over speaker-grouped inner folds
     (disjoint in ``content`` too, where given)."""
-    choices = [(alpha, weights) for alpha in alphas for weights in _block_weights(blocks)]
+    choices = [(alpha, weights) for alpha in alphas for weights in block_weights(blocks)]
     if len(choices) == 1 or len(np.unique(groups)) < 2:
         return choices[0]
     scores = np.zeros(len(choices))
@@ -114,7 +98,7 @@ def select_ridge(
             scaler.transform(features[valid]),
         )
         for i, (alpha, weights) in enumerate(choices):
-            scale = _column_scale(blocks, weights, features.shape[1])
+            scale = column_scale(blocks, weights, features.shape[1])
             guess = Ridge(alpha=alpha).fit(inner_train * scale, targets[train]).predict(
                 inner_valid * scale)  # fmt: skip
             scores[i] += ccc(targets[valid], guess)
