@@ -6,6 +6,7 @@ trained by the training loop, and attentive statistics pooling trained by the sa
 Usage (from the repository root; writes benchmarks/results/frames_diagnostic.json as it goes)::
 
     python benchmarks/frames_diagnostic.py probe mean_trained attentive
+    python benchmarks/frames_diagnostic.py mean_trained_batchnorm attentive_batchnorm
 """
 
 from __future__ import annotations
@@ -30,6 +31,12 @@ VARIANTS = {
                      "learning_rate: 0.001, epochs: 20}"),
     "attentive": ([*FRAMES, "model.params={pooling: attentive}"],
                   "learning_rate: 0.001, epochs: 20}"),
+    # the head's layer norm (each clip across its features) replaced by a per-feature
+    # standardisation (batch statistics of one speaker's batch), as the probe's z-score
+    "mean_trained_batchnorm": ([*FRAMES, "model.params={pooling: mean, head_norm: batch}"],
+                               "learning_rate: 0.001, epochs: 20}"),
+    "attentive_batchnorm": ([*FRAMES, "model.params={pooling: attentive, head_norm: batch}"],
+                            "learning_rate: 0.001, epochs: 20}"),
 }  # fmt: skip
 
 

@@ -1,6 +1,7 @@
 """The large-kernel CNN body (RepLKNet-style) and its re-parameterisation."""
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from safetensors.torch import load_file
@@ -87,7 +88,8 @@ def test_the_registered_body_trains_through_run_and_is_served_merged(
         "model.params={body: lkcnn, body_params: {channels: 4, blocks: 1, kernel: [5, 15], "
         "small_kernel: 3}, pooling: stats}",
         "finetune={strategy: full, batch_size: 8, learning_rate: 0.01, epochs: 10, "
-        "validation_folds: 0, normalization: global}", "split.only_folds=[speaker=s01]",
+        "validation_folds: 0, normalization: global, calibration: none}",
+        "split.only_folds=[speaker=s01]",
     )  # fmt: skip
     result = run(config, progress=False)
     assert result.metrics["summary"]["uar"]["value"] >= 0.75  # 8 held-out clips
@@ -106,3 +108,12 @@ def test_the_registered_body_trains_through_run_and_is_served_merged(
         torch.as_tensor(predict_proba(served, waves, 4)),
         torch.as_tensor(predict_proba(unmerged.eval(), waves, 4)), atol=1e-5, rtol=0,
     )  # fmt: skip
+    # the batch norms' running statistics are saved with the weights: the fold model served
+    # from the folder gives the run's own test probabilities
+    assert "bodies.audio.stem.1.1.running_var" in saved
+    tested = pd.read_csv(result.run_dir / "predictions.csv")
+    folds = Predictor.from_run(result.run_dir, folds=True)
+    served = folds.predict_files(list(tested["file"]))
+    columns = [f"prob_{name}" for name in folds.classes]
+    np.testing.assert_allclose([[row[c] for c in folds.classes] for row in served],
+                               tested[columns].to_numpy(), atol=1e-4)  # fmt: skip

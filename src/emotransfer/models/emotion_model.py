@@ -37,10 +37,12 @@ from emotransfer import registry
 from emotransfer.define import is_audio_view
 from emotransfer.encoders.base import Encoder
 from emotransfer.models.bodies import Body, IdentityBody
+from emotransfer.models.feature_norm import FeatureNorm
 from emotransfer.models.layers import WeightedLayerSum
 
 FUSED = "fused"  # pool()'s key when a frame-level fusion has already fused the modalities
 PRESENT = "present"  # pool()'s key of which optional inputs each clip has, (B, M): 1.0 = given
+NORMS = {"layer": torch.nn.LayerNorm, "batch": FeatureNorm}  # head_norm
 
 
 @dataclass
@@ -88,6 +90,10 @@ class EmotionModel(torch.nn.Module):
         modality_dropout: while training, each clip's optional inputs are dropped (their
             stand-ins used) with this probability each, so the model learns to decide
             without them; implies ``missing_inputs``.
+        head_norm: how the fused vector is normalised before the classifier: ``layer`` (each
+            clip across its features) or ``batch`` (each feature across the clips: per
+            feature standardisation as a frozen probe's z-score does, from the batch while
+            training and from running statistics when predicting).
         plugins: ``module:Class`` bodies, poolings and fusions the caller allows.
     """
 
@@ -108,9 +114,12 @@ class EmotionModel(torch.nn.Module):
         dimensions: int = 0,
         missing_inputs: bool = False,
         modality_dropout: float = 0.0,
+        head_norm: str = "layer",
         plugins: Collection[str] = (),
     ) -> None:
         super().__init__()
+        if head_norm not in NORMS:
+            raise ValueError(f"head_norm {head_norm!r}: one of {sorted(NORMS)}")
         if not 0 <= modality_dropout < 1:
             raise ValueError(f"modality_dropout {modality_dropout}: a probability in [0, 1)")
         layers = dict(layer) if isinstance(layer, Mapping) else dict.fromkeys(encoders, layer)
@@ -172,7 +181,7 @@ class EmotionModel(torch.nn.Module):
         # Hidden states of pretrained encoders have large, uneven scales: normalise the pooled
         # vector before the classifier so the head learns at the same rate for any encoder.
         self.head = torch.nn.Sequential(
-            torch.nn.LayerNorm(size), torch.nn.Dropout(dropout), torch.nn.Linear(size, num_classes)
+            NORMS[head_norm](size), torch.nn.Dropout(dropout), torch.nn.Linear(size, num_classes)
         ) if not self.decides else torch.nn.Sequential(torch.nn.Identity())  # fmt: skip
         self.dimension_head = None
         if dimensions:

@@ -14,6 +14,21 @@ from safetensors.torch import save_file
 from emotransfer.io import RunFolderError, load_tensors, whole_folder, write_folder_atomic
 
 
+def trained_state(
+    model: torch.nn.Module, trained: list[torch.nn.Parameter]
+) -> dict[str, torch.Tensor]:  # fmt: skip
+    """By name, copies of the ``trained`` parameters and of the buffers of the modules that
+    own them (a normalisation's running statistics), which a saved model needs too."""
+    ids = {id(p) for p in trained}
+    state = {name: p.detach().cpu().clone() for name, p in model.named_parameters()
+             if id(p) in ids}  # fmt: skip
+    for prefix, module in model.named_modules():
+        if any(id(p) in ids for p in module.parameters(recurse=False)):
+            for name, buffer in module.named_buffers(recurse=False):
+                state[f"{prefix}.{name}" if prefix else name] = buffer.detach().cpu().clone()
+    return state
+
+
 def fresh_state() -> dict[str, Any]:
     return {"epoch": 0, "best_uar": None, "best": None, "best_epoch": 0, "bad_epochs": 0,
             "history": []}  # fmt: skip

@@ -33,7 +33,12 @@ from emotransfer.models.batched import Items, count, lengths, predict_outputs, p
 from emotransfer.models.emotion_model import ModelOutput, to_device
 from emotransfer.models.losses import balanced_class_weights, ccc_loss
 from emotransfer.seeding import torch_seed
-from emotransfer.training.checkpoint import fresh_state, load_checkpoint, save_checkpoint
+from emotransfer.training.checkpoint import (
+    fresh_state,
+    load_checkpoint,
+    save_checkpoint,
+    trained_state,
+)
 from emotransfer.training.samplers import LengthBatches, SpeakerBatches
 from emotransfer.training.tracking import check_tracker, log_epoch, start_tracking
 
@@ -375,12 +380,10 @@ class Trainer:
 
     # ---- state ---------------------------------------------------------------------------
     def _trainable_state(self) -> dict[str, torch.Tensor]:
-        names = {id(p) for g in self.param_groups for p in g["params"]}
-        return {name: p.detach().cpu().clone() for name, p in self.model.named_parameters()
-                if id(p) in names}  # fmt: skip
+        return trained_state(self.model, [p for g in self.param_groups for p in g["params"]])
 
     def _load_trainable(self, tensors: dict[str, torch.Tensor]) -> None:
-        parameters = dict(self.model.named_parameters())
+        parameters = {**dict(self.model.named_buffers()), **dict(self.model.named_parameters())}
         with torch.no_grad():
             for name, value in tensors.items():
                 parameters[name].copy_(value)
