@@ -109,7 +109,7 @@ def test_an_early_fusions_inputs_get_weights_and_a_noise_input_is_weighed_down()
     best, scores = select_params(SVMHead(), {"C": [1.0]}, features, labels, groups, folds=3,
                                  seed=0, blocks=[4, 300])  # fmt: skip
     assert best["input_weights"][0] == 1.0 and best["input_weights"][1] <= 0.5
-    assert len(scores) == 5  # one grid point x five weights of the second input
+    assert len(scores) == 6  # one grid point x six weights of the second input
     fold = Fold("f", np.arange(180), np.arange(180, 240))
     common = {"inner_folds": 3, "seed": 0}
     plain = run_fold(SVMHead(), {"C": [1.0]}, features, labels, groups, fold, **common)
@@ -121,3 +121,15 @@ def test_an_early_fusions_inputs_get_weights_and_a_noise_input_is_weighed_down()
     expected = weighted.model.predict(weighted.scaler.transform(features[180:]))
     assert (expected == weighted.predicted).all()
     assert set(weighted.best_params) == {"C", "input_weights"}
+
+
+def test_every_hidden_state_is_tuned_as_before_without_blocks():
+    from emotransfer.models.layers import LayerSumHead
+
+    rng = np.random.default_rng(0)
+    labels = np.arange(48) % 2
+    features = rng.normal(size=(48, 3, 4)) + labels[:, None, None]  # (N, L + 1, D)
+    best, scores = select_params(LayerSumHead(epochs=20), {"weight_decay": [1e-3, 1e-1]},
+                                 features, labels, np.repeat(np.arange(6), 8), folds=3,
+                                 seed=0)  # fmt: skip
+    assert set(best) == {"weight_decay"} and len(scores) == 2

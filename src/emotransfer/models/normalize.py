@@ -66,8 +66,9 @@ class Standardizer:
         return (features - self.mean_) / self.scale_
 
 
-# The relative weights an input block of an early fusion may get (after the first block's 1).
-BLOCK_WEIGHTS = (0.25, 0.5, 1.0, 2.0, 4.0)
+# The relative weights an input block of an early fusion may get (after the first block's 1);
+# 1/16 all but leaves out an input that carries nothing (EmoDB's transcripts).
+BLOCK_WEIGHTS = (0.0625, 0.25, 0.5, 1.0, 2.0, 4.0)
 
 
 def block_weights(blocks: Sequence[int]) -> list[tuple[float, ...]]:

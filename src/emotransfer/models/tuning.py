@@ -67,7 +67,7 @@ def select_params(
             continue  # speakers of one emotion: nothing to learn on this split
         scaler = Standardizer().fit(features[train])
         for w, weights in enumerate(weightings):
-            scale = column_scale(blocks, weights, features.shape[1])
+            scale = column_scale(blocks, weights, features.shape[-1]) if blocks else 1.0
             fitted = head.fit_many(scaler.transform(features[train]) * scale, labels[train],
                                    points)  # fmt: skip
             predictions = head.predict_many(fitted, scaler.transform(features[valid]) * scale)
