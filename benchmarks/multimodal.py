@@ -74,6 +74,14 @@ TAVA = {
 }  # fmt: skip
 ASR = HERE / "work" / "models" / "whisper-base-ct2"  # get.sh assembles it offline
 EMODB_ASR = f"data.asr={{model: {ASR}, language: null, replace: true}}"
+EMODB_DISJOINT = ["split.kind=disjoint", "split.folds=5", "split.content_folds=5",
+                  "split.content=text_id"]  # fmt: skip
+WHISPER = SHARED / "models" / "whisper-base-encoder"
+WHISPER_PROBE = [
+    "features.upstream=hf", f"features.params={{model: {WHISPER}, dtype: bfloat16, "
+    "whisper_input: real_length, num_threads: 2}", "features.pooling=mean",
+    "features.layer=null", "head.name=layer_sum",
+]  # fmt: skip
 # EmoDB: every sentence is said in every emotion, so its transcript carries no emotion; fusion
 # with the ASR text must not cost the audio more than 0.5 UAR points.
 EMODB = {
@@ -81,6 +89,11 @@ EMODB = {
     "emodb_asr_minilm_loso": [f"inputs={{text: {TEXT}}}", "head.name=logreg", EMODB_ASR],
     "emodb_asr_early_loso": [f"inputs={{text: {TEXT}}}", "features.upstream=egemaps",
                              "head.name=svm", EMODB_ASR],
+    # Audio models under the split that holds the sentences out too (10 sentences, text_id):
+    # how much of a LOSO score is the sentence (every sentence is said in every emotion).
+    "emodb_egemaps_disjoint": ["features.upstream=egemaps", "head.name=svm", *EMODB_DISJOINT],
+    "emodb_whisper_loso": WHISPER_PROBE,
+    "emodb_whisper_disjoint": [*WHISPER_PROBE, *EMODB_DISJOINT],
 }  # fmt: skip
 MELD = {
     "meld_minilm_logreg": [
@@ -113,7 +126,7 @@ def systems(tava: str) -> dict[str, list[str]]:
             ]  # fmt: skip
     emodb = f"[{{name: csv, root: {SHARED / 'data' / 'emodb'}}}]"
     for name, overrides in EMODB.items():
-        table[name] = [f"data.corpora={emodb}", "split.kind=loso", *overrides]
+        table[name] = [f"data.corpora={emodb}", "split.kind=loso", *overrides]  # or disjoint
     meld = f"[{{name: meld, root: {SHARED / 'data' / 'meld_text'}}}]"
     for name, overrides in MELD.items():
         table[name] = [f"data.corpora={meld}", *overrides]
