@@ -320,19 +320,19 @@ def run_features(
             f"them (layer_sum); head {config.head.name!r} takes one layer"
         )  # fmt: skip
     features, table, extraction = layer_features(config, table, skipped, progress=progress)
+    states = features.shape[1]
+    if layer is not None and not -states <= layer < states:
+        raise ValueError(
+            f"features.layer={layer}: upstream {config.features.upstream!r} gives {states} "
+            f"hidden state(s): use 0..{states - 1} or -{states}..-1"
+        )
     if config.early_fusion:
         chosen = extraction.normalization["chosen"]
         fused = with_text(config, features, table, chosen, progress=progress)
         extraction.blocks = [features.shape[2], fused.shape[1] - features.shape[2]]
         return fused, table, extraction
-    states = features.shape[1]
     if layer is None:
         return features, table, extraction
-    if not -states <= layer < states:
-        raise ValueError(
-            f"features.layer={layer}: upstream {config.features.upstream!r} gives {states} "
-            f"hidden state(s): use 0..{states - 1} or -{states}..-1"
-        )
     return features[:, layer], table, extraction
 
 
@@ -354,11 +354,9 @@ def with_text(
                                        TextUpstream(**text.params), cache_root(config),
                                        progress=progress)  # fmt: skip
     words = np.stack([pool_statistics(a, text.pooling) for a in extraction.arrays])
-    for name, states, layer in (("features", audio, config.features.layer),
-                                ("inputs.text", words, text.layer)):  # fmt: skip
-        if not -states.shape[1] <= layer < states.shape[1]:
-            raise ValueError(f"{name}.layer={layer}: the input gives {states.shape[1]} hidden "
-                             f"state(s)")  # fmt: skip
+    if not -words.shape[1] <= text.layer < words.shape[1]:  # (the audio's: run_features)
+        raise ValueError(f"inputs.text.layer={text.layer}: the text encoder gives "
+                         f"{words.shape[1]} hidden state(s)")  # fmt: skip
     words = words[:, text.layer].astype(np.float64)
     if normalization in ("speaker", "corpus"):
         words = speaker_standardize(words, normalization_groups(table, normalization))

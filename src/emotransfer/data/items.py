@@ -53,17 +53,15 @@ def decode_inputs(
                              f"inputs.{modality}.column, or add {column!r} to metadata.csv); "
                              f"columns: {sorted(table.columns)}")  # fmt: skip
         values = table[column].tolist()
-        if missing:  # empty cells (NaN, blank) are clips without this input
-            values = [value if isinstance(value, str) and value.strip() else None
-                      for value in values]  # fmt: skip
-        for path, value in zip(table["file"], values):
-            if missing and value is None:
+        for row, (path, value) in enumerate(zip(table["file"], values)):
+            if isinstance(value, str) and value.strip():
                 continue
-            if not isinstance(value, str) or not value.strip():
+            if not missing:
                 wanted = "a file" if modality == "video" else "text"
                 raise ValueError(f"inputs.{modality}: {path}: column {column!r} holds "
                                  f"{value!r}, not {wanted} (a model trained with "
                                  "model.params.missing_inputs takes clips without it)")  # fmt: skip
+            values[row] = None  # an empty cell (NaN, blank): a clip without this input
         if modality == "video":
             try:
                 values = [None if value is None else load_frames(value) for value in values]

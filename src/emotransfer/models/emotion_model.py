@@ -223,8 +223,7 @@ class EmotionModel(torch.nn.Module):
         if missing:
             raise ValueError(f"no items for the model's {missing} input(s)")
         items = {name: list(items[name]) for name in self.encoders}
-        present = torch.ones(len(items["audio" if "audio" in items else next(iter(items))]),
-                             len(self.optional))  # fmt: skip
+        present = torch.ones(len(next(iter(items.values()))), len(self.optional))
         for name, given in items.items():
             absent = [row for row, item in enumerate(given) if item is None]
             if absent and name not in self.optional:

@@ -34,7 +34,7 @@ from sklearn.linear_model import Ridge
 
 from emotransfer.data.split_disjoint import inner_disjoint_splits
 from emotransfer.data.splits import Fold, inner_splits
-from emotransfer.evaluation.metrics import ccc
+from emotransfer.evaluation.metrics import ccc  # noqa: F401 (doctest)
 from emotransfer.models.normalize import Standardizer
 from emotransfer.training.regression import DEFAULT_ALPHAS, select_ridge
 
@@ -96,7 +96,8 @@ def multistage_fold(
         if usable.sum() < 2 or not len(rows):
             found.append((rows, np.zeros(len(rows))))
             continue
-        alpha = _second_alpha(stacked[usable], target[usable], splits, usable)
+        alpha = _second_alpha(stacked[usable], target[usable], groups[train][usable], splits,
+                              usable)  # fmt: skip
         scaler = Standardizer().fit(stacked[usable])
         model = Ridge(alpha=alpha).fit(scaler.transform(stacked[usable]), target[usable])
         found.append((rows, model.predict(scaler.transform(tested[known]))))
@@ -145,20 +146,14 @@ def _first_stage(
 
 
 def _second_alpha(
-    stacked: np.ndarray, target: np.ndarray, splits: list[tuple[np.ndarray, np.ndarray]],
-    usable: np.ndarray,
+    stacked: np.ndarray, target: np.ndarray, groups: np.ndarray,
+    splits: list[tuple[np.ndarray, np.ndarray]], usable: np.ndarray,
 ) -> float:  # fmt: skip
     """The second stage's penalty by summed CCC over the first stage's inner splits
-    (restricted to the usable rows)."""
+    (restricted to the usable rows; a split with under 2 of them on a side left out)."""
     position = np.cumsum(usable) - 1  # a training row's index among the usable rows
-    scores = np.zeros(len(SECOND_STAGE_ALPHAS))
-    for inner_train, valid in splits:
-        fit_rows = position[inner_train[usable[inner_train]]]
-        test_rows = position[valid[usable[valid]]]
-        if len(fit_rows) < 2 or len(test_rows) < 2:
-            continue
-        scaler = Standardizer().fit(stacked[fit_rows])
-        for i, alpha in enumerate(SECOND_STAGE_ALPHAS):
-            model = Ridge(alpha=alpha).fit(scaler.transform(stacked[fit_rows]), target[fit_rows])
-            scores[i] += ccc(target[test_rows], model.predict(scaler.transform(stacked[test_rows])))
-    return float(SECOND_STAGE_ALPHAS[int(np.argmax(scores))])
+    kept = [(position[fit[usable[fit]]], position[valid[usable[valid]]]) for fit, valid in splits]
+    kept = [(fit, valid) for fit, valid in kept if len(fit) >= 2 and len(valid) >= 2]
+    alpha, _ = select_ridge(stacked, target, groups, list(SECOND_STAGE_ALPHAS), (), 0, 0,
+                            splits=kept)  # fmt: skip
+    return float(alpha)

@@ -81,16 +81,18 @@ def select_ridge(
     folds: int,
     seed: int,
     content: np.ndarray | None = None,
+    splits: list[tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> tuple[float, tuple[float, ...]]:
     """The alpha and block weights of the best summed CCC over speaker-grouped inner folds
-    (disjoint in ``content`` too, where given)."""
+    (disjoint in ``content`` too, where given), or over the given ``splits`` of the rows."""
     choices = [(alpha, weights) for alpha in alphas for weights in block_weights(blocks)]
     if len(choices) == 1 or len(np.unique(groups)) < 2:
         return choices[0]
     scores = np.zeros(len(choices))
     strata = np.zeros(len(targets), dtype=int)
-    splits = (inner_splits(groups, strata, folds=folds, seed=seed) if content is None
-              else inner_disjoint_splits(groups, content, folds=folds, seed=seed))  # fmt: skip
+    if splits is None:
+        splits = (inner_splits(groups, strata, folds=folds, seed=seed) if content is None
+                  else inner_disjoint_splits(groups, content, folds=folds, seed=seed))  # fmt: skip
     for train, valid in splits:
         scaler = Standardizer().fit(features[train])
         inner_train, inner_valid = (
