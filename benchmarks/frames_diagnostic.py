@@ -7,6 +7,8 @@ Usage (from the repository root; writes benchmarks/results/frames_diagnostic.jso
 
     python benchmarks/frames_diagnostic.py probe mean_trained attentive
     python benchmarks/frames_diagnostic.py mean_trained_batchnorm attentive_batchnorm
+    python benchmarks/frames_diagnostic.py mean_probe_head attentive_probe_head
+    python benchmarks/frames_diagnostic.py mean_trained_mixnorm attentive_mixnorm
 """
 
 from __future__ import annotations
@@ -37,6 +39,22 @@ VARIANTS = {
                                "learning_rate: 0.001, epochs: 20}"),
     "attentive_batchnorm": ([*FRAMES, "model.params={pooling: attentive, head_norm: batch}"],
                             "learning_rate: 0.001, epochs: 20}"),
+    # LP-FT whose head stage is the probe's fit (full batch, 120 steps at 1e-2, the
+    # classifier's weight decay chosen on inner speaker folds): alone (epochs 0), and under
+    # attentive pooling that starts as the plain mean and std, then 5 epochs at 3e-4
+    "mean_probe_head": ([*FRAMES, "model.params={pooling: mean, head_norm: batch}"],
+                        "learning_rate: 0.001, epochs: 0, head_epochs: 120, "
+                        "head_recipe: probe}"),
+    "attentive_probe_head": ([*FRAMES, "model.params={pooling: attentive, head_norm: batch, "
+                              "pooling_params: {start: uniform}}"],
+                             "learning_rate: 0.0003, epochs: 5, head_epochs: 120, "
+                             "head_recipe: probe}"),
+    # every hidden state's features standardised before the layer mix (model.params.mix_norm),
+    # as the probe standardises each layer before mixing; the loop of mean_trained
+    "mean_trained_mixnorm": ([*FRAMES, "model.params={pooling: mean, head_norm: batch, "
+                              "mix_norm: true}"], "learning_rate: 0.001, epochs: 20}"),
+    "attentive_mixnorm": ([*FRAMES, "model.params={pooling: attentive, head_norm: batch, "
+                           "mix_norm: true}"], "learning_rate: 0.001, epochs: 20}"),
 }  # fmt: skip
 
 

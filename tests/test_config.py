@@ -64,6 +64,7 @@ def test_unknown_key_names_dotted_path(tmp_path):
         ("data.audio.on_error=ignore", "data.audio.on_error: Input should be 'raise' or 'skip'"),
         ("evaluation.confidence=1.5", "evaluation.confidence: Input should be less than 1"),
         ("seed=abc", "seed: Input should be a valid integer"),
+        ("finetune.epochs=0", "finetune: .*epochs: 0 trains nothing"),
     ],
 )
 def test_bad_value_names_key(override, message):

@@ -277,7 +277,7 @@ class FinetuneConfig(Section):
     strategy: str = Field("lora", description="frozen | finetune | full | lora | adapters")
     params: dict[str, Any] = Field(default_factory=dict, description="strategy arguments")
     layer: int | None = Field(None, description="hidden state to pool; null = weighted sum")
-    epochs: int = Field(10, ge=1)
+    epochs: int = Field(10, ge=0, description="0: the LP-FT head stage alone (head_epochs)")
     batch_size: int = Field(8, ge=1)
     learning_rate: float = Field(1e-3, gt=0)
     weight_decay: float = Field(1e-2, ge=0)
@@ -296,6 +296,12 @@ class FinetuneConfig(Section):
         ge=0,
         description="LP-FT: train the layer mix + head alone on pooled frozen states for this "
         "many passes before `epochs` of the strategy (each stage)",
+    )
+    head_recipe: Literal["epochs", "probe"] = Field(
+        "epochs",
+        description="LP-FT's head stage: `epochs` = minibatch passes at `learning_rate`; "
+        "`probe` = the weighted-sum probe's fit: `head_epochs` full-batch steps at 1e-2, the "
+        "classifier's weight decay (1e-3 or 1e-1) chosen on 5 inner speaker folds",
     )
     validation_folds: int = Field(
         5,
@@ -320,6 +326,12 @@ class FinetuneConfig(Section):
         if value == 1:
             raise ValueError("validation_folds is 0 (no validation) or >= 2")
         return value
+
+    @model_validator(mode="after")
+    def _something_trains(self) -> FinetuneConfig:
+        if self.epochs == 0 and self.head_epochs == 0:
+            raise ValueError("epochs: 0 trains nothing without head_epochs (the LP-FT head stage)")
+        return self
 
     source: list[CorpusConfig] = Field(
         default_factory=list, description="two-stage: corpora of stage 1 (all rows train)"

@@ -44,3 +44,16 @@ def test_attentive_pooling_learns_to_attend():
         loss.backward()
         optimizer.step()
     assert float(loss) < 0.1
+
+
+def test_attentive_pooling_with_a_uniform_start_is_the_mean_and_std_until_trained():
+    torch.manual_seed(0)
+    frames, mask = torch.randn(3, 2, 7, 4), torch.ones(3, 7, dtype=torch.bool)
+    mask[0, 5:] = False
+    uniform = AttentiveStatsPooling(input_size=4, start="uniform")
+    assert torch.allclose(uniform(frames, mask), MeanStdPooling(input_size=4)(frames, mask),
+                          atol=1e-6)  # fmt: skip
+    assert not torch.allclose(AttentiveStatsPooling(input_size=4)(frames, mask),
+                              MeanStdPooling(input_size=4)(frames, mask), atol=1e-3)  # fmt: skip
+    with pytest.raises(ValueError, match="start must be"):
+        AttentiveStatsPooling(input_size=4, start="zeros")

@@ -269,6 +269,11 @@ class FeatureCache:
             write_bytes(target, text.encode())
 
 
+def pooled_cache(cache: FeatureCache) -> FeatureCache:
+    """The statistics store beside a frame store."""
+    return FeatureCache(root=cache.root, identity={**cache.identity, "level": "pooled"})
+
+
 def _first_line(error: Exception) -> str:
     text = str(error).strip()
     return text.splitlines()[0][:200] if text else type(error).__name__

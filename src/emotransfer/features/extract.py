@@ -22,25 +22,19 @@ from __future__ import annotations
 
 import hashlib
 import inspect
-import math
-import multiprocessing
-import sys
 import time
-from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
-import soundfile
 from tqdm.auto import tqdm
 
-from emotransfer.data.audio import AudioError, file_problem, load_audio
+from emotransfer.data.audio import file_problem, load_audio
 from emotransfer.features.base import Upstream
-from emotransfer.features.cache import CorruptEntry, Entry, FeatureCache
+from emotransfer.features.cache import CorruptEntry, Entry, FeatureCache, pooled_cache
+from emotransfer.features.runners import Level, run_batched, run_processes
 
-Level = Literal["frames", "pooled"]
 # load_audio's own defaults, so a hit is judged by the limits a decode would apply
 LIMIT_DEFAULTS = {
     name: inspect.signature(load_audio).parameters[name].default
@@ -96,23 +90,6 @@ def row_keys(table: pd.DataFrame, sample_rate: int) -> list[str | None]:
     return keys
 
 
-def segment_duration(path: str, start: float | None, end: float | None) -> tuple[float, int]:
-    """Seconds and native rate of the segment :func:`load_audio` decodes (its arithmetic).
-
-    Example:
-        >>> import tempfile
-        >>> path = tempfile.mktemp(suffix=".wav")
-        >>> soundfile.write(path, np.full(8000, 0.1), 8000)
-        >>> segment_duration(path, 0.25, None)
-        (0.75, 8000)
-    """
-    info = soundfile.info(str(path))
-    rate = info.samplerate
-    first = 0 if _unset(start) else int(round(float(start) * rate))
-    last = info.frames if _unset(end) else min(int(round(float(end) * rate)), info.frames)
-    return (last - first) / rate, rate
-
-
 def duration_problem(duration: float, audio_options: dict[str, Any]) -> str | None:
     """:func:`load_audio`'s verdict on a segment of ``duration`` seconds, or ``None``.
 
@@ -159,19 +136,6 @@ def entry_problem(array: np.ndarray, level: Level) -> str | None:
     return None
 
 
-def frame_statistics(frames: np.ndarray) -> np.ndarray:
-    """``(L + 1, T, D)`` -> ``(L + 1, 2, D)``: mean and std over frames (std NaN when T = 1)."""
-    frames = np.asarray(frames, dtype=np.float32)
-    mean = frames.mean(axis=1)
-    std = frames.std(axis=1) if frames.shape[1] > 1 else np.full_like(mean, np.nan)
-    return np.stack([mean, std], axis=1)
-
-
-def pooled_cache(cache: FeatureCache) -> FeatureCache:
-    """The statistics store beside a frame store."""
-    return FeatureCache(root=cache.root, identity={**cache.identity, "level": "pooled"})
-
-
 def extract_features(
     table: pd.DataFrame,
     upstream: Upstream,
@@ -205,9 +169,9 @@ def extract_features(
     ]
     bar = tqdm(total=len(jobs), desc="features", unit="file", disable=not progress or not jobs)
     if hasattr(upstream, "extract_batch"):
-        outcomes = _run_batched(jobs, upstream, cache, audio_options, level)
+        outcomes = run_batched(jobs, upstream, cache, audio_options, level)
     else:
-        outcomes = _run_processes(jobs, upstream, cache, audio_options, workers, level)
+        outcomes = run_processes(jobs, upstream, cache, audio_options, workers, level)
     for index, array, problem in outcomes:
         if problem is None:
             result.arrays[index] = array
@@ -278,123 +242,3 @@ def _digest_or_none(path: str) -> str | None:
         return file_digest(path)
     except OSError:
         return None
-
-
-def _unset(value: float | None) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
-
-
-def _decode(path: str, start: float, end: float, options: dict) -> tuple[np.ndarray, float, int]:
-    """The wave and what the cache records about it: segment seconds and native rate."""
-    wave = load_audio(path, start=start, end=end, **options)
-    try:
-        seconds, rate = segment_duration(path, start, end)
-    except Exception as error:  # the file vanished or changed after it was decoded
-        raise AudioError(path, f"cannot decode audio ({type(error).__name__})") from error
-    return wave, seconds, rate
-
-
-def _store(
-    cache: FeatureCache, key: str, frames: np.ndarray, level: Level, seconds: float, rate: int
-) -> np.ndarray:
-    frames = np.asarray(frames, dtype=np.float32)
-    statistics = frame_statistics(frames)
-    # Large frame arrays are kept in float16 when their range allows (half the disk).
-    small = frames.size < 65536 or float(np.abs(frames).max(initial=0.0)) > 6e4
-    stored = frames if small else frames.astype(np.float16)
-    cache.put(key, stored, duration=seconds, sample_rate=rate)
-    pooled_cache(cache).put(key, statistics, duration=seconds, sample_rate=rate)
-    return frames if level == "frames" else statistics
-
-
-def _check(frames: np.ndarray) -> str | None:
-    if not np.all(np.isfinite(frames)):
-        return "features contain NaN or infinite values"
-    return None
-
-
-def _run_batched(
-    jobs: list[tuple], upstream: Any, cache: FeatureCache, options: dict, level: Level
-) -> Iterator[tuple[int, np.ndarray | None, str | None]]:
-    def decode(job: tuple) -> tuple[tuple, tuple | None, str | None]:
-        index, path, start, end, _ = job
-        try:
-            return job, _decode(path, start, end, options), None
-        except AudioError as error:
-            return job, None, error.problem
-
-    size = int(getattr(upstream, "batch_size", 8))
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        decoded = list(pool.map(decode, jobs))
-    for job, _, problem in decoded:
-        if problem is not None:
-            yield job[0], None, problem
-    good = sorted((d for d in decoded if d[2] is None), key=lambda d: len(d[1][0]))
-    for first in range(0, len(good), size):
-        batch = good[first : first + size]
-        try:
-            outputs = upstream.extract_batch([audio[0] for _, audio, _ in batch])
-        except Exception:  # retry one by one so a single bad clip fails alone
-            outputs = [_extract_one(upstream, audio[0]) for _, audio, _ in batch]
-        for (job, (_, seconds, rate), _), frames in zip(batch, outputs):
-            if isinstance(frames, str):
-                yield job[0], None, frames
-                continue
-            problem = _check(frames)
-            if problem:
-                yield job[0], None, problem
-            else:
-                yield job[0], _store(cache, job[4], frames, level, seconds, rate), None
-
-
-def _extract_one(upstream: Any, wave: np.ndarray) -> np.ndarray | str:
-    try:
-        return upstream.extract_batch([wave])[0]
-    except Exception as error:
-        return f"upstream failed: {type(error).__name__}: {error}"
-
-
-def _run_processes(
-    jobs: list[tuple],
-    upstream: Upstream,
-    cache: FeatureCache,
-    options: dict,
-    workers: int,
-    level: Level,
-) -> Iterator[tuple[int, np.ndarray | None, str | None]]:
-    if workers <= 1 or len(jobs) < 8:
-        _init(upstream, cache, options, level)
-        yield from map(_work, jobs)
-        return
-    # fork is cheap, but unsafe once torch has started its thread pools in this process.
-    method = "spawn" if "torch" in sys.modules else "fork"
-    context = multiprocessing.get_context(method)
-    with ProcessPoolExecutor(
-        max_workers=workers,
-        mp_context=context,
-        initializer=_init,
-        initargs=(upstream, cache, options, level),
-    ) as pool:
-        yield from pool.map(_work, jobs, chunksize=max(1, min(16, len(jobs) // (workers * 8))))
-
-
-_STATE: dict[str, Any] = {}
-
-
-def _init(upstream: Upstream, cache: FeatureCache, options: dict, level: Level) -> None:
-    _STATE.update(upstream=upstream, cache=cache, options=options, level=level)
-
-
-def _work(job: tuple) -> tuple[int, np.ndarray | None, str | None]:
-    index, path, start, end, key = job
-    try:
-        wave, seconds, rate = _decode(path, start, end, _STATE["options"])
-        frames = np.asarray(_STATE["upstream"].extract(wave), dtype=np.float32)
-    except AudioError as error:
-        return index, None, error.problem
-    except Exception as error:  # an upstream failing on one clip must not end the pass
-        return index, None, f"upstream failed: {type(error).__name__}: {error}"
-    problem = _check(frames)
-    if problem:
-        return index, None, problem
-    return index, _store(_STATE["cache"], key, frames, _STATE["level"], seconds, rate), None

@@ -189,7 +189,7 @@ class FeatureScorer:
 
     def pooled(self, waves: list[np.ndarray]) -> np.ndarray:
         """``(N, L + 1, D)``: every hidden state's pooled statistics, before normalisation."""
-        from emotransfer.features.extract import frame_statistics
+        from emotransfer.features.runners import frame_statistics
         from emotransfer.models.pooling import pool_statistics
 
         pooled = [pool_statistics(frame_statistics(states), self.spec.pooling)

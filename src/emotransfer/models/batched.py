@@ -62,6 +62,27 @@ def pool_all(
     return {name: torch.stack([row[name] for row in rows]) for name in rows[0]} if rows else {}
 
 
+@torch.no_grad()
+def prime_state_norms(model: EmotionModel, items: Items, batch_size: int) -> None:
+    """Fill the statistics of every layer mix's unused
+    :class:`~emotransfer.models.state_norm.StateNorm` that standardises frames (mixed inside
+    :meth:`~EmotionModel.pool`) from one pass over ``items``; nothing else changes. For a
+    head trained on pooled vectors before any training step (LP-FT)."""
+    norms = [mix.norm for mix in model.mixes.values()
+             if mix.norm is not None and not float(mix.norm.count)]  # fmt: skip
+    if not norms or model.pools_per_layer:
+        return
+    model.eval()
+    device = next(model.parameters()).device
+    for norm in norms:
+        norm.train()
+    for first in range(0, count(items), batch_size):
+        rows = range(first, min(first + batch_size, count(items)))
+        model.pool(to_device(model.prepare(take(items, rows)), device))
+    for norm in norms:
+        norm.eval()
+
+
 def pooled_float(model: EmotionModel, items: Items, batch_size: int) -> dict[str, torch.Tensor]:
     """:func:`pool_all` in float32 (what the model's decisions are computed on)."""
     return {name: value.float() for name, value in pool_all(model, items, batch_size).items()}

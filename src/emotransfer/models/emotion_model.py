@@ -39,6 +39,7 @@ from emotransfer.encoders.base import Encoder
 from emotransfer.models.bodies import Body, IdentityBody
 from emotransfer.models.feature_norm import FeatureNorm
 from emotransfer.models.layers import WeightedLayerSum
+from emotransfer.models.state_norm import StateNorm
 
 FUSED = "fused"  # pool()'s key when a frame-level fusion has already fused the modalities
 PRESENT = "present"  # pool()'s key of which optional inputs each clip has, (B, M): 1.0 = given
@@ -57,14 +58,19 @@ class ModelOutput:
 
 class LayerMix(torch.nn.Module):
     """``(B, L + 1, ...) -> (B, ...)``: one hidden state, or their learned softmax-weighted sum
-    (of pooled statistics ``(B, L + 1, P)`` or of frames ``(B, L + 1, T, D)``)."""
+    (of pooled statistics ``(B, L + 1, P)`` or of frames ``(B, L + 1, T, D)`` with their
+    ``(B, T)`` mask); with a :attr:`norm` (a :class:`~emotransfer.models.state_norm.StateNorm`),
+    every state's features are standardised first."""
 
     def __init__(self, *, num_states: int, layer: int | None = None) -> None:
         super().__init__()
         self.layer = layer
         self.layer_sum = WeightedLayerSum(num_layers=num_states)
+        self.norm: StateNorm | None = None
 
-    def forward(self, states: torch.Tensor) -> torch.Tensor:
+    def forward(self, states: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        if self.norm is not None:
+            states = self.norm(states, mask)
         return states[:, self.layer] if self.layer is not None else self.layer_sum(states)
 
 
@@ -94,6 +100,9 @@ class EmotionModel(torch.nn.Module):
             clip across its features) or ``batch`` (each feature across the clips: per
             feature standardisation as a frozen probe's z-score does, from the batch while
             training and from running statistics when predicting).
+        mix_norm: standardise every hidden state's features before the layer mix (running
+            statistics of the training values: :class:`~emotransfer.models.state_norm.StateNorm`),
+            as the frozen probe standardises each layer before mixing.
         plugins: ``module:Class`` bodies, poolings and fusions the caller allows.
     """
 
@@ -115,6 +124,7 @@ class EmotionModel(torch.nn.Module):
         missing_inputs: bool = False,
         modality_dropout: float = 0.0,
         head_norm: str = "layer",
+        mix_norm: bool = False,
         plugins: Collection[str] = (),
     ) -> None:
         super().__init__()
@@ -161,6 +171,11 @@ class EmotionModel(torch.nn.Module):
             isinstance(self.bodies[name], IdentityBody) and self.poolings[name].statistics
             for name in encoders
         )
+        if mix_norm:  # of the pooled statistics, or of the frames
+            for name, encoder in encoders.items():
+                size = (self.poolings[name].output_size if self.pools_per_layer
+                        else encoder.hidden_size)  # fmt: skip
+                self.mixes[name].norm = StateNorm(num_states=encoder.num_states, size=size)
         # Inputs a clip may lack (not the audio, nor a view of it), each with its stand-in.
         self.modality_dropout = modality_dropout
         self.optional = [name for name in encoders if name != "audio" and not is_audio_view(name)
@@ -251,7 +266,7 @@ class EmotionModel(torch.nn.Module):
             if self.pools_per_layer:
                 frames[name] = self.poolings[name](output.states, output.mask)
                 continue
-            mixed = self.mixes[name](output.states)  # (B, T, D)
+            mixed = self.mixes[name](output.states, output.mask)  # (B, T, D)
             frames[name] = self.bodies[name](mixed, output.mask)
         if self.frame_fusion:
             return {FUSED: self.fusion(frames)}

@@ -16,6 +16,8 @@ Example:
 
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
 
 
@@ -102,14 +104,24 @@ class AttentiveStatsPooling(FramePooling):
     Args:
         input_size: ``D``.
         hidden: width of the scoring network.
+        start: ``"random"`` (the scorer's default initialisation) or ``"uniform"`` (its last
+            layer zero: every frame weighs the same, so the pooling starts as the plain mean
+            and standard deviation; e.g. under a head fitted as a probe on those statistics).
     """
 
-    def __init__(self, *, input_size: int, hidden: int = 128) -> None:
+    def __init__(self, *, input_size: int, hidden: int = 128,
+                 start: Literal["random", "uniform"] = "random") -> None:  # fmt: skip
         super().__init__(input_size=input_size)
+        if start not in ("random", "uniform"):
+            raise ValueError(f"attentive pooling: start must be 'random' or 'uniform', not "
+                             f"{start!r}")  # fmt: skip
         self.output_size = 2 * input_size
         self.score = torch.nn.Sequential(
             torch.nn.Linear(input_size, hidden), torch.nn.Tanh(), torch.nn.Linear(hidden, 1)
         )
+        if start == "uniform":
+            torch.nn.init.zeros_(self.score[-1].weight)
+            torch.nn.init.zeros_(self.score[-1].bias)
 
     def forward(self, frames: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         scores = self.score(frames).squeeze(-1)  # (B, S, T)

@@ -348,7 +348,7 @@ def export_encoder(model: torch.nn.Module, folder: Path) -> Path:
 def _trainer(config: ExperimentConfig, model: EmotionModel, groups: list, checkpoint: Path,
              progress: bool) -> Trainer:  # fmt: skip
     tune = config.finetune
-    lpft = {"head_epochs": tune.head_epochs} if tune.head_epochs else {}
+    lpft = {"head_epochs": tune.head_epochs, "recipe": tune.head_recipe} if tune.head_epochs else {}
     augment = build_corruption(tune.augment, plugins=config.plugins) if tune.augment else None
     kind = LPFTTrainer if lpft else Trainer
     settings = {

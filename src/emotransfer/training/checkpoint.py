@@ -18,14 +18,29 @@ def trained_state(
     model: torch.nn.Module, trained: list[torch.nn.Parameter]
 ) -> dict[str, torch.Tensor]:  # fmt: skip
     """By name, copies of the ``trained`` parameters and of the buffers of the modules that
-    own them (a normalisation's running statistics), which a saved model needs too."""
+    own them (a normalisation's running statistics), which a saved model needs too; also the
+    persistent buffers of a module without parameters beside trained ones (statistics kept
+    by a parameterless part, e.g. a layer mix's state norm)."""
     ids = {id(p) for p in trained}
     state = {name: p.detach().cpu().clone() for name, p in model.named_parameters()
              if id(p) in ids}  # fmt: skip
-    for prefix, module in model.named_modules():
-        if any(id(p) in ids for p in module.parameters(recurse=False)):
-            for name, buffer in module.named_buffers(recurse=False):
-                state[f"{prefix}.{name}" if prefix else name] = buffer.detach().cpu().clone()
+    modules = dict(model.named_modules())
+    for prefix, module in modules.items():
+        own = list(module.parameters(recurse=False))
+        if any(id(p) in ids for p in own):
+            kept = [name for name, _ in module.named_buffers(recurse=False)]
+        elif (
+            not own
+            and prefix
+            and any(id(p) in ids for p in modules[prefix.rpartition(".")[0]].parameters())
+        ):
+            kept = [name for name, _ in module.named_buffers(recurse=False)
+                    if name not in module._non_persistent_buffers_set]  # fmt: skip
+        else:
+            continue
+        buffers = dict(module.named_buffers(recurse=False))
+        for name in kept:
+            state[f"{prefix}.{name}" if prefix else name] = buffers[name].detach().cpu().clone()
     return state
 
 

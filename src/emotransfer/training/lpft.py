@@ -6,18 +6,23 @@ states, no gradients) and the layer mix + head alone train on those vectors for
 ``head_epochs`` passes; then the strategy's parameters train from that head. A head that
 starts random sends large gradients into the encoder and distorts the pretrained features;
 starting from a trained head, the encoder moves less.
+
+``recipe="probe"`` trains that head as the frozen weighted-sum probe does (full-batch steps,
+the classifier's weight decay chosen on inner speaker folds:
+:func:`~emotransfer.training.probe_head.fit_head_like_probe`) instead of minibatch passes.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
 
-from emotransfer.models.batched import Items, count, pool_all, take
+from emotransfer.models.batched import Items, count, pool_all, prime_state_norms, take
 from emotransfer.seeding import torch_seed
+from emotransfer.training.probe_head import fit_head_like_probe
 from emotransfer.training.trainer import Trainer
 
 
@@ -26,20 +31,63 @@ class LPFTTrainer(Trainer):
 
     Args:
         head_epochs: passes of the head over the pooled training clips (epoch 0 of the
-            history); the other arguments are the Trainer's.
+            history); with ``recipe="probe"``, full-batch steps.
+        recipe: ``"epochs"`` (minibatch passes at the trainer's learning rate) or
+            ``"probe"`` (the weighted-sum probe's fit: full batch, learning rate 1e-2, the
+            classifier's weight decay chosen on ``inner_folds`` speaker folds).
+        inner_folds: inner folds of the ``"probe"`` recipe.
+
+    The other arguments are the Trainer's.
     """
 
-    def __init__(self, *, head_epochs: int = 10, **trainer: Any) -> None:
+    def __init__(self, *, head_epochs: int = 10, recipe: Literal["epochs", "probe"] = "epochs",
+                 inner_folds: int = 5, **trainer: Any) -> None:  # fmt: skip
         super().__init__(**trainer)
         self.head_epochs = head_epochs
+        self.recipe = recipe
+        self.inner_folds = inner_folds
+
+    def fit(self, items: Items, labels: np.ndarray, *, groups: np.ndarray | None = None,
+            **options: Any) -> list[dict[str, float]]:  # fmt: skip
+        """:meth:`Trainer.fit`, keeping the clips' speakers for the probe recipe's folds."""
+        self.speakers_ = None if groups is None else np.asarray(groups)
+        return super().fit(items, labels, groups=groups, **options)
 
     def on_fit_start(self, state: dict[str, Any], items: Items, labels: np.ndarray) -> None:
         if not self.head_epochs or state.get("head_done"):
             return
         began = time.perf_counter()
-        loss = self.fit_head(items, labels)
-        record = {"epoch": 0, "loss": loss, "seconds": time.perf_counter() - began}
+        record: dict[str, float] = {"epoch": 0}
+        if self.recipe == "probe":
+            record["loss"], record["weight_decay"] = self.fit_head_probe(items, labels)
+        else:
+            record["loss"] = self.fit_head(items, labels)
+        record["seconds"] = time.perf_counter() - began
         self.close_epoch(state, record, head_done=True)
+
+    def fit_head_probe(self, items: Items, labels: np.ndarray) -> tuple[float, float]:
+        """Pool every clip once, fit the head as the weighted-sum probe is fitted; returns
+        the last step's loss and the chosen weight decay."""
+        model = self.model
+        rng = np.random.default_rng([self.seed, 0])
+        clips = self.transform_crops(items, rng)
+        prime_state_norms(model, clips, self.batch_size)
+        pooled = pool_all(model, clips, self.batch_size, self.accelerator_.autocast)
+        pooled = {name: value.float() for name, value in pooled.items()}
+        device = next(iter(pooled.values())).device
+        targets = torch.as_tensor(labels, device=device)
+        rows = count(items)
+        groups = self.speakers_ if self.speakers_ is not None else np.arange(rows)
+        ids = None if self.groups_ is None else torch.as_tensor(self.groups_, device=device)
+
+        def loss(output: Any, chosen: np.ndarray) -> torch.Tensor:
+            return self.batch_loss(output, targets[chosen], self.batch_values(chosen))
+
+        with torch_seed(self.seed * 100003):
+            decay, last = fit_head_like_probe(model, pooled, np.asarray(labels), groups, ids,
+                                              loss, steps=self.head_epochs,
+                                              folds=self.inner_folds, seed=self.seed)  # fmt: skip
+        return last, decay
 
     def fit_head(self, items: Items, labels: np.ndarray) -> float:
         """Pool every clip once, train the layer mix and head on the pooled vectors (same
@@ -47,6 +95,7 @@ class LPFTTrainer(Trainer):
         model = self.model
         rng = np.random.default_rng([self.seed, 0])
         clips = self.transform_crops(items, rng)
+        prime_state_norms(model, clips, self.batch_size)
         pooled = pool_all(model, clips, self.batch_size, self.accelerator_.autocast)
         pooled = {name: value.float() for name, value in pooled.items()}
         optimizer = torch.optim.AdamW(model.head_parameters(), lr=self.learning_rate,
