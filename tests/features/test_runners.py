@@ -63,3 +63,20 @@ def test_batches_run_shortest_first_and_decoding_stays_two_batches_ahead(tmp_pat
 
 def test_large_blocks_go_back_to_the_system_on_glibc():
     assert runners.bound_memory() is (platform.libc_ver()[0] == "glibc")
+
+
+def test_frames_are_stored_only_by_a_pass_that_asks_for_them(tmp_path):
+    path = tmp_path / "a.wav"
+    sf.write(path, np.full(8000, 0.2), RATE)
+    table = pd.DataFrame({"file": [str(path)], "start": [np.nan], "end": [np.nan]})
+    upstream = CountingUpstream([0])
+    cache = FeatureCache(root=tmp_path / "c", identity=upstream.identity())
+    stored = lambda: sorted(p.parent.parent == cache.folder  # noqa: E731 (a frame entry?)
+                            for p in (tmp_path / "c").rglob("*.safetensors"))  # fmt: skip
+    pooled = extract_features(table, upstream, cache=cache, audio_options={"sample_rate": RATE},
+                              progress=False, level="pooled")  # fmt: skip
+    assert pooled.arrays[0].shape == (2, 2, 4) and stored() == [False]  # statistics only
+    frames = extract_features(table, upstream, cache=cache, audio_options={"sample_rate": RATE},
+                              progress=False, level="frames")  # fmt: skip
+    assert frames.misses == 1 and frames.arrays[0].shape == (2, 3, 4)
+    assert stored() == [False, True]  # the frames beside the statistics

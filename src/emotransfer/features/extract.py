@@ -1,9 +1,10 @@
 """Run an upstream over a manifest through the cache.
 
-Two entries are stored per clip: the frame-level hidden states ``(L + 1, T, D)`` and their
-per-layer statistics ``(L + 1, 2, D)`` (mean and standard deviation over frames), so that
-probing any layer with any pooling reads only the small statistics and never re-runs the
-encoder. Hand-crafted upstreams run in worker processes; upstreams with ``extract_batch``
+Every clip's per-layer statistics ``(L + 1, 2, D)`` (mean and standard deviation over
+frames) are stored, so that probing any layer with any pooling reads only the small
+statistics and never re-runs the encoder; its frame-level hidden states ``(L + 1, T, D)``
+only by a pass that asks for frames (``level="frames"``: attentive pooling analyses, FAD over
+frames), which stores the statistics too. Hand-crafted upstreams run in worker processes; upstreams with ``extract_batch``
 (neural encoders) run in this process on length-sorted batches.
 
 A cache hit is no way around validation: every entry records the duration of the audio it

@@ -180,10 +180,11 @@ def _store(
 ) -> np.ndarray:
     frames = np.asarray(frames, dtype=np.float32)
     statistics = frame_statistics(frames)
-    # Large frame arrays are kept in float16 when their range allows (half the disk).
-    small = frames.size < 65536 or float(np.abs(frames).max(initial=0.0)) > 6e4
-    stored = frames if small else frames.astype(np.float16)
-    cache.put(key, stored, duration=seconds, sample_rate=rate)
+    if level == "frames":  # only a pass that needs the frames stores them (1.3 GB per audio
+        # hour for whisper-base); large arrays in float16 when their range allows (half that)
+        small = frames.size < 65536 or float(np.abs(frames).max(initial=0.0)) > 6e4
+        stored = frames if small else frames.astype(np.float16)
+        cache.put(key, stored, duration=seconds, sample_rate=rate)
     pooled_cache(cache).put(key, statistics, duration=seconds, sample_rate=rate)
     return frames if level == "frames" else statistics
 
