@@ -359,3 +359,18 @@ def test_a_trained_run_learns_the_dimensions_and_predicts_them(
     assert set(answer["values"]) == {"arousal", "valence"}
     assert answer["values"]["arousal"] == pytest.approx(rows[0]["arousal"], abs=1e-5)
     assert set(answer["probabilities"]) == {"anger", "happiness", "neutral", "sadness"}
+
+
+def test_a_run_streaming_its_audio_from_the_files_predicts_what_one_in_memory_does(
+    tmp_path, synthetic_root, tiny_whisper
+):
+    predictions = {}
+    for stream in ("false", "true"):
+        config = finetune_config(tmp_path, synthetic_root, tiny_whisper, f"name=stream_{stream}",
+                                 "split.only_folds=[speaker=s01]", "finetune.validation_folds=0",
+                                 "finetune.refit=false", f"finetune.stream_audio={stream}",
+                                 "finetune.loader_workers=1")  # fmt: skip
+        result = run(config, progress=False)
+        predictions[stream] = pd.read_csv(result.run_dir / "predictions.csv")
+    assert len(predictions["true"]) == 8
+    pd.testing.assert_frame_equal(predictions["true"], predictions["false"])

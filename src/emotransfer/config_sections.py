@@ -297,6 +297,15 @@ class FinetuneConfig(Section):
         description="LP-FT: train the layer mix + head alone on pooled frozen states for this "
         "many passes before `epochs` of the strategy (each stage)",
     )
+    stream_audio: bool = Field(
+        False,
+        description="decode each batch's clips from their files when it is needed (validated "
+        "once at the start) instead of holding every clip in memory: memory independent of "
+        "the corpus, the same batches and results",
+    )
+    loader_workers: int = Field(
+        2, ge=0, description="processes decoding the next batches of streamed audio"
+    )
     head_recipe: Literal["epochs", "probe"] = Field(
         "epochs",
         description="LP-FT's head stage: `epochs` = minibatch passes at `learning_rate`; "

@@ -32,6 +32,7 @@ from emotransfer.features.extract import Extraction
 from emotransfer.fold_store import load_fold, save_fold, save_head
 from emotransfer.io import write_json, write_text
 from emotransfer.model_spec import FrozenSpec, TrainedSpec
+from emotransfer.models.batched import lengths, take
 from emotransfer.models.calibration import calibration_report
 from emotransfer.prepare import (
     BadAudioError,
@@ -224,14 +225,13 @@ def _grid(config: ExperimentConfig) -> dict[str, list[Any]]:
 
 
 def _waves(config: ExperimentConfig, table: pd.DataFrame, skipped: list) -> tuple:
-    waves, problems = decode_waves(table, config.data.audio)
+    waves, problems = decode_waves(table, config.data.audio, stream=config.finetune.stream_audio)
     if config.data.audio.on_error == "raise" and (problems or missing_files(skipped)):
         raise BadAudioError(missing_files(skipped) + problems)
     skipped.extend(problems)
-    keep = [i for i, wave in enumerate(waves) if wave is not None]
+    keep = [i for i, length in enumerate(lengths(waves)) if length]  # bad audio has none
     extraction = Extraction(arrays=[], errors=problems)
-    table = table.iloc[keep].reset_index(drop=True)
-    waves = [waves[i] for i in keep]
+    table, waves = table.iloc[keep].reset_index(drop=True), take(waves, keep)  # still streamed
     others = input_encoders(config)
     if others:  # a model of several inputs: {modality: items}
         items = decode_inputs(table, others, missing=config.model.allows_missing)

@@ -219,7 +219,8 @@ sys.exit(main(sys.argv[1:]))
 
 def _disk_full(*, warm_cache: bool) -> Attempt:
     """The clean run in a process whose file writes fail past :data:`DISK_LIMIT` bytes, with
-    a fresh cache (the cache write fails first) or the warm one (a run-folder write)."""
+    a fresh cache (filled first: its statistics entries are smaller than the limit, so the
+    first failing write is the run folder's) or the warm one (a run-folder write)."""
 
     def attempt(workspace: Workspace, case_id: str) -> Observation:
         _ = workspace.baseline  # fills the shared cache
@@ -238,7 +239,7 @@ def _disk_full(*, warm_cache: bool) -> Attempt:
 
 
 cases.add("disk-full", f"every file write past {DISK_LIMIT} bytes fails (a full disk; "
-          "RLIMIT_FSIZE), fresh cache", "error", "cannot write", "disk-full/cache/")(
+          "RLIMIT_FSIZE), fresh cache", "error", "cannot write", "disk-full/")(
               _disk_full(warm_cache=False))  # fmt: skip
 cases.add("disk-full-run-folder", f"every file write past {DISK_LIMIT} bytes fails, warm "
           "cache", "error", "cannot write", "disk-full-run-folder/")(

@@ -5,6 +5,7 @@ model reads the audio's."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -12,13 +13,18 @@ import pandas as pd
 
 from emotransfer.data.audio import AudioError, load_audio
 from emotransfer.data.frames import FramesError, load_frames
+from emotransfer.data.streamed import stream_waves
 from emotransfer.define import is_audio_view
 
 
 def decode_waves(
-    table: pd.DataFrame, audio: Any
-) -> tuple[list[np.ndarray | None], list[dict[str, str]]]:
-    """Decode every row once; bad files are returned as problems, not raised."""
+    table: pd.DataFrame, audio: Any, *, stream: bool = False
+) -> tuple[Sequence[np.ndarray | None], list[dict[str, str]]]:
+    """Decode every row once; bad files are returned as problems, not raised. ``stream``:
+    keep only what decodes them again when a batch needs them
+    (:func:`~emotransfer.data.streamed.stream_waves`)."""
+    if stream:
+        return stream_waves(table, audio)
     waves: list[np.ndarray | None] = []
     problems = []
     for path, start, end in zip(table["file"], table["start"], table["end"]):

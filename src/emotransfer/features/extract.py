@@ -4,8 +4,9 @@ Every clip's per-layer statistics ``(L + 1, 2, D)`` (mean and standard deviation
 frames) are stored, so that probing any layer with any pooling reads only the small
 statistics and never re-runs the encoder; its frame-level hidden states ``(L + 1, T, D)``
 only by a pass that asks for frames (``level="frames"``: attentive pooling analyses, FAD over
-frames), which stores the statistics too. Hand-crafted upstreams run in worker processes; upstreams with ``extract_batch``
-(neural encoders) run in this process on length-sorted batches.
+frames), which stores the statistics too. Hand-crafted upstreams run in worker processes;
+upstreams with ``extract_batch`` (neural encoders) run in this process on length-sorted
+batches (:mod:`emotransfer.features.runners`).
 
 A cache hit is no way around validation: every entry records the duration of the audio it
 was computed from, and a hit is re-checked against this run's ``min_duration`` and

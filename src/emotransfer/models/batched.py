@@ -26,17 +26,26 @@ def count(items: Items) -> int:
 
 
 def take(items: Items, rows: Sequence[int] | np.ndarray) -> Any:
-    """The items at ``rows``, in the same layout (list or dict of lists)."""
+    """The items at ``rows``, in the same layout (list or dict of lists); items streamed from
+    files (:class:`~emotransfer.data.streamed.StreamedWaves`) stay streamed."""
     if isinstance(items, Mapping):
-        return {name: [values[i] for i in rows] for name, values in items.items()}
-    return [items[i] for i in rows]
+        return {name: _pick(values, rows) for name, values in items.items()}
+    return _pick(items, rows)
+
+
+def _pick(values: Sequence[Any], rows: Sequence[int] | np.ndarray) -> Any:
+    subset = getattr(values, "subset", None)
+    return subset(rows) if subset is not None else [values[i] for i in rows]
 
 
 def lengths(items: Items) -> list[int]:
-    """Per item, the audio length (0 where the items carry no audio)."""
+    """Per item, the audio length (0 where the items carry no audio); streamed audio says
+    its lengths without decoding."""
     audio = items.get("audio") if isinstance(items, Mapping) else items
     if audio is None:
         return [0] * count(items)
+    if hasattr(audio, "lengths"):
+        return audio.lengths()
     return [len(item) if hasattr(item, "__len__") else 0 for item in audio]
 
 

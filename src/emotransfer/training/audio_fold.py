@@ -348,7 +348,8 @@ def export_encoder(model: torch.nn.Module, folder: Path) -> Path:
 def _trainer(config: ExperimentConfig, model: EmotionModel, groups: list, checkpoint: Path,
              progress: bool) -> Trainer:  # fmt: skip
     tune = config.finetune
-    lpft = {"head_epochs": tune.head_epochs, "recipe": tune.head_recipe} if tune.head_epochs else {}
+    lpft = ({"head_epochs": tune.head_epochs, "recipe": tune.head_recipe} if tune.head_epochs
+            else {})  # fmt: skip
     augment = build_corruption(tune.augment, plugins=config.plugins) if tune.augment else None
     kind = LPFTTrainer if lpft else Trainer
     settings = {
@@ -364,7 +365,8 @@ def _trainer(config: ExperimentConfig, model: EmotionModel, groups: list, checkp
                    augment=augment, progress=progress, log_with=tune.log_with,
                    log_folder=checkpoint.parent, log_experiment=config.name,
                    log_settings=settings,
-                   dimension_weight=tune.dimension_weight)  # fmt: skip
+                   dimension_weight=tune.dimension_weight,
+                   loader_workers=tune.loader_workers)  # fmt: skip
 
 
 def _validation_split(

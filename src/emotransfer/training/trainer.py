@@ -29,7 +29,7 @@ from tqdm.auto import tqdm
 
 from emotransfer.define import is_audio_view
 from emotransfer.evaluation.metrics import uar
-from emotransfer.models.batched import Items, count, lengths, predict_outputs, predict_proba, take
+from emotransfer.models.batched import Items, count, lengths, predict_outputs, predict_proba
 from emotransfer.models.emotion_model import ModelOutput, to_device
 from emotransfer.models.losses import balanced_class_weights, ccc_loss
 from emotransfer.seeding import torch_seed
@@ -39,6 +39,7 @@ from emotransfer.training.checkpoint import (
     save_checkpoint,
     trained_state,
 )
+from emotransfer.training.loader import batches_of
 from emotransfer.training.samplers import LengthBatches, SpeakerBatches
 from emotransfer.training.tracking import check_tracker, log_epoch, start_tracking
 
@@ -72,6 +73,7 @@ class Trainer:
         dimension_weight: weight of the dimensional loss (``1 - CCC`` per dimension, averaged)
             beside the classes' cross-entropy, for a model with a dimensional head trained
             with ``values``.
+        loader_workers: processes decoding the next batches of streamed audio (``loader``).
     """
 
     def __init__(
@@ -96,6 +98,7 @@ class Trainer:
         log_experiment: str = "emotransfer",
         log_settings: dict[str, Any] | None = None,
         dimension_weight: float = 1.0,
+        loader_workers: int = 2,
     ) -> None:
         self.model = model
         self.param_groups = param_groups
@@ -115,7 +118,7 @@ class Trainer:
         self.log_folder = log_folder
         self.log_experiment = log_experiment
         self.log_settings = log_settings
-        self.dimension_weight = dimension_weight
+        self.dimension_weight, self.loader_workers = dimension_weight, loader_workers
 
     # ---- hooks -------------------------------------------------------------------------
     def on_fit_start(self, state: dict[str, Any], items: Items, labels: np.ndarray) -> None:
@@ -300,8 +303,10 @@ class Trainer:
         model.train()
         total, seen = 0.0, 0
         batches = self.sampler().batches(rng, lengths(items))
-        for indices in tqdm(batches, desc=f"epoch {epoch}", disable=not self.progress):
-            prepared = self.model.prepare(self.transform(take(items, indices), rng))
+        loaded = batches_of(items, batches, self.loader_workers)
+        for indices, taken in tqdm(loaded, desc=f"epoch {epoch}", total=len(batches),
+                                   disable=not self.progress):  # fmt: skip
+            prepared = self.model.prepare(self.transform(taken, rng))
             if self.groups_ is not None:
                 prepared["speaker"] = torch.as_tensor(self.groups_[indices])
             batch = to_device(prepared, self.accelerator_.device)
@@ -358,8 +363,7 @@ class Trainer:
         return int(rng.integers(0, length - limit + 1))
 
     def _item_rate(self, name: str) -> float:
-        """Items per second of input ``name``: samples of a waveform, frames of cached
-        states."""
+        """Items per second of input ``name``: samples of a waveform, frames of cached states."""
         encoders = getattr(self.model, "encoders", None)
         if name != "audio" and encoders is not None and name in encoders:
             rate = getattr(encoders[name], "item_rate", None)
@@ -371,10 +375,8 @@ class Trainer:
         state["history"].append(record)
         score = record.get("valid_uar")
         if score is None or state["best_uar"] is None or score > state["best_uar"]:
-            state["best_uar"] = score
-            state["best"] = self._trainable_state()
-            state["best_epoch"] = record["epoch"]
-            state["bad_epochs"] = 0
+            state.update(best_uar=score, best=self._trainable_state(), best_epoch=record["epoch"],
+                         bad_epochs=0)  # fmt: skip
         else:
             state["bad_epochs"] += 1
 
@@ -389,9 +391,7 @@ class Trainer:
                 parameters[name].copy_(value)
 
     def _resume(self, optimizer: torch.optim.Optimizer) -> dict[str, Any]:
-        if self.checkpoint_dir is None:
-            return fresh_state()
-        saved = load_checkpoint(Path(self.checkpoint_dir))
+        saved = None if self.checkpoint_dir is None else load_checkpoint(Path(self.checkpoint_dir))
         if saved is None:
             return fresh_state()
         state, trainable, optimizer_state = saved
