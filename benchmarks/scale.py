@@ -140,8 +140,8 @@ def child(stage: str, hours: float) -> dict:
             "worker_peak_rss_gb": round(workers, 2), **detail}  # fmt: skip
 
 
-def main(hours: list[float], stages: list[str]) -> None:
-    results = json.loads(OUT.read_text()) if OUT.is_file() else {}
+def main(hours: list[float], stages: list[str], out: Path = OUT) -> None:
+    results = json.loads(out.read_text()) if out.is_file() else {}
     for size in hours:
         folder = corpus(size)
         audio_hours = sum(soundfile.info(f).duration
@@ -164,7 +164,7 @@ def main(hours: list[float], stages: list[str]) -> None:
                 size_gb = sum(p.stat().st_size for p in files) / 1e9
                 record["cache_gb_per_audio_hour"] = round(size_gb / audio_hours, 3)
             results[key] = record
-            OUT.write_text(json.dumps(results, indent=1) + "\n")
+            out.write_text(json.dumps(results, indent=1) + "\n")
             print(key, record, flush=True)
 
 
@@ -172,9 +172,10 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--hours", type=float, nargs="+", default=[1, 4, 16])
     parser.add_argument("--stages", nargs="+", default=["extract", "probe"])
+    parser.add_argument("--out", type=Path, default=OUT, help="results JSON")
     parser.add_argument("--child", nargs=2, metavar=("STAGE", "HOURS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(child(args.child[0], float(args.child[1]))))
     else:
-        main(args.hours, args.stages)
+        main(args.hours, args.stages, args.out)
