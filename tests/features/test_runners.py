@@ -1,5 +1,3 @@
-import platform
-
 import numpy as np
 import pandas as pd
 import soundfile as sf
@@ -59,10 +57,6 @@ def test_batches_run_shortest_first_and_decoding_stays_two_batches_ahead(tmp_pat
     # every clip keeps the statistics of its own audio (rows in the manifest's order)
     means = [float(array[0, 0, 0]) for array in result.arrays]
     assert np.allclose(means, [0.1 + number / 100 for number in range(len(lengths))], atol=1e-4)
-
-
-def test_large_blocks_go_back_to_the_system_on_glibc():
-    assert runners.bound_memory() is (platform.libc_ver()[0] == "glibc")
 
 
 def test_frames_are_stored_only_by_a_pass_that_asks_for_them(tmp_path):

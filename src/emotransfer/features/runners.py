@@ -10,17 +10,14 @@ returns large blocks to the system when they are freed (by default a freed block
 size under which later blocks come from the heap, and the heap, fragmented by the small
 arrays that stay, never shrinks), and oneDNN keeps at most 32 compiled primitives (it caches
 1,024 by default, and clips of every length make new ones). Without them the resident memory
-of a whisper-base extraction grew with every batch (3.5 GB after one hour of audio; see
-``benchmarks/RESULTS.md``).
+of a whisper-base extraction grew with every batch (3.6 GB after one hour of audio, 0.9 GB
+with them; see ``benchmarks/RESULTS.md``).
 """
 
 from __future__ import annotations
 
-import ctypes
-import functools
 import math
 import multiprocessing
-import os
 import sys
 from collections import deque
 from collections.abc import Iterator
@@ -33,25 +30,10 @@ import soundfile
 from emotransfer.data.audio import AudioError, load_audio
 from emotransfer.features.base import Upstream
 from emotransfer.features.cache import FeatureCache, pooled_cache
+from emotransfer.memory import bound_memory
 
 Level = Literal["frames", "pooled"]
 Outcome = tuple[int, "np.ndarray | None", "str | None"]  # row, array, problem
-M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter
-LARGE_BLOCK = 1 << 20  # bytes: blocks of at least this size are mapped and unmapped
-
-
-@functools.cache
-def bound_memory() -> bool:
-    """Once per process: oneDNN's primitive cache capped at 32 (``ONEDNN_PRIMITIVE_CACHE_CAPACITY``
-    unless the user set it; it takes effect if oneDNN has not run yet), and glibc told to map
-    blocks of ``LARGE_BLOCK`` bytes or more and unmap them when freed (a fixed threshold: its
-    dynamic one keeps them on the heap). Returns whether glibc took it (``False`` off glibc)."""
-    os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "32")
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        return bool(libc.mallopt(M_MMAP_THRESHOLD, LARGE_BLOCK))
-    except (OSError, AttributeError):
-        return False
 
 
 def segment_duration(path: str, start: float | None, end: float | None) -> tuple[float, int]:

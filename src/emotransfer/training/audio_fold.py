@@ -23,6 +23,7 @@ from emotransfer.data.corrupt import build_corruption
 from emotransfer.data.splits import Fold, inner_splits
 from emotransfer.define import is_audio_view
 from emotransfer.io import write_atomic, write_json, write_text
+from emotransfer.memory import bound_memory
 from emotransfer.model_spec import TrainedSpec
 from emotransfer.models.batched import count, keep_average_speaker, pooled_float, softmax, take
 from emotransfer.models.emotion_model import EmotionModel
@@ -347,6 +348,7 @@ def export_encoder(model: torch.nn.Module, folder: Path) -> Path:
 
 def _trainer(config: ExperimentConfig, model: EmotionModel, groups: list, checkpoint: Path,
              progress: bool) -> Trainer:  # fmt: skip
+    bound_memory()  # resident memory that does not grow with the batches seen
     tune = config.finetune
     lpft = ({"head_epochs": tune.head_epochs, "recipe": tune.head_recipe} if tune.head_epochs
             else {})  # fmt: skip
