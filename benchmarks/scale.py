@@ -152,6 +152,9 @@ def main(hours: list[float], stages: list[str], out: Path = OUT) -> None:
                 continue
             if stage == "extract":
                 shutil.rmtree(cache_dir(size), ignore_errors=True)
+            # a fresh run folder: a finished one of the same config would be reused
+            for name in (f"scale_{size:g}h", f"scale_{stage}_{size:g}h"):
+                shutil.rmtree(WORK / "runs" / name, ignore_errors=True)
             done = subprocess.run([sys.executable, __file__, "--child", stage, str(size)],
                                   capture_output=True, text=True)  # fmt: skip
             if done.returncode:
