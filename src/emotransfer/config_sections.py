@@ -285,33 +285,16 @@ class FinetuneConfig(Section):
     mixed_precision: Literal["no", "bf16", "fp16"] = "no"
     patience: int = Field(3, ge=1)
     max_seconds: float | None = Field(8.0, description="random crop of training clips")
-    dimension_weight: float = Field(
-        1.0,
-        ge=0,
-        description="weight of the dimensional loss (1 - CCC per evaluation.dimensions entry) "
-        "beside the classes' cross-entropy",
-    )
-    head_epochs: int = Field(
-        0,
-        ge=0,
-        description="LP-FT: train the layer mix + head alone on pooled frozen states for this "
-        "many passes before `epochs` of the strategy (each stage)",
-    )
-    stream_audio: bool = Field(
-        False,
-        description="decode each batch's clips from their files when it is needed (validated "
-        "once at the start) instead of holding every clip in memory: memory independent of "
-        "the corpus, the same batches and results",
-    )
-    loader_workers: int = Field(
-        2, ge=0, description="processes decoding the next batches of streamed audio"
-    )
-    head_recipe: Literal["epochs", "probe"] = Field(
-        "epochs",
-        description="LP-FT's head stage: `epochs` = minibatch passes at `learning_rate`; "
-        "`probe` = the weighted-sum probe's fit: `head_epochs` full-batch steps at 1e-2, the "
-        "classifier's weight decay (1e-3 or 1e-1) chosen on 5 inner speaker folds",
-    )
+    dimension_weight: float = Field(1.0, ge=0, description="weight of the dimensional loss "
+        "(1 - CCC per evaluation.dimensions entry) beside the classes' cross-entropy")  # fmt: skip
+    head_epochs: int = Field(0, ge=0, description="LP-FT: train the layer mix + head alone on "
+        "pooled frozen states for this many passes before `epochs` (each stage)")  # fmt: skip
+    stream_audio: bool = Field(False, description="decode each batch's clips when needed "
+                               "(validated once first), not every clip in memory")  # fmt: skip
+    loader_workers: int = Field(2, ge=0, description="processes decoding streamed batches")
+    head_recipe: Literal["epochs", "probe"] = Field("epochs", description="LP-FT head stage: "
+        "minibatch passes, or the probe's fit (head_epochs full-batch steps at 1e-2, the "
+        "weight decay chosen on 5 inner speaker folds)")  # fmt: skip
     validation_folds: int = Field(
         5,
         ge=0,
@@ -338,7 +321,7 @@ class FinetuneConfig(Section):
 
     @model_validator(mode="after")
     def _something_trains(self) -> FinetuneConfig:
-        if self.epochs == 0 and self.head_epochs == 0:
+        if self.epochs == 0 == self.head_epochs:
             raise ValueError("epochs: 0 trains nothing without head_epochs (the LP-FT head stage)")
         return self
 

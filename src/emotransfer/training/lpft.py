@@ -69,11 +69,7 @@ class LPFTTrainer(Trainer):
         """Pool every clip once, fit the head as the weighted-sum probe is fitted; returns
         the last step's loss and the chosen weight decay."""
         model = self.model
-        rng = np.random.default_rng([self.seed, 0])
-        clips = self.transform_crops(items, rng)
-        prime_state_norms(model, clips, self.batch_size)
-        pooled = pool_all(model, clips, self.batch_size, self.accelerator_.autocast)
-        pooled = {name: value.float() for name, value in pooled.items()}
+        pooled = self.pooled_clips(items)
         device = next(iter(pooled.values())).device
         targets = torch.as_tensor(labels, device=device)
         rows = count(items)
@@ -93,11 +89,7 @@ class LPFTTrainer(Trainer):
         """Pool every clip once, train the layer mix and head on the pooled vectors (same
         batches, seeds and class weights as the epochs); returns the last pass's loss."""
         model = self.model
-        rng = np.random.default_rng([self.seed, 0])
-        clips = self.transform_crops(items, rng)
-        prime_state_norms(model, clips, self.batch_size)
-        pooled = pool_all(model, clips, self.batch_size, self.accelerator_.autocast)
-        pooled = {name: value.float() for name, value in pooled.items()}
+        pooled = self.pooled_clips(items)
         optimizer = torch.optim.AdamW(model.head_parameters(), lr=self.learning_rate,
                                       weight_decay=self.weight_decay)  # fmt: skip
         device = next(iter(pooled.values())).device
@@ -126,6 +118,14 @@ class LPFTTrainer(Trainer):
                     if step == self.head_epochs:
                         total, seen = total + float(loss.detach()) * len(rows), seen + len(rows)
         return total / max(seen, 1)
+
+    def pooled_clips(self, items: Items) -> dict[str, torch.Tensor]:
+        """Every training clip's crop pooled once by the initial model, in float32 (a layer
+        mix's state norms first filled from them)."""
+        clips = self.transform_crops(items, np.random.default_rng([self.seed, 0]))
+        prime_state_norms(self.model, clips, self.batch_size)
+        pooled = pool_all(self.model, clips, self.batch_size, self.accelerator_.autocast)
+        return {name: value.float() for name, value in pooled.items()}
 
     def transform_crops(self, items: Items, rng: np.random.Generator) -> Items:
         """The training crops of every clip (no augmentation: the probe sees the clips)."""
