@@ -40,12 +40,9 @@ def pooled_means() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     ])  # fmt: skip
     table, _, _ = prepare_manifest(config)
     upstream = build_upstream(config)
-    audio = config.data.audio
     extraction = extract_features(
         table, upstream, cache=FeatureCache(root=cache_root(config), identity=upstream.identity()),
-        audio_options={"sample_rate": audio.sample_rate, "min_duration": audio.min_duration,
-                       "max_duration": audio.max_duration},
-        progress=False, level="pooled",
+        audio_options=config.data.audio.options(), progress=False, level="pooled",
     )  # fmt: skip
     arrays = np.stack(extraction.arrays).astype(np.float64)  # (N, L + 1, 2, D)
     labels = pd.Categorical(table["emotion"]).codes.astype(int)

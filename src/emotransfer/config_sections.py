@@ -70,11 +70,12 @@ class AudioConfig(Section):
     @model_validator(mode="after")
     def _durations(self) -> AudioConfig:
         if self.min_duration >= self.max_duration:
-            raise ValueError(
-                f"min_duration ({self.min_duration} s) must be below max_duration "
-                f"({self.max_duration} s)"
-            )
+            raise ValueError(f"min_duration ({self.min_duration} s) must be below max_duration "
+                             f"({self.max_duration} s)")  # fmt: skip
         return self
+
+    def options(self) -> dict[str, Any]:  # load_audio's rate and duration limits
+        return self.model_dump(include={"sample_rate", "min_duration", "max_duration"})
 
 
 class AsrConfig(Section):

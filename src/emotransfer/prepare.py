@@ -188,9 +188,7 @@ def layer_features(
         # error of the upstream, not a problem of every clip.
         getattr(upstream, "num_layers", None)
         cache = FeatureCache(root=cache_root(config), identity=upstream.identity())
-        options = {"sample_rate": audio.sample_rate, "min_duration": audio.min_duration,
-                   "max_duration": audio.max_duration}  # fmt: skip
-        extraction = extract_features(table, upstream, cache=cache, audio_options=options,
+        extraction = extract_features(table, upstream, cache=cache, audio_options=audio.options(),
                                       workers=settings.workers, progress=progress,
                                       level="pooled")  # fmt: skip
     if audio.on_error == "raise" and (extraction.errors or missing_files(skipped)):

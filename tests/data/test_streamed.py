@@ -6,7 +6,7 @@ import soundfile as sf
 from emotransfer.config import load_config
 from emotransfer.data.audio import AudioError
 from emotransfer.data.items import decode_waves
-from emotransfer.data.streamed import StreamedWaves, stream_waves
+from emotransfer.data.streamed import StreamedWaves
 from emotransfer.models.batched import lengths, take
 
 
@@ -39,7 +39,7 @@ def test_streamed_waves_are_the_decoded_ones_without_holding_them(tmp_path):
 
 def test_a_file_that_changes_after_validation_is_named(tmp_path):
     table = corpus(tmp_path)
-    streamed, _ = stream_waves(table, {"sample_rate": 16000})
+    streamed, _ = decode_waves(table, load_config(None).data.audio, stream=True)
     (tmp_path / "1.wav").write_bytes(b"not audio any more")
     with pytest.raises(AudioError, match=r"1\.wav: .*readable when the run started"):
         streamed[1]

@@ -4,11 +4,14 @@ import soundfile as sf
 import torch
 from tests.tiny_models import audio_model
 
+from emotransfer.config import load_config
 from emotransfer.data import streamed as streamed_module
-from emotransfer.data.streamed import stream_waves
+from emotransfer.data.items import decode_waves
 from emotransfer.training.loader import batches_of, decoded, streamed
 from emotransfer.training.trainer import Trainer
 from emotransfer.transfer.finetune import FullFineTune
+
+AUDIO = load_config(None).data.audio  # 16 kHz
 
 
 def tone_files(folder, count=16):
@@ -37,7 +40,7 @@ def train(tiny_whisper, items, labels, workers):
 
 def test_streamed_training_ends_with_the_weights_of_training_in_memory(tiny_whisper, tmp_path):
     table, labels = tone_files(tmp_path)
-    waves, problems = stream_waves(table, {"sample_rate": 16000})
+    waves, problems = decode_waves(table, AUDIO, stream=True)
     assert not problems and streamed(waves) and not streamed(decoded(waves))
     in_memory, _ = train(tiny_whisper, decoded(waves), labels, workers=0)
     for workers in (0, 2):  # decoded in this process, or two batches ahead by two workers
@@ -50,7 +53,7 @@ def test_streamed_training_ends_with_the_weights_of_training_in_memory(tiny_whis
 
 def test_in_this_process_each_batch_decodes_only_its_own_clips(tmp_path, monkeypatch):
     table, _ = tone_files(tmp_path, count=12)
-    waves, _ = stream_waves(table, {"sample_rate": 16000})
+    waves, _ = decode_waves(table, AUDIO, stream=True)
     decodes = []
     load = streamed_module.load_audio
     monkeypatch.setattr(

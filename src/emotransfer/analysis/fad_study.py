@@ -110,8 +110,7 @@ def run_fad(
     audio = config.data.audio
     extraction = extract_features(
         table, upstream, cache=FeatureCache(root=cache_root(config), identity=upstream.identity()),
-        audio_options={"sample_rate": audio.sample_rate, "min_duration": audio.min_duration,
-                       "max_duration": audio.max_duration},
+        audio_options=audio.options(),
         workers=config.features.workers, progress=progress,
         level="frames" if unit == "frames" else "pooled",
     )  # fmt: skip

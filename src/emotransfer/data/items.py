@@ -13,28 +13,32 @@ import pandas as pd
 
 from emotransfer.data.audio import AudioError, load_audio
 from emotransfer.data.frames import FramesError, load_frames
-from emotransfer.data.streamed import stream_waves
+from emotransfer.data.streamed import StreamedWaves
 from emotransfer.define import is_audio_view
 
 
 def decode_waves(
     table: pd.DataFrame, audio: Any, *, stream: bool = False
 ) -> tuple[Sequence[np.ndarray | None], list[dict[str, str]]]:
-    """Decode every row once; bad files are returned as problems, not raised. ``stream``:
-    keep only what decodes them again when a batch needs them
-    (:func:`~emotransfer.data.streamed.stream_waves`)."""
-    if stream:
-        return stream_waves(table, audio)
+    """Decode every row once (``audio``: the ``data.audio`` section); bad files are returned
+    as problems, not raised. ``stream``: keep each clip's path and length, not its samples
+    (:class:`~emotransfer.data.streamed.StreamedWaves`, decoded again when a batch needs it)."""
+    options = audio.options()
     waves: list[np.ndarray | None] = []
-    problems = []
+    clips: list[tuple[str, Any, Any] | None] = []
+    lengths, problems = [], []
     for path, start, end in zip(table["file"], table["start"], table["end"]):
         try:
-            waves.append(load_audio(path, start=start, end=end, sample_rate=audio.sample_rate,
-                                    min_duration=audio.min_duration,
-                                    max_duration=audio.max_duration))  # fmt: skip
+            wave = load_audio(path, start=start, end=end, **options)
         except AudioError as error:
-            waves.append(None)
+            wave = None
             problems.append({"file": str(path), "problem": error.problem})
+        clips.append(None if wave is None else (str(path), start, end))
+        lengths.append(0 if wave is None else len(wave))
+        if not stream:
+            waves.append(wave)
+    if stream:
+        return StreamedWaves(clips=clips, lengths=lengths, audio=options), problems
     return waves, problems
 
 

@@ -117,9 +117,7 @@ def input_encoders(config: ExperimentConfig) -> dict[str, dict[str, Any]]:
 
 def audio_limits(config: ExperimentConfig) -> dict[str, Any]:
     """The run's audio rate and duration limits, which prediction applies too."""
-    audio = config.data.audio
-    return {"sample_rate": audio.sample_rate, "min_duration": audio.min_duration,
-            "max_duration": audio.max_duration}  # fmt: skip
+    return config.data.audio.options()
 
 
 SOURCE_STRATEGIES = ("frozen", "finetune", "full")

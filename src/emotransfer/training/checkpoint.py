@@ -26,19 +26,20 @@ def trained_state(
              if id(p) in ids}  # fmt: skip
     modules = dict(model.named_modules())
     for prefix, module in modules.items():
+        buffers = dict(module.named_buffers(recurse=False))
+        if not buffers:  # (most modules: nothing to look up)
+            continue
         own = list(module.parameters(recurse=False))
         if any(id(p) in ids for p in own):
-            kept = [name for name, _ in module.named_buffers(recurse=False)]
+            kept = list(buffers)
         elif (
             not own
             and prefix
             and any(id(p) in ids for p in modules[prefix.rpartition(".")[0]].parameters())
         ):
-            kept = [name for name, _ in module.named_buffers(recurse=False)
-                    if name not in module._non_persistent_buffers_set]  # fmt: skip
+            kept = [name for name in buffers if name not in module._non_persistent_buffers_set]
         else:
             continue
-        buffers = dict(module.named_buffers(recurse=False))
         for name in kept:
             state[f"{prefix}.{name}" if prefix else name] = buffers[name].detach().cpu().clone()
     return state
